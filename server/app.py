@@ -1,0 +1,355 @@
+"""The HTTP API (FastAPI). Handlers are thin: storage work lives in the domain modules."""
+
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from server import auth, bootstrap, feed, inbound, maintenance, mutations, serialize
+from server import models as m
+from server.config import ServerSettings
+from server.db import Database
+from server.events import Broker, PostgresListener
+from sync import protocol as p
+
+log = logging.getLogger("relaydesk.server")
+T = TypeVar("T")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, *,
+                 headers: dict[str, str] | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = dict(headers or {})
+        self.retry_after = retry_after
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(max(1, round(retry_after)))
+
+
+def _error_response(err: ApiError) -> JSONResponse:
+    body = p.ErrorBody(error=err.code, message=err.message, retry_after=err.retry_after)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=err.status,
+                        headers=err.headers)
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    viewer: feed.Viewer
+    family: str
+    resync_before: int
+
+
+def create_app(
+    settings: ServerSettings,
+    db: Database | None = None,
+    *,
+    on_started: Callable[[], None] | None = None,
+) -> FastAPI:
+    db = db or Database(settings.database_url)
+    broker = Broker()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        head = await run_in_threadpool(_read_head)
+        broker.bind(asyncio.get_running_loop(), head)
+        listener = None
+        if db.is_postgres:
+            conninfo = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            listener = PostgresListener(conninfo, broker.publish)
+            listener.start()
+        tasks = [asyncio.create_task(_poll_head()), asyncio.create_task(_maintain())]
+        if on_started is not None:
+            on_started()
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if listener is not None:
+                listener.stop()
+            db.dispose()
+
+    app = FastAPI(
+        title="Relaydesk reference backend",
+        version=str(p.PROTOCOL_VERSION),
+        lifespan=lifespan,
+        description="Sync feed, intents and channels for the Relaydesk agent desk.",
+    )
+    app.state.db = db
+    app.state.broker = broker
+    app.state.settings = settings
+
+    def _read_head() -> int:
+        with db.read() as s:
+            return feed.read_head(s)[0]
+
+    async def _poll_head() -> None:
+        while True:
+            await asyncio.sleep(settings.head_poll_s)
+            try:
+                broker.publish(await run_in_threadpool(_read_head))
+            except Exception:  # the database may be restarting; keep polling
+                log.warning("could not read the feed head", exc_info=True)
+
+    async def _maintain() -> None:
+        while True:
+            try:
+                await run_in_threadpool(
+                    maintenance.prune, db, settings.change_retention_s * 1000
+                )
+            except Exception:
+                log.warning("maintenance failed", exc_info=True)
+            await asyncio.sleep(settings.maintenance_interval_s)
+
+    # ------------------------------------------------------------------ errors
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_req: Request, err: ApiError) -> JSONResponse:
+        return _error_response(err)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, err: RequestValidationError) -> JSONResponse:
+        first = err.errors()[0] if err.errors() else {}
+        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
+        msg = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+        return _error_response(ApiError(422, "invalid_request", f"Invalid request: {msg}"))
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_req: Request, err: OperationalError) -> JSONResponse:
+        log.error("database error: %s", err.__class__.__name__)
+        return _error_response(ApiError(503, "database_unavailable",
+                                        "The server's database is unavailable; try again shortly.",
+                                        retry_after=1))
+
+    def write_with_retry(fn: Callable[[Any], T]) -> T:
+        """Run ``fn(session)`` in a write transaction, retrying unique-key races."""
+        for attempt in range(3):
+            try:
+                with db.write() as session:
+                    return fn(session)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ auth
+
+    def current(authorization: Annotated[str | None, Header()] = None) -> AuthContext:
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiError(401, "auth_required", "Sign in first (Authorization: Bearer <token>).",
+                           headers={"WWW-Authenticate": "Bearer"})
+        token = authorization[7:].strip()
+        try:
+            with db.read() as s:
+                viewer, family, agent = auth.viewer_for_token(s, token)
+        except auth.InvalidToken as exc:
+            raise ApiError(401, exc.code, exc.message,
+                           headers={"WWW-Authenticate": "Bearer"}) from None
+        return AuthContext(viewer, family, agent.resync_before_seq)
+
+    Authed = Annotated[AuthContext, Depends(current)]
+
+    @app.get("/healthz", response_model=p.Health, tags=["ops"])
+    def healthz() -> p.Health:
+        with db.read() as s:
+            head, _ = feed.read_head(s)
+        return p.Health(status="ok", database=db.url.get_backend_name(), head_seq=head)
+
+    def _ttls() -> tuple[int, int]:
+        return settings.access_token_ttl_s * 1000, settings.refresh_token_ttl_s * 1000
+
+    @app.post(f"{p.API_PREFIX}/auth/login", response_model=p.LoginResponse, tags=["auth"],
+              responses={401: {"model": p.ErrorBody}, 429: {"model": p.ErrorBody}})
+    def login(body: p.LoginRequest, request: Request) -> p.LoginResponse:
+        email = auth.normalize_email(body.email)
+        address = request.client.host if request.client else "unknown"
+        with db.read() as s:
+            try:
+                auth.check_throttle(s, email, address)
+            except auth.Throttled as exc:
+                raise ApiError(429, "too_many_attempts",
+                               "Too many failed sign-in attempts; wait before trying again.",
+                               retry_after=exc.retry_after_s) from None
+            agent = s.scalar(serialize.select(m.Agent).where(m.Agent.email == email))
+        if agent is None:
+            auth.burn_password_check(body.password)
+            ok = False
+        else:
+            ok = agent.active and auth.verify_password(body.password, agent.password_hash)
+        with db.write() as s:
+            if not ok:
+                auth.record_failure(s, email, address)
+            else:
+                auth.clear_failures(s, email)
+                tokens = auth.issue_tokens(s, agent.id, *_ttls())
+                profile = serialize.load_agent(s, agent.id)
+        if not ok:
+            raise ApiError(401, "invalid_credentials", "Wrong email or password.")
+        return p.LoginResponse(
+            access_token=tokens.access_token, access_expires_at=tokens.access_expires_at,
+            refresh_token=tokens.refresh_token, refresh_expires_at=tokens.refresh_expires_at,
+            agent=p.AgentData.model_validate(profile), server_time=feed.now_ms(),
+        )
+
+    @app.post(f"{p.API_PREFIX}/auth/refresh", response_model=p.TokenPair, tags=["auth"],
+              responses={401: {"model": p.ErrorBody}})
+    def refresh(body: p.RefreshRequest) -> p.TokenPair:
+        try:
+            with db.write() as s:
+                _agent_id, tokens = auth.refresh_tokens(s, body.refresh_token, *_ttls())
+        except auth.InvalidToken as exc:
+            if exc.revoke:
+                with db.write() as s:
+                    auth.revoke_family(s, exc.revoke)
+            raise ApiError(401, exc.code, exc.message) from None
+        return p.TokenPair(
+            access_token=tokens.access_token, access_expires_at=tokens.access_expires_at,
+            refresh_token=tokens.refresh_token, refresh_expires_at=tokens.refresh_expires_at,
+        )
+
+    @app.post(f"{p.API_PREFIX}/auth/logout", status_code=204, tags=["auth"])
+    def logout(ctx: Authed) -> Response:
+        with db.write() as s:
+            auth.revoke_family(s, ctx.family)
+        return Response(status_code=204)
+
+    # ------------------------------------------------------------------ sync
+
+    @app.get(f"{p.API_PREFIX}/sync/bootstrap", response_model=p.BootstrapResponse,
+             tags=["sync"], responses={400: {"model": p.ErrorBody}})
+    def sync_bootstrap(
+        ctx: Authed,
+        page_token: str | None = None,
+        limit: Annotated[int | None, Query(ge=1)] = None,
+    ) -> Response:
+        size = min(limit or settings.bootstrap_page_default, settings.bootstrap_page_max)
+        try:
+            with db.read() as s:
+                page = bootstrap.bootstrap_page(s, ctx.viewer, page_token, size)
+        except bootstrap.BadPageToken as exc:
+            raise ApiError(400, "bad_page_token", str(exc)) from None
+        return Response(bootstrap.encode_page(page), media_type="application/json")
+
+    @app.get(f"{p.API_PREFIX}/sync/pull", response_model=p.PullResponse, tags=["sync"],
+             responses={410: {"model": p.ErrorBody}})
+    def sync_pull(
+        ctx: Authed,
+        cursor: Annotated[int, Query(ge=0)],
+        limit: Annotated[int | None, Query(ge=1)] = None,
+        client_id: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Response:
+        size = min(limit or settings.pull_limit_default, settings.pull_limit_max)
+        try:
+            with db.read() as s:
+                page = feed.pull(s, ctx.viewer, cursor, size, ctx.resync_before)
+                last_id = mutations.last_mutation_id(s, client_id, ctx.viewer.agent_id)
+        except feed.ResyncRequired:
+            raise ApiError(410, "resync_required",
+                           "This cursor can no longer be continued; bootstrap again.") from None
+        body = b'{"changes":%s,"cursor":%d,"has_more":%s,"last_mutation_id":%d}' % (
+            feed.encode_changes(page.rows), page.cursor,
+            b"true" if page.has_more else b"false", last_id,
+        )
+        return Response(body, media_type="application/json")
+
+    @app.post(f"{p.API_PREFIX}/sync/push", response_model=p.PushResponse, tags=["sync"],
+              responses={409: {"model": p.ErrorBody}})
+    def sync_push(ctx: Authed, body: p.PushRequest) -> p.PushResponse:
+        try:
+            response, head = write_with_retry(
+                lambda s: mutations.push(s, ctx.viewer, body, is_postgres=db.is_postgres)
+            )
+        except mutations.ClientConflict:
+            raise ApiError(409, "client_id_taken",
+                           "This client id belongs to another agent; use a new one.") from None
+        broker.publish(head)
+        return response
+
+    @app.get(f"{p.API_PREFIX}/sync/events", tags=["sync"],
+             responses={200: {"content": {"text/event-stream": {}}}})
+    async def sync_events(
+        ctx: Authed,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> StreamingResponse:
+        resume: int | None = None
+        if last_event_id and last_event_id.strip().isdigit():
+            resume = int(last_event_id.strip())
+        return StreamingResponse(_event_stream(ctx.viewer, resume),
+                                 media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    async def _event_stream(viewer: feed.Viewer, resume: int | None) -> AsyncIterator[bytes]:
+        def visible(after: int, upto: int) -> int | None:
+            with db.read() as s:
+                return feed.latest_visible_seq(s, viewer, after, upto)
+
+        checked = broker.head if resume is None or resume > broker.head else resume
+        yield b"retry: 2000\n\n"
+        last_sent = time.monotonic()
+        while True:
+            head = broker.head
+            if head > checked:
+                seq = await run_in_threadpool(visible, checked, head)
+                checked = head
+                if seq is not None:
+                    yield b"id: %d\nevent: poke\ndata:\n\n" % seq
+                    last_sent = time.monotonic()
+                    continue
+            wait = settings.heartbeat_s - (time.monotonic() - last_sent)
+            if wait <= 0:
+                yield b": heartbeat\n\n"
+                last_sent = time.monotonic()
+                continue
+            await broker.wait_beyond(checked, wait)
+
+    # ------------------------------------------------------------------ channels
+
+    def _channel(session: Any, channel_id: str, secret: str | None) -> m.Channel:
+        try:
+            return inbound.authenticate_channel(session, channel_id, secret)
+        except inbound.ChannelAuthError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+
+    @app.post(f"{p.API_PREFIX}/channels/{{channel_id}}/inbound", response_model=p.InboundResult,
+              tags=["channels"], responses={401: {"model": p.ErrorBody},
+                                            404: {"model": p.ErrorBody}})
+    def channel_inbound(
+        channel_id: str,
+        body: p.InboundMessage,
+        x_relaydesk_channel_secret: Annotated[str | None, Header()] = None,
+    ) -> p.InboundResult:
+        def work(s: Any) -> inbound.InboundOutcome:
+            channel = _channel(s, channel_id, x_relaydesk_channel_secret)
+            return inbound.receive(s, channel, body, is_postgres=db.is_postgres)
+
+        outcome = write_with_retry(work)
+        broker.publish(outcome.head)
+        return outcome.result
+
+    @app.get(f"{p.API_PREFIX}/channels/{{channel_id}}/outbound", response_model=p.OutboundList,
+             tags=["channels"], responses={401: {"model": p.ErrorBody}})
+    def channel_outbound(
+        channel_id: str,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+        x_relaydesk_channel_secret: Annotated[str | None, Header()] = None,
+    ) -> p.OutboundList:
+        with db.read() as s:
+            _channel(s, channel_id, x_relaydesk_channel_secret)
+            return inbound.outbound_log(s, channel_id, after, limit)
+
+    return app

@@ -1,0 +1,188 @@
+"""Passwords, opaque tokens and login throttling. State lives in the database (stateless servers)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from server import models as m
+from server.feed import Viewer, now_ms
+
+# scrypt (RFC 7914) from the standard library; parameters are stored with each hash.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_DUMMY_HASH: str | None = None
+
+FAILURES_PER_EMAIL = 5
+FAILURES_PER_ADDRESS = 30
+FAILURE_WINDOW_MS = 15 * 60_000
+# A refresh token used again shortly after rotation (the response was lost on a bad
+# connection) still works; later reuse looks like theft and ends the whole session.
+REFRESH_REUSE_GRACE_MS = 120_000
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
+    )
+    b64 = base64.b64encode
+    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+            dklen=len(expected),
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+def burn_password_check(password: str) -> None:
+    """Spend the same time as a real check, so unknown emails are not revealed by timing."""
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = hash_password("relaydesk-dummy")
+    verify_password(password, _DUMMY_HASH)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(retry_after_s)
+        self.retry_after_s = retry_after_s
+
+
+def check_throttle(session: Session, email: str, address: str) -> None:
+    since = now_ms() - FAILURE_WINDOW_MS
+    for column, value, limit in (
+        (m.LoginFailure.email, email, FAILURES_PER_EMAIL),
+        (m.LoginFailure.address, address, FAILURES_PER_ADDRESS),
+    ):
+        count, oldest = session.execute(
+            select(func.count(), func.min(m.LoginFailure.at)).where(
+                column == value, m.LoginFailure.at > since
+            )
+        ).one()
+        if count >= limit:
+            raise Throttled(max(1.0, (oldest + FAILURE_WINDOW_MS - now_ms()) / 1000))
+
+
+def record_failure(session: Session, email: str, address: str) -> None:
+    session.add(m.LoginFailure(email=email, address=address, at=now_ms()))
+
+
+def clear_failures(session: Session, email: str) -> None:
+    session.execute(delete(m.LoginFailure).where(m.LoginFailure.email == email))
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    access_expires_at: int
+    refresh_token: str
+    refresh_expires_at: int
+
+
+def issue_tokens(
+    session: Session, agent_id: str, access_ttl_ms: int, refresh_ttl_ms: int,
+    family: str | None = None,
+) -> IssuedTokens:
+    family = family or str(uuid.uuid4())
+    now = now_ms()
+    access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    tokens = IssuedTokens(access, now + access_ttl_ms, refresh, now + refresh_ttl_ms)
+    session.add_all([
+        m.AuthToken(token_hash=token_hash(access), agent_id=agent_id, kind="access",
+                    expires_at=tokens.access_expires_at, family=family),
+        m.AuthToken(token_hash=token_hash(refresh), agent_id=agent_id, kind="refresh",
+                    expires_at=tokens.refresh_expires_at, family=family),
+    ])
+    return tokens
+
+
+class InvalidToken(Exception):
+    """``revoke`` names a token family the caller must revoke (in its own transaction)."""
+
+    def __init__(self, code: str, message: str, revoke: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.revoke = revoke
+
+
+def refresh_tokens(
+    session: Session, refresh_token: str, access_ttl_ms: int, refresh_ttl_ms: int
+) -> tuple[str, IssuedTokens]:
+    row = session.get(m.AuthToken, token_hash(refresh_token))
+    now = now_ms()
+    if row is None or row.kind != "refresh":
+        raise InvalidToken("invalid_token", "This sign-in is not valid; please sign in again.")
+    if row.expires_at <= now:
+        raise InvalidToken("token_expired", "Your sign-in has expired; please sign in again.")
+    if row.revoked and (row.rotated_at is None or now - row.rotated_at > REFRESH_REUSE_GRACE_MS):
+        raise InvalidToken(
+            "invalid_token", "This sign-in was ended; please sign in again.", revoke=row.family
+        )
+    agent = session.get(m.Agent, row.agent_id)
+    if agent is None or not agent.active:
+        raise InvalidToken("invalid_token", "This account is disabled.")
+    if not row.revoked:
+        row.revoked = True
+        row.rotated_at = now
+    # Old access tokens of the family end with the rotation.
+    session.execute(
+        update(m.AuthToken)
+        .where(m.AuthToken.family == row.family, m.AuthToken.kind == "access")
+        .values(revoked=True)
+    )
+    return row.agent_id, issue_tokens(session, row.agent_id, access_ttl_ms, refresh_ttl_ms,
+                                      family=row.family)
+
+
+def revoke_family(session: Session, family: str) -> None:
+    session.execute(
+        update(m.AuthToken).where(m.AuthToken.family == family).values(revoked=True)
+    )
+
+
+def viewer_for_token(session: Session, access_token: str) -> tuple[Viewer, str, m.Agent]:
+    """Resolve a bearer token to the agent it acts for; returns (viewer, family, agent)."""
+    row = session.get(m.AuthToken, token_hash(access_token))
+    if row is None or row.kind != "access" or row.revoked:
+        raise InvalidToken("invalid_token", "This sign-in is not valid; please sign in again.")
+    if row.expires_at <= now_ms():
+        raise InvalidToken("token_expired", "The access token has expired; refresh it.")
+    agent = session.get(m.Agent, row.agent_id)
+    if agent is None or not agent.active:
+        raise InvalidToken("invalid_token", "This account is disabled.")
+    teams = frozenset(
+        session.scalars(select(m.TeamMember.team_id).where(m.TeamMember.agent_id == agent.id))
+    )
+    return Viewer(agent.id, agent.role, teams), row.family, agent
+
+
+def prune_tokens(session: Session) -> None:
+    now = now_ms()
+    session.execute(delete(m.AuthToken).where(m.AuthToken.expires_at < now))
+    session.execute(delete(m.LoginFailure).where(m.LoginFailure.at < now - FAILURE_WINDOW_MS))

@@ -1,0 +1,204 @@
+"""Bootstrap: an agent's whole visible workspace, in pages, pinned to one feed position.
+
+The first page reads the feed head (the snapshot) before any entity. Pages then walk each
+entity kind by id (keyset pagination) and send current rows. A row changed after the snapshot
+may arrive in its newer state; that is harmless because the client then pulls every change
+after the snapshot and applies them in order, ending at the same state as the server.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from server import models as m
+from server import serialize
+from server.feed import Viewer, read_head
+from sync.protocol import BOOTSTRAP_ORDER, Entity
+
+
+class BadPageToken(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PageToken:
+    snapshot: int
+    entity_index: int
+    after_id: str
+
+    def encode(self) -> str:
+        raw = orjson.dumps([self.snapshot, self.entity_index, self.after_id])
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> PageToken:
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            snapshot, index, after = orjson.loads(raw)
+            if not (isinstance(snapshot, int) and isinstance(index, int) and isinstance(after, str)):
+                raise TypeError
+            if not 0 <= index < len(BOOTSTRAP_ORDER) or snapshot < 0:
+                raise ValueError
+        except (ValueError, TypeError) as exc:
+            raise BadPageToken("page_token is not one this server issued") from exc
+        return cls(snapshot, index, after)
+
+
+def _conversation_visible(viewer: Viewer) -> Any:
+    if viewer.is_supervisor:
+        return None
+    clauses = [m.Conversation.assignee_id == viewer.agent_id]
+    if viewer.team_ids:
+        clauses.append(m.Conversation.team_id.in_(sorted(viewer.team_ids)))
+    return or_(*clauses)
+
+
+def _base_query(entity: Entity, viewer: Viewer) -> Select[Any]:
+    """Rows of ``entity`` this viewer may see; first selected column is the id."""
+    conv_vis = _conversation_visible(viewer)
+    teams = sorted(viewer.team_ids)
+    if entity is Entity.TEAM:
+        return select(m.Team)
+    if entity is Entity.AGENT:
+        return select(m.Agent)
+    if entity is Entity.TAG:
+        return select(m.Tag)
+    if entity is Entity.TEMPLATE:
+        return select(m.Template)
+    if entity is Entity.CHANNEL:
+        q = select(m.Channel)
+        return q if viewer.is_supervisor else q.where(m.Channel.team_id.in_(teams))
+    if entity is Entity.CANNED_REPLY:
+        q = select(m.CannedReply)
+        if viewer.is_supervisor:
+            return q
+        return q.where(or_(m.CannedReply.team_id.is_(None), m.CannedReply.team_id.in_(teams)))
+    if entity is Entity.CONTACT:
+        q = select(m.Contact)
+        if conv_vis is None:
+            return q
+        return q.where(
+            exists().where(m.Conversation.contact_id == m.Contact.id, conv_vis)
+        )
+    if entity is Entity.CONVERSATION:
+        q = select(m.Conversation.__table__, m.Channel.type.label("channel_type")).join(
+            m.Channel, m.Channel.id == m.Conversation.channel_id
+        )
+        return q if conv_vis is None else q.where(conv_vis)
+    if entity is Entity.MESSAGE:
+        q = select(m.Message.__table__)
+        if conv_vis is None:
+            return q
+        return q.join(m.Conversation, m.Conversation.id == m.Message.conversation_id).where(
+            conv_vis
+        )
+    raise AssertionError(entity)
+
+
+_ID_COLUMNS = {
+    Entity.TEAM: m.Team.id,
+    Entity.AGENT: m.Agent.id,
+    Entity.CHANNEL: m.Channel.id,
+    Entity.TAG: m.Tag.id,
+    Entity.TEMPLATE: m.Template.id,
+    Entity.CANNED_REPLY: m.CannedReply.id,
+    Entity.CONTACT: m.Contact.id,
+    Entity.CONVERSATION: m.Conversation.id,
+    Entity.MESSAGE: m.Message.id,
+}
+
+
+def _serialize_page(session: Session, entity: Entity, rows: list[Any]) -> list[dict[str, Any]]:
+    if entity is Entity.AGENT:
+        teams = serialize.team_ids_by_agent(session, [r.id for r in rows])
+        return [serialize.agent(r, teams.get(r.id, ())) for r in rows]
+    if entity is Entity.CONTACT:
+        idents = serialize.identities_by_contact(session, [r.id for r in rows])
+        return [serialize.contact(r, idents.get(r.id, ())) for r in rows]
+    if entity is Entity.CONVERSATION:
+        return [serialize.conversation(r, r.channel_type) for r in rows]
+    simple: dict[Entity, Callable[[Any], dict[str, Any]]] = {
+        Entity.TEAM: serialize.team,
+        Entity.CHANNEL: serialize.channel,
+        Entity.TAG: serialize.tag,
+        Entity.TEMPLATE: serialize.template,
+        Entity.CANNED_REPLY: serialize.canned_reply,
+        Entity.MESSAGE: serialize.message,
+    }
+    fn = simple[entity]
+    return [fn(r) for r in rows]
+
+
+def _fetch(session: Session, entity: Entity, viewer: Viewer, after: str, limit: int) -> list[Any]:
+    id_col = _ID_COLUMNS[entity]
+    q = _base_query(entity, viewer).where(id_col > after).order_by(id_col).limit(limit)
+    if entity in (Entity.CONVERSATION, Entity.MESSAGE):
+        return list(session.execute(q).all())
+    return list(session.scalars(q).all())
+
+
+def totals(session: Session, viewer: Viewer) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for entity in BOOTSTRAP_ORDER:
+        sub = _base_query(entity, viewer).subquery()
+        out[entity.value] = int(session.scalar(select(func.count()).select_from(sub)) or 0)
+    return out
+
+
+@dataclass
+class BootstrapPage:
+    items: list[tuple[str, str, dict[str, Any]]]
+    next_token: str | None
+    cursor: int | None
+    snapshot: int
+    totals: dict[str, int] | None
+
+
+def bootstrap_page(
+    session: Session, viewer: Viewer, token: str | None, limit: int
+) -> BootstrapPage:
+    if token is None:
+        snapshot, _pruned = read_head(session)
+        state = PageToken(snapshot, 0, "")
+        first_totals: dict[str, int] | None = totals(session, viewer)
+    else:
+        state = PageToken.decode(token)
+        first_totals = None
+    items: list[tuple[str, str, dict[str, Any]]] = []
+    index, after = state.entity_index, state.after_id
+    while index < len(BOOTSTRAP_ORDER) and len(items) < limit:
+        entity = BOOTSTRAP_ORDER[index]
+        want = limit - len(items)
+        rows = _fetch(session, entity, viewer, after, want)
+        for data in _serialize_page(session, entity, rows):
+            items.append((entity.value, data["id"], data))
+        if len(rows) < want:
+            index, after = index + 1, ""
+        else:
+            after = rows[-1].id
+    done = index >= len(BOOTSTRAP_ORDER)
+    return BootstrapPage(
+        items=items,
+        next_token=None if done else PageToken(state.snapshot, index, after).encode(),
+        cursor=state.snapshot if done else None,
+        snapshot=state.snapshot,
+        totals=first_totals,
+    )
+
+
+def encode_page(page: BootstrapPage) -> bytes:
+    body = {
+        "items": [{"entity": e, "id": i, "data": d} for e, i, d in page.items],
+        "next_page_token": page.next_token,
+        "cursor": page.cursor,
+        "snapshot_seq": page.snapshot,
+        "totals": page.totals,
+    }
+    return orjson.dumps(body)

@@ -1,0 +1,120 @@
+"""Domain-level change emission: which audience sees which entity change.
+
+Conversation data (the conversation, its messages, its contact) is *scoped*: visible to the
+conversation's team, its assignee and supervisors. When a conversation moves (team or
+assignee), agents who lose sight of it get a *direct* tombstone and agents who gain it get a
+*direct* copy of everything they need, so no one keeps data they may no longer see and no
+one misses history they now may.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from server import models as m
+from server import serialize
+from server.feed import DIRECT, PUBLIC, SCOPED, ChangeBuffer
+
+
+def emit_conversation(buf: ChangeBuffer, conv: m.Conversation) -> None:
+    buf.upsert(
+        "conversation", conv.id, serialize.load_conversation(buf.session, conv),
+        audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id,
+    )
+
+
+def emit_message(buf: ChangeBuffer, conv: m.Conversation, msg: m.Message) -> None:
+    buf.upsert(
+        "message", msg.id, serialize.message(msg),
+        audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id,
+    )
+
+
+def emit_contact(buf: ChangeBuffer, contact_id: str) -> None:
+    """A contact is visible wherever one of its conversations is."""
+    data = serialize.load_contact(buf.session, contact_id)
+    if data is None:
+        return
+    scopes = buf.session.execute(
+        select(m.Conversation.team_id, m.Conversation.assignee_id)
+        .where(m.Conversation.contact_id == contact_id)
+        .distinct()
+    ).all()
+    for team_id, assignee_id in scopes:
+        buf.upsert("contact", contact_id, data, audience=SCOPED, team_id=team_id,
+                   agent_id=assignee_id)
+
+
+def emit_public(buf: ChangeBuffer, entity: str, entity_id: str, data: dict) -> None:
+    buf.upsert(entity, entity_id, data, audience=PUBLIC)
+
+
+def audience_agents(session: Session, team_id: str | None, assignee_id: str | None) -> set[str]:
+    """Non-supervisor agents who can see a conversation with this team and assignee."""
+    who: set[str] = set()
+    if team_id is not None:
+        who.update(
+            session.scalars(
+                select(m.TeamMember.agent_id)
+                .join(m.Agent, m.Agent.id == m.TeamMember.agent_id)
+                .where(m.TeamMember.team_id == team_id, m.Agent.role != "supervisor")
+            ).all()
+        )
+    if assignee_id is not None:
+        role = session.scalar(select(m.Agent.role).where(m.Agent.id == assignee_id))
+        if role != "supervisor":
+            who.add(assignee_id)
+    return who
+
+
+def _sees_other_conversation_of_contact(session: Session, agent_id: str,
+                                        conv: m.Conversation) -> bool:
+    """Whether a (non-supervisor) agent still sees another conversation of ``conv``'s contact."""
+    teams = select(m.TeamMember.team_id).where(m.TeamMember.agent_id == agent_id)
+    found = session.scalar(
+        select(m.Conversation.id).where(
+            m.Conversation.contact_id == conv.contact_id,
+            m.Conversation.id != conv.id,
+            or_(m.Conversation.team_id.in_(teams), m.Conversation.assignee_id == agent_id),
+        ).limit(1)
+    )
+    return found is not None
+
+
+def emit_visibility_change(
+    buf: ChangeBuffer,
+    conv: m.Conversation,
+    before: tuple[str | None, str | None],
+    after: tuple[str | None, str | None],
+) -> None:
+    """Revoke for agents who lost sight of ``conv``, grant its full state to those who gained."""
+    if before == after:
+        return
+    session = buf.session
+    had = audience_agents(session, *before)
+    has = audience_agents(session, *after)
+    for agent_id in sorted(had - has):
+        buf.delete("conversation", conv.id, audience=DIRECT, agent_id=agent_id)
+        if not _sees_other_conversation_of_contact(session, agent_id, conv):
+            # The contact was visible only through this conversation: take it away too.
+            buf.delete("contact", conv.contact_id, audience=DIRECT, agent_id=agent_id)
+    gained = sorted(has - had)
+    if not gained:
+        return
+    contact = serialize.load_contact(session, conv.contact_id)
+    conversation = serialize.load_conversation(session, conv)
+    messages = [
+        serialize.message(msg)
+        for msg in session.scalars(
+            select(m.Message)
+            .where(m.Message.conversation_id == conv.id)
+            .order_by(m.Message.created_at, m.Message.id)
+        )
+    ]
+    for agent_id in gained:
+        if contact is not None:
+            buf.upsert("contact", conv.contact_id, contact, audience=DIRECT, agent_id=agent_id)
+        buf.upsert("conversation", conv.id, conversation, audience=DIRECT, agent_id=agent_id)
+        for data in messages:
+            buf.upsert("message", data["id"], data, audience=DIRECT, agent_id=agent_id)

@@ -1,0 +1,162 @@
+"""Entity rows to their wire payloads (``sync.protocol.*Data``), as plain dicts.
+
+Written by hand rather than through pydantic because bootstrap sends a million rows; the
+tests validate every payload kind against the protocol models.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server import models as m
+
+
+def team(row: m.Team) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name}
+
+
+def agent(row: m.Agent, team_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "email": row.email,
+        "name": row.name,
+        "role": row.role,
+        "team_ids": sorted(team_ids),
+        "active": row.active,
+    }
+
+
+def channel(row: m.Channel) -> dict[str, Any]:
+    return {"id": row.id, "type": row.type, "name": row.name, "team_id": row.team_id}
+
+
+def tag(row: m.Tag) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "color": row.color}
+
+
+def template(row: m.Template) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "channel_type": row.channel_type,
+        "locale": row.locale,
+        "body": row.body,
+    }
+
+
+def canned_reply(row: m.CannedReply) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "shortcut": row.shortcut,
+        "title": row.title,
+        "body": row.body,
+        "team_id": row.team_id,
+    }
+
+
+def contact(row: m.Contact, identities: Iterable[m.ContactIdentity]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "locale": row.locale,
+        "identities": [
+            {"channel_type": i.channel_type, "handle": i.handle, "opted_out": i.opted_out}
+            for i in sorted(identities, key=lambda i: (i.channel_type, i.handle))
+        ],
+        "attributes": orjson.loads(row.attributes or "{}"),
+        "created_at": row.created_at,
+    }
+
+
+def conversation(row: m.Conversation, channel_type: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "channel_id": row.channel_id,
+        "channel_type": channel_type,
+        "contact_id": row.contact_id,
+        "team_id": row.team_id,
+        "assignee_id": row.assignee_id,
+        "subject": row.subject,
+        "status": row.status,
+        "snoozed_until": row.snoozed_until,
+        "priority": row.priority,
+        "tags": orjson.loads(row.tags or "[]"),
+        "unread_count": row.unread_count,
+        "preview": row.preview,
+        "last_activity_at": row.last_activity_at,
+        "last_inbound_at": row.last_inbound_at,
+        "sla_due_at": row.sla_due_at,
+        "created_at": row.created_at,
+    }
+
+
+def message(row: m.Message) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "conversation_id": row.conversation_id,
+        "direction": row.direction,
+        "author_id": row.author_id,
+        "body": row.body,
+        "template": row.template,
+        "delivery": row.delivery,
+        "mentions": orjson.loads(row.mentions or "[]"),
+        "created_at": row.created_at,
+    }
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_contact(session: Session, contact_id: str) -> dict[str, Any] | None:
+    row = session.get(m.Contact, contact_id)
+    if row is None:
+        return None
+    identities = session.scalars(
+        select(m.ContactIdentity).where(m.ContactIdentity.contact_id == contact_id)
+    ).all()
+    return contact(row, identities)
+
+
+def load_agent(session: Session, agent_id: str) -> dict[str, Any] | None:
+    row = session.get(m.Agent, agent_id)
+    if row is None:
+        return None
+    team_ids = session.scalars(
+        select(m.TeamMember.team_id).where(m.TeamMember.agent_id == agent_id)
+    ).all()
+    return agent(row, team_ids)
+
+
+def load_conversation(session: Session, row: m.Conversation) -> dict[str, Any]:
+    channel_type = session.scalar(select(m.Channel.type).where(m.Channel.id == row.channel_id))
+    return conversation(row, channel_type or "")
+
+
+def team_ids_by_agent(session: Session, agent_ids: Sequence[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    if agent_ids:
+        for agent_id, team_id in session.execute(
+            select(m.TeamMember.agent_id, m.TeamMember.team_id).where(
+                m.TeamMember.agent_id.in_(agent_ids)
+            )
+        ):
+            out[agent_id].append(team_id)
+    return out
+
+
+def identities_by_contact(
+    session: Session, contact_ids: Sequence[str]
+) -> dict[str, list[m.ContactIdentity]]:
+    out: dict[str, list[m.ContactIdentity]] = defaultdict(list)
+    if contact_ids:
+        for ident in session.scalars(
+            select(m.ContactIdentity).where(m.ContactIdentity.contact_id.in_(contact_ids))
+        ):
+            out[ident.contact_id].append(ident)
+    return out

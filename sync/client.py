@@ -1,0 +1,209 @@
+"""The REST client: one ``httpx.AsyncClient``, errors sorted into what the engine can act on."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from httpx_sse import aconnect_sse
+
+from sync import protocol as p
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+# The server sends a heartbeat every 15 s; three missed ones mean the stream is dead.
+SSE_READ_TIMEOUT = 45.0
+
+
+class ApiError(Exception):
+    """Base: ``message`` is a sentence an agent or admin can act on."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None
+                 ) -> None:
+        super().__init__(message)
+        self.message, self.status, self.code = message, status, code
+
+
+class Unreachable(ApiError):
+    """No answer: connection refused or reset, timeout, a truncated or garbled body."""
+
+    retryable = True
+
+
+class ServerBusy(ApiError):
+    """429/503: come back later (``retry_after`` seconds when the server said so)."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ServerFailed(ApiError):
+    """Another 5xx: the server broke; retried with backoff."""
+
+    retryable = True
+
+
+class AuthRequired(ApiError):
+    """401: the access token is missing, expired or revoked."""
+
+
+class ResyncRequired(ApiError):
+    """410: the cursor is too old; bootstrap again."""
+
+
+class Refused(ApiError):
+    """Another 4xx: retrying the same request cannot help."""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):
+        return max(0.0, float(value))
+    return None
+
+
+def _error_for(response: httpx.Response) -> ApiError:
+    status = response.status_code
+    code, message = None, None
+    with contextlib.suppress(Exception):
+        body = orjson.loads(response.content)
+        code, message = body.get("error"), body.get("message")
+    message = message or f"The server answered {status}."
+    if status in (429, 503):
+        return ServerBusy(message, status=status, retry_after=_retry_after(response))
+    if status >= 500:
+        return ServerFailed(message, status=status, code=code)
+    if status == 401:
+        return AuthRequired(message, status=status, code=code)
+    if status == 410:
+        return ResyncRequired(message, status=status, code=code)
+    return Refused(message, status=status, code=code)
+
+
+@dataclass
+class Tokens:
+    access_token: str
+    access_expires_at: int
+    refresh_token: str
+    refresh_expires_at: int
+
+
+class ApiClient:
+    """Calls to one Relaydesk server. ``transport`` lets tests put a real fault-injecting
+    transport in front of the real connection."""
+
+    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
+                 timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = httpx.AsyncClient(base_url=self.base_url, transport=transport,
+                                      timeout=timeout, headers={"User-Agent": "relaydesk-sync"})
+        self.access_token: str | None = None
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"} if self.access_token else {}
+
+    async def _request(self, method: str, path: str, *, auth: bool = True,
+                       **kw: Any) -> httpx.Response:
+        headers = {**(self._auth() if auth else {}), **kw.pop("headers", {})}
+        try:
+            response = await self.http.request(method, f"{p.API_PREFIX}{path}", headers=headers,
+                                               **kw)
+        except httpx.TransportError as exc:  # connect, read, write, pool, protocol errors
+            raise Unreachable(_describe_transport(exc, self.base_url)) from exc
+        if response.status_code >= 400:
+            raise _error_for(response)
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:  # a truncated body
+            raise Unreachable("The server's answer was cut off.") from exc
+
+    # ------------------------------------------------------------------ auth
+
+    async def login(self, email: str, password: str) -> p.LoginResponse:
+        r = await self._request("POST", "/auth/login", auth=False,
+                                json={"email": email, "password": password})
+        body = p.LoginResponse.model_validate(self._json(r))
+        self.access_token = body.access_token
+        return body
+
+    async def refresh(self, refresh_token: str) -> p.TokenPair:
+        r = await self._request("POST", "/auth/refresh", auth=False,
+                                json={"refresh_token": refresh_token})
+        body = p.TokenPair.model_validate(self._json(r))
+        self.access_token = body.access_token
+        return body
+
+    async def logout(self) -> None:
+        await self._request("POST", "/auth/logout")
+        self.access_token = None
+
+    # ------------------------------------------------------------------ sync
+
+    async def bootstrap_page_raw(self, page_token: str | None, limit: int | None = None) -> bytes:
+        """One bootstrap page as bytes; parsing is left to the caller's worker thread."""
+        params: dict[str, Any] = {}
+        if page_token:
+            params["page_token"] = page_token
+        if limit:
+            params["limit"] = limit
+        r = await self._request("GET", "/sync/bootstrap", params=params)
+        return r.content
+
+    async def pull_raw(self, cursor: int, limit: int, client_id: str | None) -> bytes:
+        params: dict[str, Any] = {"cursor": cursor, "limit": limit}
+        if client_id:
+            params["client_id"] = client_id
+        r = await self._request("GET", "/sync/pull", params=params)
+        return r.content
+
+    async def push(self, client_id: str, mutations: list[dict[str, Any]]) -> p.PushResponse:
+        r = await self._request("POST", "/sync/push",
+                                content=orjson.dumps({"client_id": client_id,
+                                                      "mutations": mutations}),
+                                headers={"Content-Type": "application/json"})
+        return p.PushResponse.model_validate(self._json(r))
+
+    @contextlib.asynccontextmanager
+    async def events(self, last_event_id: str | None) -> AsyncIterator[Any]:
+        """The server-sent event stream (raises like other calls if it cannot be opened)."""
+        headers = self._auth()
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        timeout = httpx.Timeout(10.0, read=SSE_READ_TIMEOUT)
+        try:
+            async with aconnect_sse(self.http, "GET", f"{p.API_PREFIX}/sync/events",
+                                    headers=headers, timeout=timeout) as source:
+                if source.response.status_code >= 400:
+                    await source.response.aread()
+                    raise _error_for(source.response)
+                yield source
+        except httpx.TransportError as exc:
+            raise Unreachable(_describe_transport(exc, self.base_url)) from exc
+
+
+def _describe_transport(exc: httpx.TransportError, base_url: str) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+            return f"The server {base_url} presented a certificate this computer does not trust."
+        return f"Cannot reach the server {base_url}."
+    if isinstance(exc, httpx.TimeoutException):
+        return f"The server {base_url} did not answer in time."
+    return f"The connection to {base_url} was interrupted."

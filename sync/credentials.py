@@ -1,0 +1,90 @@
+"""Sign-in tokens in the OS keyring — and nowhere else.
+
+Only backends keyring recommends (macOS Keychain, Windows Credential Locker, Secret
+Service, KWallet) are used. Without one, tokens live in memory for this session and
+``secure`` says so; they are never written to the mirror, settings or logs. Every method
+blocks: call them from a worker thread, never from the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+
+import keyring
+import keyring.errors
+import orjson
+from keyring.backend import KeyringBackend
+
+from sync.client import Tokens
+
+log = logging.getLogger("relaydesk.sync.credentials")
+SERVICE = "relaydesk"
+
+
+def is_secure(backend: KeyringBackend) -> bool:
+    from keyring.backends import chainer, fail, null
+
+    if isinstance(backend, chainer.ChainerBackend):
+        return any(is_secure(b) for b in backend.backends)
+    if isinstance(backend, fail.Keyring | null.Keyring):
+        return False
+    if type(backend).__module__.startswith("keyrings.alt"):  # plaintext / file-encrypted
+        return False
+    try:
+        return float(backend.priority) >= 1  # type: ignore[arg-type]
+    except Exception:
+        return False
+
+
+class CredentialStore:
+    """The tokens of one account (server + email)."""
+
+    def __init__(self, server_url: str, email: str) -> None:
+        self.account = f"{server_url.rstrip('/')}|{email.strip().lower()}"
+        backend = keyring.get_keyring()
+        self.secure = is_secure(backend)
+        self.backend_name = type(backend).__name__
+        self._memory: Tokens | None = None
+        if not self.secure:
+            log.warning("no secure keyring available (%s); sign-in is kept for this session "
+                        "only", self.backend_name)
+
+    def save(self, tokens: Tokens) -> None:
+        self._memory = tokens
+        if not self.secure:
+            return
+        try:
+            keyring.set_password(SERVICE, self.account, orjson.dumps(asdict(tokens)).decode())
+        except keyring.errors.KeyringError as exc:
+            self.secure = False
+            log.warning("the keyring refused to store the sign-in (%s); keeping it in memory",
+                        exc.__class__.__name__)
+
+    def load(self) -> Tokens | None:
+        if self._memory is not None or not self.secure:
+            return self._memory
+        try:
+            raw = keyring.get_password(SERVICE, self.account)
+        except keyring.errors.KeyringError as exc:
+            log.warning("the keyring could not be read (%s)", exc.__class__.__name__)
+            return None
+        if not raw:
+            return None
+        try:
+            self._memory = Tokens(**orjson.loads(raw))
+        except (orjson.JSONDecodeError, TypeError):
+            log.warning("ignoring an unreadable sign-in entry in the keyring")
+            return None
+        return self._memory
+
+    def clear(self) -> None:
+        self._memory = None
+        if not self.secure:
+            return
+        try:
+            keyring.delete_password(SERVICE, self.account)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except keyring.errors.KeyringError as exc:
+            log.warning("the keyring could not forget the sign-in (%s)", exc.__class__.__name__)

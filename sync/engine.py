@@ -1,0 +1,480 @@
+"""The sync engine: one worker runs push-then-pull cycles on the asyncio loop.
+
+Triggers — a new intent, a server poke, a reconnect, a timer — set one wake-up flag; a trigger
+that arrives during a cycle makes another cycle follow it. Errors never end the worker: they
+become a state with a sentence and a retry after exponential backoff with full jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sync import mirror, outbox
+from sync.client import (
+    ApiClient,
+    ApiError,
+    AuthRequired,
+    Refused,
+    ResyncRequired,
+    ServerBusy,
+    Tokens,
+    Unreachable,
+)
+from sync.credentials import CredentialStore
+from sync.mirror import BootstrapProgress, PageError
+from sync.outbox import IntentRecord
+from sync.store import Store
+
+log = logging.getLogger("relaydesk.sync.engine")
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class EngineState(StrEnum):
+    OFFLINE = "offline"
+    CONNECTING = "connecting"
+    BOOTSTRAPPING = "bootstrapping"
+    SYNCING = "syncing"
+    UP_TO_DATE = "up_to_date"
+    SIGN_IN_REQUIRED = "sign_in_required"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    state: EngineState
+    message: str
+    progress: BootstrapProgress | None = None
+    pending: int = 0
+    rejected: int = 0
+    last_sync_at: int | None = None
+    credentials_secure: bool = True
+    live: bool = False  # the server-sent event stream is connected
+    retry_in_s: float | None = None
+
+
+class SignInRequired(Exception):
+    pass
+
+
+class Backoff:
+    """Exponential backoff with full jitter (AWS architecture blog): uniform(0, min(cap, base·2ⁿ))."""
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0,
+                 rng: Callable[[float, float], float] = random.uniform) -> None:
+        self.base, self.cap, self._rng = base, cap, rng
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+        self.attempt += 1
+        return self._rng(0.0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class EngineOptions:
+    push_batch: int = 100
+    pull_limit: int = 1000
+    bootstrap_limit: int | None = None
+    poll_interval_s: float = 30.0  # fallback polling while the event stream is down
+    safety_poll_s: float = 300.0  # polling while the stream is up (a missed poke costs little)
+    use_events: bool = True
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+    max_consecutive_resyncs: int = 3
+
+
+class SyncEngine:
+    def __init__(self, store: Store, api: ApiClient, credentials: CredentialStore | None,
+                 options: EngineOptions | None = None) -> None:
+        self.store = store
+        self.api = api
+        self.credentials = credentials
+        self.options = options or EngineOptions()
+        self.backoff = Backoff(self.options.backoff_base_s, self.options.backoff_cap_s)
+        self._status = EngineStatus(EngineState.CONNECTING, "Connecting…",
+                                    credentials_secure=bool(credentials and credentials.secure))
+        self._listeners: list[Callable[[EngineStatus], None]] = []
+        self._wake = asyncio.Event()
+        self._signed_in = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._tokens: Tokens | None = None
+        self._keyring = ThreadPoolExecutor(1, thread_name_prefix="relaydesk-keyring")
+        self._stopping = False
+        self._last_event_id: str | None = None
+        self._resyncs = 0
+        self.cycles = 0
+
+    # ------------------------------------------------------------------ observation
+
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    def subscribe(self, listener: Callable[[EngineStatus], None]) -> None:
+        self._listeners.append(listener)
+        listener(self._status)
+
+    def _set(self, **changes: Any) -> None:
+        self._status = replace(self._status, **changes)
+        for listener in list(self._listeners):
+            try:
+                listener(self._status)
+            except Exception:  # a broken observer must not stop syncing
+                log.exception("status listener failed")
+
+    async def _refresh_counts(self) -> None:
+        counts = await self.store.run_read(self._read_counts)
+        self._set(pending=counts[outbox.PENDING] + counts[outbox.APPLIED],
+                  rejected=counts[outbox.REJECTED])
+
+    def _read_counts(self) -> dict[str, int]:
+        with self.store.read_outbox() as conn:
+            return outbox.counts(conn)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Load credentials (off the GUI thread) and start the worker and event listener."""
+        if self.credentials is not None:
+            self._tokens = await self._in_keyring(self.credentials.load)
+        if self._tokens is not None:
+            self.api.access_token = self._tokens.access_token
+            self._signed_in.set()
+        else:
+            self._set(state=EngineState.SIGN_IN_REQUIRED, message="Sign in to sync.")
+        self._last_event_id = await self.store.run_read(self._read_state, mirror.LAST_EVENT_ID)
+        await self._refresh_counts()
+        self._tasks.append(asyncio.create_task(self._worker(), name="relaydesk-sync-worker"))
+        if self.options.use_events:
+            self._tasks.append(asyncio.create_task(self._events(), name="relaydesk-sync-events"))
+        self.trigger("start")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._signed_in.set()
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._keyring.shutdown(wait=True)
+
+    def trigger(self, reason: str = "") -> None:
+        """Ask for a cycle; one arriving during a cycle makes another follow."""
+        log.debug("sync trigger: %s", reason)
+        self._wake.set()
+
+    def _schedule(self, delay: float) -> None:
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= when:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(delay, self.trigger, "timer")
+
+    async def _in_keyring(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._keyring, fn, *args)
+
+    def _read_state(self, key: str) -> str | None:
+        with self.store.read_mirror() as conn:
+            return self.store.get_state(conn, key)
+
+    # ------------------------------------------------------------------ sign-in
+
+    async def login(self, email: str, password: str) -> None:
+        """Sign in; the tokens go to the keyring (or memory), never to the mirror."""
+        body = await self.api.login(email, password)
+        owner = await self.store.run_read(self._read_state, mirror.AGENT_ID)
+        if owner and owner != body.agent.id:
+            raise Refused(
+                "This data directory belongs to another agent; use a separate one for "
+                f"{email}.")
+        tokens = Tokens(body.access_token, body.access_expires_at, body.refresh_token,
+                        body.refresh_expires_at)
+        await self._store_tokens(tokens)
+        await self.store.run_write(self._remember_agent, body.agent.id, body.agent.email)
+        self._signed_in.set()
+        self.backoff.reset()
+        self._set(state=EngineState.CONNECTING, message="Signed in; syncing…")
+        self.trigger("login")
+
+    def _remember_agent(self, agent_id: str, email: str) -> None:
+        with self.store.write_mirror() as conn:
+            self.store.set_state(conn, mirror.AGENT_ID, agent_id)
+            self.store.set_state(conn, mirror.AGENT_EMAIL, email)
+            self.store.set_state(conn, mirror.SERVER_URL, self.api.base_url)
+
+    async def logout(self) -> None:
+        with contextlib.suppress(ApiError):
+            if self.api.access_token:
+                await self.api.logout()
+        self._tokens = None
+        self.api.access_token = None
+        self._signed_in.clear()
+        if self.credentials is not None:
+            await self._in_keyring(self.credentials.clear)
+        self._set(state=EngineState.SIGN_IN_REQUIRED, message="Signed out.")
+
+    async def _store_tokens(self, tokens: Tokens) -> None:
+        self._tokens = tokens
+        self.api.access_token = tokens.access_token
+        if self.credentials is not None:
+            await self._in_keyring(self.credentials.save, tokens)
+            self._set(credentials_secure=self.credentials.secure)
+
+    async def _refresh_tokens(self) -> None:
+        """401 → refresh once; if that fails too, the agent must sign in (outbox kept)."""
+        tokens = self._tokens
+        if tokens is None:
+            raise SignInRequired
+        try:
+            pair = await self.api.refresh(tokens.refresh_token)
+        except (AuthRequired, Refused) as exc:
+            self._tokens = None
+            self.api.access_token = None
+            self._signed_in.clear()
+            if self.credentials is not None:
+                await self._in_keyring(self.credentials.clear)
+            raise SignInRequired from exc
+        await self._store_tokens(Tokens(pair.access_token, pair.access_expires_at,
+                                        pair.refresh_token, pair.refresh_expires_at))
+
+    async def _call(self, fn: Callable[[], Awaitable[T]]) -> T:
+        if self._tokens is None:
+            raise SignInRequired
+        if self._tokens.access_expires_at - 30_000 < now_ms():
+            await self._refresh_tokens()
+        try:
+            return await fn()
+        except AuthRequired:
+            await self._refresh_tokens()
+            return await fn()
+
+    # ------------------------------------------------------------------ intents
+
+    async def enqueue(self, name: str, args: dict[str, Any]) -> IntentRecord:
+        """Queue an intent durably (works offline) and ask for a sync."""
+        record = await self.store.run_write(self._enqueue, name, args)
+        await self._refresh_counts()
+        self.trigger("intent")
+        return record
+
+    def _enqueue(self, name: str, args: dict[str, Any]) -> IntentRecord:
+        with self.store.write_outbox() as conn:
+            return outbox.enqueue(conn, name, args, now_ms())
+
+    async def retry_intent(self, intent_id: int) -> IntentRecord:
+        record = await self.store.run_write(self._with_outbox, outbox.retry, intent_id)
+        await self._refresh_counts()
+        self.trigger("retry")
+        return record
+
+    async def discard_intent(self, intent_id: int) -> None:
+        await self.store.run_write(self._with_outbox, outbox.discard, intent_id)
+        await self._refresh_counts()
+
+    def _with_outbox(self, fn: Callable[..., T], *args: Any) -> T:
+        with self.store.write_outbox() as conn:
+            return fn(conn, *args)
+
+    # ------------------------------------------------------------------ the worker
+
+    async def _worker(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            await self.run_cycle_guarded()
+
+    async def run_cycle_guarded(self) -> bool:
+        """One cycle; failures become a state and a scheduled retry. True when it synced."""
+        try:
+            await self.sync_once()
+        except SignInRequired:
+            self._set(state=EngineState.SIGN_IN_REQUIRED,
+                      message="Your sign-in has ended; sign in again. Your unsent work is kept.")
+            return False
+        except (ApiError, PageError) as exc:
+            retryable = isinstance(exc, PageError) or exc.retryable
+            if isinstance(exc, ServerBusy) and exc.retry_after is not None:
+                delay = exc.retry_after
+            else:
+                delay = self.backoff.next_delay() if retryable else self.options.backoff_cap_s
+            state = EngineState.OFFLINE if isinstance(exc, Unreachable) else EngineState.ERROR
+            message = exc.message if isinstance(exc, ApiError) else str(exc)
+            self._set(state=state, message=message, retry_in_s=round(delay, 1))
+            self._schedule(delay)
+            return False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never end the loop (powersync-kotlin #340)
+            log.exception("sync cycle failed")
+            delay = self.backoff.next_delay()
+            self._set(state=EngineState.ERROR,
+                      message=f"Syncing failed unexpectedly ({exc.__class__.__name__}); "
+                              "retrying.", retry_in_s=round(delay, 1))
+            self._schedule(delay)
+            return False
+        self.backoff.reset()
+        self._schedule(self.options.safety_poll_s if self._status.live
+                       else self.options.poll_interval_s)
+        return True
+
+    async def sync_once(self) -> None:
+        """Push everything pending, bootstrap if needed, pull to the end. Raises on failure."""
+        self.cycles += 1
+        if self._tokens is None:
+            raise SignInRequired
+        if self._status.state not in (EngineState.UP_TO_DATE, EngineState.BOOTSTRAPPING):
+            self._set(state=EngineState.SYNCING, message="Syncing…", retry_in_s=None)
+        await self._push_all()
+        while True:
+            done, token, progress = await self.store.run_read(mirror.bootstrap_state, self.store)
+            if not done:
+                await self._bootstrap(token, progress)
+            try:
+                await self._pull_all()
+                break
+            except ResyncRequired:
+                self._resyncs += 1
+                if self._resyncs > self.options.max_consecutive_resyncs:
+                    # electric #1552: never loop on resync; back off instead.
+                    self._resyncs = 0
+                    raise Refused("The server keeps asking for a full resync; will retry later.")
+                log.info("cursor too old: rebuilding the mirror (outbox kept)")
+                await self.store.run_write(mirror.clear_mirror, self.store)
+                await self._push_all()
+        self._resyncs = 0
+        stamp = now_ms()
+        await self.store.run_write(self._write_state, mirror.LAST_SYNC_AT, str(stamp))
+        await self._refresh_counts()
+        self._set(state=EngineState.UP_TO_DATE, message="Up to date.", last_sync_at=stamp,
+                  progress=None, retry_in_s=None)
+
+    def _write_state(self, key: str, value: str | None) -> None:
+        with self.store.write_mirror() as conn:
+            self.store.set_state(conn, key, value)
+
+    async def _bootstrap(self, token: str | None, progress: BootstrapProgress) -> None:
+        self._set(state=EngineState.BOOTSTRAPPING, message="Downloading the workspace…",
+                  progress=progress)
+        limit = self.options.bootstrap_limit
+        fetch = asyncio.ensure_future(self._call(lambda: self.api.bootstrap_page_raw(token,
+                                                                                     limit)))
+        try:
+            while True:
+                raw = await fetch
+                body = await self.store.run_read(mirror.parse_page, raw)
+                next_token = body.get("next_page_token")
+                if next_token:  # fetch page N+1 while page N is written
+                    fetch = asyncio.ensure_future(
+                        self._call(lambda t=next_token: self.api.bootstrap_page_raw(t, limit)))
+                progress, _ = await self.store.run_write(mirror.apply_bootstrap_body,
+                                                         self.store, body)
+                self._set(progress=progress)
+                if not next_token:
+                    return
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(BaseException):
+                    await fetch
+
+    async def _push_all(self) -> None:
+        while True:
+            client_id, batch = await self.store.run_write(self._next_batch)
+            if not batch:
+                return
+            mutations = [{"id": i.mutation_id, "name": i.name, "args": i.args} for i in batch]
+            response = await self._call(lambda c=client_id, m=mutations: self.api.push(c, m))
+            await self.store.run_write(self._record, response)
+            await self._refresh_counts()
+            if response.stopped_at_gap:
+                log.warning("server forgot this client's intents (gap after %d); renumbering",
+                            response.last_mutation_id)
+                await self.store.run_write(self._with_outbox, outbox.start_new_client)
+            elif not response.results:
+                return
+
+    def _next_batch(self) -> tuple[str, list[IntentRecord]]:
+        with self.store.write_outbox() as conn:
+            batch = outbox.pending(conn, self.options.push_batch)
+            outbox.mark_attempt(conn, [i.mutation_id for i in batch])
+            return outbox.client_id(conn), batch
+
+    def _record(self, response: Any) -> None:
+        with self.store.write_outbox() as conn:
+            outbox.record_results(conn, response, now_ms())
+
+    async def _pull_all(self) -> None:
+        client_id = await self.store.run_write(self._with_outbox, outbox.client_id)
+        cursor = await self.store.run_read(mirror.get_cursor, self.store)
+        while True:
+            raw = await self._call(lambda c=cursor: self.api.pull_raw(
+                c, self.options.pull_limit, client_id))
+            result = await self.store.run_write(mirror.apply_pull_page, self.store, raw, cursor)
+            cursor = result.cursor
+            if not result.has_more:
+                return
+
+    # ------------------------------------------------------------------ server-sent events
+
+    async def _events(self) -> None:
+        backoff = Backoff(self.options.backoff_base_s, self.options.backoff_cap_s)
+        while not self._stopping:
+            await self._signed_in.wait()
+            if self._stopping:
+                return
+            try:
+                async with self.api.events(self._last_event_id) as source:
+                    backoff.reset()
+                    self._set(live=True)
+                    self.backoff.reset()  # connectivity is back: retry now, not later
+                    self.trigger("reconnect")
+                    async for event in source.aiter_sse():
+                        if event.event == "poke":
+                            self._last_event_id = event.id or self._last_event_id
+                            self.trigger("poke")
+            except asyncio.CancelledError:
+                raise
+            except AuthRequired:
+                with contextlib.suppress(SignInRequired, ApiError):
+                    await self._refresh_tokens()
+            except (ApiError, PageError) as exc:
+                log.debug("event stream unavailable: %s", exc)
+            except Exception:
+                log.exception("event stream failed")
+            finally:
+                if self._status.live:
+                    self._set(live=False)
+            if self._last_event_id:
+                with contextlib.suppress(Exception):
+                    await self.store.run_write(self._write_state, mirror.LAST_EVENT_ID,
+                                               self._last_event_id)
+            await asyncio.sleep(backoff.next_delay())
+

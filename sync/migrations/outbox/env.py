@@ -1,0 +1,6 @@
+"""Alembic environment of the desk's outbox database."""
+
+from sync.migrations.common import run
+from sync.models import OutboxBase
+
+run(OutboxBase.metadata)

@@ -1,0 +1,162 @@
+"""Applying server pages to the mirror. Every function here runs on the store's writer thread.
+
+Each page is applied in one transaction together with the position it leads to (the next
+bootstrap page token, or the pull cursor), so a crash between fetching and applying a page
+simply fetches it again, and a resumed sync continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, func, select
+
+from sync import entities, outbox
+from sync.protocol import BOOTSTRAP_ORDER
+from sync.store import Store
+
+# sync_state keys
+CURSOR = "cursor"
+BOOTSTRAPPED = "bootstrapped"
+BOOTSTRAP_TOKEN = "bootstrap_token"
+BOOTSTRAP_TOTALS = "bootstrap_totals"
+BOOTSTRAP_DONE = "bootstrap_done"
+SERVER_URL = "server_url"
+AGENT_ID = "agent_id"
+AGENT_EMAIL = "agent_email"
+LAST_SYNC_AT = "last_sync_at"
+LAST_EVENT_ID = "last_event_id"
+
+
+class PageError(Exception):
+    """A page that does not parse as the protocol says: treated like a truncated answer."""
+
+
+@dataclass
+class BootstrapProgress:
+    done: dict[str, int] = field(default_factory=dict)
+    totals: dict[str, int] = field(default_factory=dict)
+    finished: bool = False
+    cursor: int | None = None
+
+    def fraction(self) -> float:
+        total = sum(self.totals.values())
+        return 1.0 if not total else min(1.0, sum(self.done.values()) / total)
+
+
+def parse_page(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise PageError("the server's page was cut off or garbled") from exc
+    if not isinstance(body, dict):
+        raise PageError("the server's page is not an object")
+    return body
+
+
+def bootstrap_state(store: Store) -> tuple[bool, str | None, BootstrapProgress]:
+    with store.read_mirror() as conn:
+        done = store.get_state(conn, BOOTSTRAPPED) == "1"
+        token = store.get_state(conn, BOOTSTRAP_TOKEN)
+        progress = BootstrapProgress(
+            done=orjson.loads(store.get_state(conn, BOOTSTRAP_DONE) or "{}"),
+            totals=orjson.loads(store.get_state(conn, BOOTSTRAP_TOTALS) or "{}"),
+            finished=done,
+        )
+    return done, token, progress
+
+
+def apply_bootstrap_body(store: Store, body: dict[str, Any]
+                         ) -> tuple[BootstrapProgress, str | None]:
+    """Apply one parsed page; returns progress and the next page's token (None when done)."""
+    try:
+        items = body["items"]
+        next_token = body["next_page_token"]
+        cursor = body["cursor"]
+    except KeyError as exc:
+        raise PageError(f"bootstrap page lacks {exc}") from None
+    if next_token is None and not isinstance(cursor, int):
+        raise PageError("the last bootstrap page has no cursor")
+    with store.write_mirror() as conn:
+        totals = orjson.loads(store.get_state(conn, BOOTSTRAP_TOTALS) or "{}")
+        if body.get("totals"):
+            totals = body["totals"]
+            store.set_state(conn, BOOTSTRAP_TOTALS, orjson.dumps(totals).decode())
+        done = orjson.loads(store.get_state(conn, BOOTSTRAP_DONE) or "{}")
+        for item in items:
+            done[item["entity"]] = done.get(item["entity"], 0) + 1
+        entities.apply_changes(conn, ((i["entity"], i["id"], "upsert", i["data"]) for i in items))
+        store.set_state(conn, BOOTSTRAP_DONE, orjson.dumps(done).decode())
+        if next_token is None:
+            store.set_state(conn, CURSOR, str(cursor))
+            store.set_state(conn, BOOTSTRAPPED, "1")
+            store.set_state(conn, BOOTSTRAP_TOKEN, None)
+        else:
+            store.set_state(conn, BOOTSTRAP_TOKEN, next_token)
+    progress = BootstrapProgress(done=done, totals=totals, finished=next_token is None,
+                                 cursor=cursor if next_token is None else None)
+    if next_token is None:
+        with store.write_outbox() as oconn:
+            outbox.settle(oconn, int(cursor))
+    return progress, next_token
+
+
+@dataclass
+class PullResult:
+    applied: int
+    cursor: int
+    has_more: bool
+    last_mutation_id: int
+
+
+def apply_pull_page(store: Store, raw: bytes, expected_cursor: int) -> PullResult:
+    """Apply one pull page and its cursor in one transaction, then settle the outbox."""
+    body = parse_page(raw)
+    try:
+        changes = body["changes"]
+        cursor = int(body["cursor"])
+        has_more = bool(body["has_more"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PageError(f"pull page is malformed ({exc})") from None
+    with store.write_mirror() as conn:
+        current = int(store.get_state(conn, CURSOR) or "0")
+        if current != expected_cursor:
+            # Another writer (the CLI beside the desk) moved on meanwhile: drop this page.
+            return PullResult(0, current, True, int(body.get("last_mutation_id") or 0))
+        applied = entities.apply_changes(
+            conn,
+            ((c["entity"], c["id"], c["op"], c.get("data")) for c in changes
+             if c["seq"] > current),
+        )
+        store.set_state(conn, CURSOR, str(max(cursor, current)))
+    with store.write_outbox() as oconn:
+        outbox.settle(oconn, cursor)
+    return PullResult(applied, max(cursor, current), has_more,
+                      int(body.get("last_mutation_id") or 0))
+
+
+def get_cursor(store: Store) -> int:
+    with store.read_mirror() as conn:
+        return int(store.get_state(conn, CURSOR) or "0")
+
+
+def clear_mirror(store: Store) -> None:
+    """Forget all server data (410 / reset-cache) but keep who we are; the outbox stays."""
+    with store.write_mirror() as conn:
+        for spec in entities.SPECS.values():
+            conn.execute(delete(spec.table))
+        for key in (CURSOR, BOOTSTRAPPED, BOOTSTRAP_TOKEN, BOOTSTRAP_TOTALS, BOOTSTRAP_DONE,
+                    LAST_EVENT_ID):
+            store.set_state(conn, key, None)
+
+
+def entity_counts(conn: Connection) -> dict[str, int]:
+    out = {}
+    for entity in BOOTSTRAP_ORDER:
+        table = entities.SPECS[entity].table
+        out[entity.value] = int(conn.execute(select(func.count()).select_from(table)).scalar()
+                                or 0)
+    return out
+

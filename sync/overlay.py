@@ -1,0 +1,108 @@
+"""The agent's view: server-confirmed mirror rows with their unconfirmed intents laid over.
+
+Pending and applied-but-not-yet-pulled intents change what the agent sees at once; rejected
+ones do not change the data but stay visible (a failed reply in the thread, with its reason).
+Everything here is plain data in, plain data out: no database, no Qt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord
+from sync.protocol import MutationName
+
+# How the thread shows an outbound message or note the agent wrote.
+LOCAL_PENDING = "pending"  # queued, not confirmed (offline, or push in flight)
+LOCAL_SENT = "sent"  # confirmed by the server, the change not pulled yet
+LOCAL_FAILED = "failed"  # rejected: reason shown, retry or discard
+
+
+def _live(intents: Iterable[IntentRecord]) -> list[IntentRecord]:
+    return [i for i in intents if i.state in (PENDING, APPLIED)]
+
+
+def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord]) -> dict[str, Any]:
+    """A conversation row (as in the mirror, tags decoded) with its live intents applied."""
+    out = dict(conv)
+    out["tags"] = list(out.get("tags") or [])
+    pending_changes = 0
+    for intent in sorted(_live(intents), key=lambda i: i.id):
+        a = intent.args
+        name = intent.name
+        if name == MutationName.SET_STATUS:
+            out["status"] = a["status"]
+            out["snoozed_until"] = a.get("snoozed_until")
+        elif name == MutationName.ASSIGN:
+            if "agent_id" in a:
+                out["assignee_id"] = a["agent_id"]
+            if a.get("team_id"):
+                out["team_id"] = a["team_id"]
+        elif name == MutationName.SET_PRIORITY:
+            out["priority"] = a["priority"]
+        elif name == MutationName.ADD_TAG:
+            if a["tag"] not in out["tags"]:
+                out["tags"].append(a["tag"])
+        elif name == MutationName.REMOVE_TAG:
+            out["tags"] = [t for t in out["tags"] if t != a["tag"]]
+        elif name == MutationName.MARK_READ:
+            out["unread_count"] = 0
+        elif name == MutationName.SEND_MESSAGE:
+            out["preview"] = (a.get("body") or a.get("template") or "")[:200]
+            out["last_activity_at"] = max(out.get("last_activity_at") or 0, intent.created_at)
+            out["unread_count"] = 0
+        if intent.state == PENDING:
+            pending_changes += 1
+    out["pending_intents"] = pending_changes
+    return out
+
+
+@dataclass(frozen=True)
+class ThreadItem:
+    """One line of the thread: a mirror message, or one the agent wrote that is in flight."""
+
+    id: str
+    direction: str
+    body: str
+    created_at: int
+    author_id: str | None
+    template: str | None
+    local_state: str | None  # None for confirmed messages
+    intent_id: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def thread(messages: Iterable[dict[str, Any]], intents: Iterable[IntentRecord],
+           my_agent_id: str | None) -> list[ThreadItem]:
+    """Mirror messages plus the agent's own unconfirmed replies and notes, in time order."""
+    items = [
+        ThreadItem(id=m["id"], direction=m["direction"], body=m["body"],
+                   created_at=m["created_at"], author_id=m.get("author_id"),
+                   template=m.get("template"), local_state=None)
+        for m in messages
+    ]
+    known = {item.id for item in items}
+    for intent in intents:
+        if intent.name not in (MutationName.SEND_MESSAGE, MutationName.ADD_NOTE):
+            continue
+        message_id = intent.args.get("message_id")
+        if message_id in known:
+            continue  # the mirror has it: the confirmed copy wins, no duplicate line
+        state = {PENDING: LOCAL_PENDING, APPLIED: LOCAL_SENT, REJECTED: LOCAL_FAILED}[intent.state]
+        items.append(ThreadItem(
+            id=message_id or f"intent-{intent.id}",
+            direction="outbound" if intent.name == MutationName.SEND_MESSAGE else "note",
+            body=intent.args.get("body") or "", created_at=intent.created_at,
+            author_id=my_agent_id, template=intent.args.get("template"), local_state=state,
+            intent_id=intent.id, error_code=intent.error_code,
+            error_message=intent.error_message,
+        ))
+    items.sort(key=lambda i: (i.created_at, i.id))
+    return items
+
+
+def rejected(intents: Iterable[IntentRecord]) -> list[IntentRecord]:
+    return [i for i in intents if i.state == REJECTED]

@@ -1,0 +1,459 @@
+"""The sync wire protocol: request and response models shared by the desk and the server.
+
+Defined once here; the server imports these models (and its OpenAPI document is generated
+from them), the client validates what it receives with them. Timestamps on the wire are
+UTC milliseconds since the Unix epoch (``*_at`` fields), which keeps 1M-row bootstraps cheap
+to encode and leaves formatting to the desk.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+API_PREFIX = "/api/v1"
+PROTOCOL_VERSION = 1
+
+EpochMs = Annotated[int, Field(description="UTC milliseconds since the Unix epoch")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Lenient(BaseModel):
+    """Entity payloads: a newer server may add fields an older client ignores."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# --------------------------------------------------------------------------- enums
+
+
+class ChannelType(StrEnum):
+    EMAIL = "email"
+    WEB_CHAT = "web_chat"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    LINE = "line"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    TRAINEE = "trainee"
+    SUPERVISOR = "supervisor"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"
+    SYSTEM = "system"
+    BOT = "bot"
+
+
+class Delivery(StrEnum):
+    RECEIVED = "received"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Entity(StrEnum):
+    """Entity kinds in the change feed, in bootstrap order (parents before children)."""
+
+    TEAM = "team"
+    AGENT = "agent"
+    CHANNEL = "channel"
+    TAG = "tag"
+    TEMPLATE = "template"
+    CANNED_REPLY = "canned_reply"
+    CONTACT = "contact"
+    CONVERSATION = "conversation"
+    MESSAGE = "message"
+
+
+BOOTSTRAP_ORDER: tuple[Entity, ...] = tuple(Entity)
+
+
+class MutationName(StrEnum):
+    SEND_MESSAGE = "send_message"
+    ADD_NOTE = "add_note"
+    SET_STATUS = "set_status"
+    ASSIGN = "assign"
+    SET_PRIORITY = "set_priority"
+    ADD_TAG = "add_tag"
+    REMOVE_TAG = "remove_tag"
+    MARK_READ = "mark_read"
+
+
+class MutationStatus(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class RejectReason(StrEnum):
+    """Why the server refused an intent; each has a sentence the desk can show."""
+
+    NOT_PERMITTED = "not_permitted"
+    CONVERSATION_GONE = "conversation_gone"
+    WINDOW_CLOSED = "window_closed"
+    TEMPLATE_REQUIRED = "template_required"
+    HUMAN_AGENT_TAG_REQUIRED = "human_agent_tag_required"
+    CONTACT_OPTED_OUT = "contact_opted_out"
+    UNKNOWN_TEMPLATE = "unknown_template"
+    UNKNOWN_AGENT = "unknown_agent"
+    UNKNOWN_TEAM = "unknown_team"
+    INVALID = "invalid"
+    UNKNOWN_MUTATION = "unknown_mutation"
+
+
+# --------------------------------------------------------------------------- entity payloads
+
+
+class TeamData(_Lenient):
+    id: str
+    name: str
+
+
+class AgentData(_Lenient):
+    id: str
+    email: str
+    name: str
+    role: Role
+    team_ids: list[str]
+    active: bool = True
+
+
+class ChannelData(_Lenient):
+    id: str
+    type: ChannelType
+    name: str
+    team_id: str
+
+
+class TagData(_Lenient):
+    id: str
+    name: str
+    color: str
+
+
+class TemplateData(_Lenient):
+    id: str
+    name: str
+    channel_type: ChannelType
+    locale: str
+    body: str
+
+
+class CannedReplyData(_Lenient):
+    id: str
+    shortcut: str
+    title: str
+    body: str
+    team_id: str | None = None
+
+
+class ContactIdentityData(_Lenient):
+    channel_type: ChannelType
+    handle: str
+    opted_out: bool = False
+
+
+class ContactData(_Lenient):
+    id: str
+    name: str
+    locale: str | None = None
+    identities: list[ContactIdentityData]
+    attributes: dict[str, str] = Field(default_factory=dict)
+    created_at: EpochMs
+
+
+class ConversationData(_Lenient):
+    id: str
+    channel_id: str
+    channel_type: ChannelType
+    contact_id: str
+    team_id: str
+    assignee_id: str | None = None
+    subject: str | None = None
+    status: ConversationStatus
+    snoozed_until: EpochMs | None = None
+    priority: Priority
+    tags: list[str]
+    unread_count: int
+    preview: str
+    last_activity_at: EpochMs
+    last_inbound_at: EpochMs | None = None
+    sla_due_at: EpochMs | None = None
+    created_at: EpochMs
+
+
+class MessageData(_Lenient):
+    id: str
+    conversation_id: str
+    direction: Direction
+    author_id: str | None = None
+    body: str
+    template: str | None = None
+    delivery: Delivery
+    mentions: list[str] = Field(default_factory=list)
+    created_at: EpochMs
+
+
+ENTITY_MODELS: dict[Entity, type[_Lenient]] = {
+    Entity.TEAM: TeamData,
+    Entity.AGENT: AgentData,
+    Entity.CHANNEL: ChannelData,
+    Entity.TAG: TagData,
+    Entity.TEMPLATE: TemplateData,
+    Entity.CANNED_REPLY: CannedReplyData,
+    Entity.CONTACT: ContactData,
+    Entity.CONVERSATION: ConversationData,
+    Entity.MESSAGE: MessageData,
+}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ErrorBody(_Model):
+    """Every non-2xx answer: a machine code and a sentence a person can act on."""
+
+    error: str
+    message: str
+    retry_after: float | None = None
+
+
+# --------------------------------------------------------------------------- auth
+
+
+class LoginRequest(_Model):
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(_Model):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class LogoutRequest(_Model):
+    refresh_token: str | None = Field(default=None, max_length=512)
+
+
+class TokenPair(_Model):
+    access_token: str
+    access_expires_at: EpochMs
+    refresh_token: str
+    refresh_expires_at: EpochMs
+    token_type: Literal["bearer"] = "bearer"
+
+
+class LoginResponse(TokenPair):
+    agent: AgentData
+    server_time: EpochMs
+
+
+# --------------------------------------------------------------------------- sync feed
+
+
+class Op(StrEnum):
+    UPSERT = "upsert"
+    DELETE = "delete"
+
+
+class Change(_Model):
+    seq: int
+    entity: Entity
+    id: str
+    op: Op
+    data: dict[str, Any] | None = Field(
+        default=None, description="The entity's full state for upserts; null for deletes"
+    )
+
+
+class PullResponse(_Model):
+    changes: list[Change]
+    cursor: int = Field(description="Pass back as ?cursor= to continue after these changes")
+    has_more: bool
+    last_mutation_id: int = Field(
+        description="Highest mutation id the server has settled for the requesting client_id "
+        "(0 when none or no client_id was given)"
+    )
+
+
+class BootstrapItem(_Model):
+    entity: Entity
+    id: str
+    data: dict[str, Any]
+
+
+class BootstrapResponse(_Model):
+    items: list[BootstrapItem]
+    next_page_token: str | None = Field(
+        description="Pass back as ?page_token= for the next page; null on the last page"
+    )
+    cursor: int | None = Field(
+        description="On the last page only: the change sequence position to pull from"
+    )
+    snapshot_seq: int
+    totals: dict[str, int] | None = Field(
+        default=None, description="On the first page only: rows per entity the bootstrap will send"
+    )
+
+
+class Mutation(_Model):
+    id: int = Field(ge=1, description="Monotonic per client_id, starting at 1, no gaps")
+    name: str = Field(max_length=64)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class PushRequest(_Model):
+    client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    mutations: list[Mutation] = Field(max_length=500)
+
+
+class MutationError(_Model):
+    code: RejectReason
+    message: str
+
+
+class MutationResult(_Model):
+    id: int
+    status: MutationStatus
+    error: MutationError | None = None
+    change_seq: int | None = Field(
+        default=None, description="Position of the last change this mutation produced"
+    )
+    original_status: MutationStatus | None = Field(
+        default=None, description="For duplicates: what happened the first time"
+    )
+
+
+class PushResponse(_Model):
+    results: list[MutationResult]
+    last_mutation_id: int
+    stopped_at_gap: bool = Field(
+        default=False,
+        description="True when a mutation id skipped ahead of last_mutation_id + 1; the rest of "
+        "the batch was not looked at and must be pushed again starting at last_mutation_id + 1",
+    )
+
+
+# --------------------------------------------------------------------------- mutation arguments
+
+
+class SendMessageArgs(_Model):
+    conversation_id: str
+    message_id: str = Field(min_length=8, max_length=64, description="Client-generated UUID")
+    body: str = Field(max_length=65536)
+    template: str | None = Field(default=None, max_length=128)
+    human_agent_tag: bool = False
+
+
+class AddNoteArgs(_Model):
+    conversation_id: str
+    message_id: str = Field(min_length=8, max_length=64)
+    body: str = Field(min_length=1, max_length=65536)
+    mentions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class SetStatusArgs(_Model):
+    conversation_id: str
+    status: ConversationStatus
+    snoozed_until: EpochMs | None = None
+
+
+class AssignArgs(_Model):
+    """Keys that are present are changed: ``agent_id: null`` unassigns the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+    conversation_id: str
+    agent_id: str | None = None
+    team_id: str | None = None
+
+
+class SetPriorityArgs(_Model):
+    conversation_id: str
+    priority: Priority
+
+
+class TagArgs(_Model):
+    conversation_id: str
+    tag: str = Field(min_length=1, max_length=64)
+
+
+class MarkReadArgs(_Model):
+    conversation_id: str
+
+
+MUTATION_ARGS: dict[MutationName, type[_Model]] = {
+    MutationName.SEND_MESSAGE: SendMessageArgs,
+    MutationName.ADD_NOTE: AddNoteArgs,
+    MutationName.SET_STATUS: SetStatusArgs,
+    MutationName.ASSIGN: AssignArgs,
+    MutationName.SET_PRIORITY: SetPriorityArgs,
+    MutationName.ADD_TAG: TagArgs,
+    MutationName.REMOVE_TAG: TagArgs,
+    MutationName.MARK_READ: MarkReadArgs,
+}
+
+
+# --------------------------------------------------------------------------- channels
+
+
+class InboundMessage(_Model):
+    handle: str = Field(min_length=1, max_length=320, description="The customer's address here")
+    display_name: str | None = Field(default=None, max_length=200)
+    text: str = Field(max_length=65536)
+    subject: str | None = Field(default=None, max_length=500)
+    provider_message_id: str = Field(min_length=1, max_length=200)
+    sent_at: EpochMs | None = None
+
+
+class InboundResult(_Model):
+    message_id: str
+    conversation_id: str
+    contact_id: str
+    duplicate: bool
+    opted_out: bool = Field(description="The contact's opt-out state on this channel afterwards")
+
+
+class OutboundRecord(_Model):
+    seq: int
+    message_id: str
+    conversation_id: str
+    to_handle: str
+    body: str
+    template: str | None = None
+    created_at: EpochMs
+
+
+class OutboundList(_Model):
+    messages: list[OutboundRecord]
+
+
+class Health(_Model):
+    status: Literal["ok"]
+    database: str
+    head_seq: int
+    protocol_version: int = PROTOCOL_VERSION

@@ -1,0 +1,241 @@
+"""Opening, checking and sharing the two local databases.
+
+Threading: one writer thread owns every write (mirror and outbox), so writes never race and
+the GUI thread never waits on them; reads run on their own connections in a small pool
+(WAL lets them proceed while the writer works).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+
+log = logging.getLogger("relaydesk.sync.store")
+T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+MIRROR_FILE = "mirror.sqlite3"
+OUTBOX_FILE = "outbox.sqlite3"
+CLEAN_MARKER = "mirror.clean"  # present while no process has the mirror open for writing
+
+
+class OutboxUnreadable(Exception):
+    """The outbox file is damaged. It is never deleted automatically: it holds unsent work."""
+
+
+def _engine(path: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False,
+                                                              "timeout": 30},
+                           pool_size=4, max_overflow=4)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute("PRAGMA cache_size=-32768")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        # Another process (the CLI beside the desk) may write too: take the lock up front.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writer") else "BEGIN")
+
+    return engine
+
+
+def _check(path: Path, full: bool) -> str | None:
+    """None when the file is a healthy SQLite database (or absent), else what is wrong."""
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(path, timeout=30)
+        try:
+            rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check"
+                                ).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    result = "; ".join(str(r[0]) for r in rows[:5])
+    return None if result == "ok" else result
+
+
+def _migrate(engine: Engine, which: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS / which))
+    with engine.connect() as conn:
+        conn.info["writer"] = True
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+
+
+@dataclass
+class OpenReport:
+    rebuilt_mirror: bool = False
+    problem: str | None = None
+    moved_to: Path | None = None
+
+
+class Store:
+    """The mirror and the outbox of one workspace (one data directory)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+        self.mirror_path = self.data_dir / MIRROR_FILE
+        self.outbox_path = self.data_dir / OUTBOX_FILE
+        self.mirror: Engine | None = None
+        self.outbox: Engine | None = None
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="relaydesk-db-writer")
+        self._readers = ThreadPoolExecutor(2, thread_name_prefix="relaydesk-db-reader")
+        self._write_conns: dict[str, Connection] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> OpenReport:
+        """Check, repair and migrate both files. Blocking: call it off the GUI thread."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        report = OpenReport()
+        marker = self.data_dir / CLEAN_MARKER
+        problem = _check(self.mirror_path, full=not marker.exists())
+        if problem is not None:
+            report.rebuilt_mirror, report.problem = True, problem
+            report.moved_to = self._move_aside(self.mirror_path)
+            log.warning("mirror failed its integrity check (%s); moved to %s, rebuilding",
+                        problem, report.moved_to)
+        outbox_problem = _check(self.outbox_path, full=True)
+        if outbox_problem is not None:
+            raise OutboxUnreadable(
+                f"The outbox {self.outbox_path} is damaged ({outbox_problem}). It may hold "
+                "unsent replies, so it was left in place: copy it somewhere safe before "
+                "removing it."
+            )
+        self.mirror = _engine(self.mirror_path)
+        self.outbox = _engine(self.outbox_path)
+        _migrate(self.outbox, "outbox")
+        _migrate(self.mirror, "mirror")
+        with contextlib.suppress(FileNotFoundError):
+            marker.unlink()
+        return report
+
+    def _move_aside(self, path: Path) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = path.with_name(f"{path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(path) + suffix)
+            if src.exists():
+                os.replace(src, Path(str(target) + suffix))
+        return target
+
+    def close(self) -> None:
+        """Finish queued writes, close connections, leave the clean-shutdown marker."""
+        self._writer.submit(self._close_writer_conns).result()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        for engine in (self.mirror, self.outbox):
+            if engine is not None:
+                engine.dispose()
+        if self.mirror is not None:
+            (self.data_dir / CLEAN_MARKER).touch()
+        self.mirror = self.outbox = None
+
+    def _close_writer_conns(self) -> None:
+        for conn in self._write_conns.values():
+            conn.close()
+        self._write_conns.clear()
+
+    def rebuild_mirror(self) -> None:
+        """Delete the mirror and start an empty one (the outbox is untouched). Writer thread."""
+        assert self.mirror is not None
+        conn = self._write_conns.pop("mirror", None)
+        if conn is not None:
+            conn.close()
+        self.mirror.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(str(self.mirror_path) + suffix).unlink()
+        self.mirror = _engine(self.mirror_path)
+        _migrate(self.mirror, "mirror")
+
+    # ------------------------------------------------------------------ connections
+
+    def _writer_conn(self, which: str) -> Connection:
+        conn = self._write_conns.get(which)
+        if conn is None or conn.closed:
+            engine = self.mirror if which == "mirror" else self.outbox
+            assert engine is not None, "store is not open"
+            conn = engine.connect()
+            conn.info["writer"] = True
+            self._write_conns[which] = conn
+        return conn
+
+    @contextlib.contextmanager
+    def write_mirror(self) -> Iterator[Connection]:
+        """A mirror write transaction. Only on the writer thread (use ``run_write``)."""
+        conn = self._writer_conn("mirror")
+        with conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def write_outbox(self) -> Iterator[Connection]:
+        conn = self._writer_conn("outbox")
+        with conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def read_mirror(self) -> Iterator[Connection]:
+        assert self.mirror is not None, "store is not open"
+        with self.mirror.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def read_outbox(self) -> Iterator[Connection]:
+        assert self.outbox is not None, "store is not open"
+        with self.outbox.connect() as conn, conn.begin():
+            yield conn
+
+    # ------------------------------------------------------------------ executors
+
+    async def run_write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, functools.partial(fn, *args, **kw))
+
+    async def run_read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, functools.partial(fn, *args, **kw))
+
+    def write_sync(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """Run ``fn`` on the writer thread from plain (non-async) code and wait."""
+        return self._writer.submit(functools.partial(fn, *args, **kw)).result()
+
+    # ------------------------------------------------------------------ state
+
+    def get_state(self, conn: Connection, key: str, default: str | None = None) -> str | None:
+        value = conn.execute(text("SELECT value FROM sync_state WHERE key = :k"),
+                             {"k": key}).scalar()
+        return default if value is None else value
+
+    def set_state(self, conn: Connection, key: str, value: str | None) -> None:
+        if value is None:
+            conn.execute(text("DELETE FROM sync_state WHERE key = :k"), {"k": key})
+        else:
+            conn.execute(text("INSERT OR REPLACE INTO sync_state (key, value) VALUES (:k, :v)"),
+                         {"k": key, "v": value})
