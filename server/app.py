@@ -43,6 +43,10 @@ def _error_response(err: ApiError) -> JSONResponse:
                         headers=err.headers)
 
 
+def _sqlstate(exc: OperationalError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
 @dataclass(frozen=True)
 class AuthContext:
     viewer: feed.Viewer
@@ -136,14 +140,19 @@ def create_app(
                                         retry_after=1))
 
     def write_with_retry(fn: Callable[[Any], T]) -> T:
-        """Run ``fn(session)`` in a write transaction, retrying unique-key races."""
-        for attempt in range(3):
+        """Run ``fn(session)`` in a write transaction, retrying unique-key races and
+        PostgreSQL deadlock / serialization failures (the transaction had no effect)."""
+        for attempt in range(4):
             try:
                 with db.write() as session:
                     return fn(session)
             except IntegrityError:
-                if attempt == 2:
+                if attempt == 3:
                     raise
+            except OperationalError as exc:
+                if attempt == 3 or _sqlstate(exc) not in ("40P01", "40001"):
+                    raise
+                time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ auth
@@ -283,34 +292,57 @@ def create_app(
              responses={200: {"content": {"text/event-stream": {}}}})
     async def sync_events(
         ctx: Authed,
+        authorization: Annotated[str | None, Header()] = None,
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> StreamingResponse:
         resume: int | None = None
         if last_event_id and last_event_id.strip().isdigit():
             resume = int(last_event_id.strip())
-        return StreamingResponse(_event_stream(ctx.viewer, resume),
+        token = (authorization or "")[7:].strip()  # checked by ``current`` already
+        return StreamingResponse(_event_stream(token, resume),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    async def _event_stream(viewer: feed.Viewer, resume: int | None) -> AsyncIterator[bytes]:
-        def visible(after: int, upto: int) -> int | None:
-            with db.read() as s:
-                return feed.latest_visible_seq(s, viewer, after, upto)
+    async def _event_stream(token: str, resume: int | None) -> AsyncIterator[bytes]:
+        """Pokes for changes the agent may see *now* (the sign-in is looked up again each
+        time, so team moves apply at once and a stream ends with its sign-in)."""
 
-        checked = broker.head if resume is None or resume > broker.head else resume
+        def visible(after: int, upto: int, resuming: bool) -> int | None:
+            with db.read() as s:
+                viewer = auth.viewer_for_token(s, token)[0]
+                seq = feed.latest_visible_seq(s, viewer, after, upto)
+                if seq is None and resuming and after < feed.read_head(s)[1]:
+                    return upto  # what happened meanwhile was pruned: pull, and resync
+                return seq
+
+        def still_signed_in() -> bool:
+            try:
+                with db.read() as s:
+                    auth.viewer_for_token(s, token)
+            except auth.InvalidToken:
+                return False
+            return True
+
+        resuming = resume is not None and resume < broker.head
+        checked = resume if resume is not None and resuming else broker.head
         yield b"retry: 2000\n\n"
         last_sent = time.monotonic()
         while True:
             head = broker.head
             if head > checked:
-                seq = await run_in_threadpool(visible, checked, head)
-                checked = head
+                try:
+                    seq = await run_in_threadpool(visible, checked, head, resuming)
+                except auth.InvalidToken:
+                    return  # the desk reconnects, gets 401 and signs in again
+                checked, resuming = head, False
                 if seq is not None:
                     yield b"id: %d\nevent: poke\ndata:\n\n" % seq
                     last_sent = time.monotonic()
                     continue
             wait = settings.heartbeat_s - (time.monotonic() - last_sent)
             if wait <= 0:
+                if not await run_in_threadpool(still_signed_in):
+                    return
                 yield b": heartbeat\n\n"
                 last_sent = time.monotonic()
                 continue

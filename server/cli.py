@@ -179,7 +179,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_seed(args: argparse.Namespace) -> int:
     from server import seed
 
-    _settings_, db = _open_db(args)
+    _, db = _open_db(args)
     if args.seed_kind == "demo":
         result = seed.seed_demo(db)
         print("Demo workspace " + ("created." if result.created else "already present."))
@@ -214,7 +214,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     from server import admin
     from server.feed import ChangeBuffer
 
-    _settings_, db = _open_db(args)
+    _, db = _open_db(args)
     password = None
     if args.command == "agent" and args.agent_cmd == "add":
         password = sys.stdin.readline().rstrip("\r\n")
@@ -253,7 +253,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
 def _cmd_prune(args: argparse.Namespace) -> int:
     from server import maintenance
 
-    _settings_, db = _open_db(args)
+    _, db = _open_db(args)
     through = maintenance.prune(db, args.change_retention * 1000)
     print(f"Feed changes pruned through seq {through}.")
     return EXIT_OK
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _cmd_serve(args)
         if args.command == "migrate":
-            _settings_, db = _open_db(args)
+            _, db = _open_db(args)
             print(f"Database is up to date ({db.display_url}).")
             return EXIT_OK
         if args.command == "seed":
@@ -281,11 +281,23 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # e.g. a data directory that cannot be created
+        where = f"cannot use {exc.filename}: " if exc.filename else ""
+        print(f"relaydesk-server: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except Exception as exc:  # an operational failure: one sentence, details with -v
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import ArgumentError, OperationalError
 
+        if isinstance(exc, ArgumentError):
+            print(f"relaydesk-server: not a database URL: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         if isinstance(exc, OperationalError):
-            print(f"relaydesk-server: cannot use the database: {exc.orig}", file=sys.stderr)
+            if args.verbose:
+                logging.exception("database error")
+            # Drivers write several lines (psycopg adds a hint); one line is what scripts and
+            # service logs want.
+            reason = " ".join(str(exc.orig or exc).split())
+            print(f"relaydesk-server: cannot use the database: {reason}", file=sys.stderr)
             return EXIT_FAILURE
         raise
 

@@ -103,18 +103,16 @@ class Database:
             try:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
+                # Inside the lock, so concurrent starters cannot both create the head row.
+                conn.execute(text(
+                    "INSERT INTO feed_head (id, seq, pruned_through) SELECT 1, 0, 0 "
+                    "WHERE NOT EXISTS (SELECT 1 FROM feed_head WHERE id = 1)"
+                ))
                 conn.commit()
             finally:
                 if self.is_postgres:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
                     conn.commit()
-        with self.write() as session:
-            session.execute(
-                text(
-                    "INSERT INTO feed_head (id, seq, pruned_through) SELECT 1, 0, 0 "
-                    "WHERE NOT EXISTS (SELECT 1 FROM feed_head WHERE id = 1)"
-                )
-            )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -42,7 +42,8 @@ class ChannelAuthError(Exception):
 
 
 def authenticate_channel(session: Session, channel_id: str, secret: str | None) -> m.Channel:
-    channel = session.get(m.Channel, channel_id)
+    # A NUL cannot be a channel id (and PostgreSQL refuses it as text): not found.
+    channel = None if "\x00" in channel_id else session.get(m.Channel, channel_id)
     if channel is None:
         raise ChannelAuthError(404, "channel_not_found", "There is no channel with this id.")
     if not secret or not hmac.compare_digest(hash_secret(secret), channel.secret_hash):
@@ -80,7 +81,7 @@ def receive(session: Session, channel: m.Channel, msg: p.InboundMessage, *,
     # unique key instead (the loser retries and finds it).
     q = select(m.ContactIdentity).where(
         m.ContactIdentity.channel_type == channel.type, m.ContactIdentity.handle == handle)
-    ident = session.scalar(q)
+    ident = session.scalar(q.with_for_update() if is_postgres else q)
     if ident is None:
         contact = m.Contact(id=str(uuid.uuid4()), name=(msg.display_name or handle).strip(),
                             locale=None, attributes="{}", created_at=now)
@@ -103,7 +104,7 @@ def receive(session: Session, channel: m.Channel, msg: p.InboundMessage, *,
         .limit(1)
     )
     # Locked like push locks it, so an agent's mark_read and this unread increment serialise.
-    conv = session.scalar(q)
+    conv = session.scalar(q.with_for_update() if is_postgres else q)
     if conv is None:
         conv = m.Conversation(
             id=str(uuid.uuid4()), channel_id=channel.id, contact_id=ident.contact_id,

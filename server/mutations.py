@@ -7,6 +7,7 @@ as the effects, so a response lost after commit makes the retry a ``duplicate``.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -178,7 +179,8 @@ def set_status(ctx: _Ctx, a: p.SetStatusArgs) -> None:
     conv.snoozed_until = until
     if a.status is p.ConversationStatus.RESOLVED:
         conv.sla_due_at = None
-    _system_message(ctx, conv, f"Status set to {a.status.value} by {_agent_name(ctx, ctx.viewer.agent_id)}")
+    by = _agent_name(ctx, ctx.viewer.agent_id)
+    _system_message(ctx, conv, f"Status set to {a.status.value} by {by}")
     emit_conversation(ctx.buf, conv)
 
 
@@ -273,7 +275,37 @@ _HANDLERS: dict[p.MutationName, Callable[..., None]] = {
 }
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a JSON value could not be stored (on every engine), or None when it can."""
+    if isinstance(value, str):
+        return "text may not contain NUL characters" if "\x00" in value else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if _INT64_MIN <= value <= _INT64_MAX else "a number is out of range"
+    if isinstance(value, dict):
+        items: list[Any] = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        problem = _unstorable(item)
+        if problem:
+            return problem
+    return None
+
+
 def _apply_one(ctx: _Ctx, mut: p.Mutation) -> None:
+    # A value no database column can hold must be a rejection, not a failed request: a
+    # failed request would be retried forever and block every intent queued behind it.
+    problem = _unstorable(mut.args)
+    if problem is not None:
+        raise Rejected(p.RejectReason.INVALID, f"Invalid {mut.name!r}: {problem}.")
     try:
         name = p.MutationName(mut.name)
     except ValueError:
@@ -307,8 +339,8 @@ def _client_state(session: Session, client_id: str, agent_id: str, lock: bool) -
 
 
 def last_mutation_id(session: Session, client_id: str | None, agent_id: str) -> int:
-    if not client_id:
-        return 0
+    if not client_id or not _CLIENT_ID.fullmatch(client_id):
+        return 0  # not a client id push accepts, so nothing was ever settled for it
     state = session.get(m.ClientState, client_id)
     if state is None or state.agent_id != agent_id:
         return 0
@@ -319,6 +351,16 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
          ) -> tuple[p.PushResponse, int | None]:
     """Apply a batch; returns the response and the last change seq written (for pokes)."""
     state = _client_state(session, req.client_id, viewer.agent_id, lock=is_postgres)
+    if is_postgres:
+        # Lock every conversation the batch touches up front, in id order: taking the locks
+        # one mutation at a time, in batch order, deadlocks concurrent batches.
+        ids = sorted({str(mut.args["conversation_id"]) for mut in req.mutations
+                      if mut.id > state.last_mutation_id
+                      and isinstance(mut.args.get("conversation_id"), str)
+                      and "\x00" not in mut.args["conversation_id"]})
+        if ids:
+            session.execute(select(m.Conversation.id).where(m.Conversation.id.in_(ids))
+                            .order_by(m.Conversation.id).with_for_update())
     results: list[p.MutationResult] = []
     records: list[m.MutationRecord] = []
     pending_seq: list[tuple[int, int]] = []  # (index in results, buffer mark after its changes)
@@ -365,7 +407,7 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
         if buf.mark() > mark:
             pending_seq.append((len(results) - 1, buf.mark()))
         records.append(m.MutationRecord(
-            client_id=req.client_id, mutation_id=mut.id, name=mut.name,
+            client_id=req.client_id, mutation_id=mut.id, name=mut.name.replace("\x00", "?"),
             status=(p.MutationStatus.APPLIED if status is p.MutationStatus.DUPLICATE
                     else status).value,
             error_code=error.code.value if error else None,

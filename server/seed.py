@@ -394,7 +394,8 @@ def _write_chunk(conn: Connection, is_postgres: bool, rows: _Chunk, now: int) ->
                             .returning(m.FeedHead.seq)).scalar_one()
         first = head - n + 1
         changes = [(first + k, *c) for k, c in enumerate(rows.changes)]
-        tables = [rows.contacts, rows.identities, rows.conversations, rows.messages, changes]
+        tables = [sorted(rows.contacts), sorted(rows.identities), sorted(rows.conversations),
+                  sorted(rows.messages), changes]
         driver = conn.connection.driver_connection
         if is_postgres:
             with driver.cursor() as cur:  # type: ignore[union-attr]

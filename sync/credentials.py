@@ -26,7 +26,9 @@ def is_secure(backend: KeyringBackend) -> bool:
     from keyring.backends import chainer, fail, null
 
     if isinstance(backend, chainer.ChainerBackend):
-        return any(is_secure(b) for b in backend.backends)
+        # The chainer writes to its first backend (highest priority): that one must be secure.
+        chained = list(backend.backends)
+        return bool(chained) and is_secure(chained[0])
     if isinstance(backend, fail.Keyring | null.Keyring):
         return False
     if type(backend).__module__.startswith("keyrings.alt"):  # plaintext / file-encrypted

@@ -65,6 +65,9 @@ class EngineStatus:
     retry_in_s: float | None = None
 
 
+RESYNC_GAVE_UP = "The server keeps asking for a full resync; will retry later."
+
+
 class SignInRequired(Exception):
     pass
 
@@ -90,7 +93,10 @@ class Backoff:
 class EngineOptions:
     push_batch: int = 100
     pull_limit: int = 1000
-    bootstrap_limit: int | None = None
+    # Rows per bootstrap page. Small enough that parsing one (orjson holds the GIL throughout)
+    # stays well under a frame: ~10 ms for 1000 rows on a slow 2-core machine, ~60 ms for the
+    # server's default 5000 (benchmarks/sync_client.py: loop lag). None: the server's default.
+    bootstrap_limit: int | None = 1000
     poll_interval_s: float = 30.0  # fallback polling while the event stream is down
     safety_poll_s: float = 300.0  # polling while the stream is up (a missed poke costs little)
     use_events: bool = True
@@ -119,7 +125,10 @@ class SyncEngine:
         self._stopping = False
         self._last_event_id: str | None = None
         self._resyncs = 0
+        self._not_before = 0.0  # loop time before which no cycle starts (Retry-After)
+        self._resync_hold_until = 0.0  # loop time before which no resync is attempted
         self.cycles = 0
+        self._cycle_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ observation
 
@@ -189,8 +198,11 @@ class SyncEngine:
         if self._stopping:
             return
         loop = asyncio.get_running_loop()
-        when = loop.time() + delay
-        if self._timer is not None and not self._timer.cancelled() and self._timer.when() <= when:
+        now = loop.time()
+        when = now + delay
+        timer = self._timer
+        # Keep a pending earlier wake-up; a timer that has already fired does not count.
+        if timer is not None and not timer.cancelled() and now < timer.when() <= when:
             return
         if self._timer is not None:
             self._timer.cancel()
@@ -309,6 +321,10 @@ class SyncEngine:
             self._wake.clear()
             if self._stopping:
                 return
+            wait = self._not_before - asyncio.get_running_loop().time()
+            if wait > 0:  # the server asked us to come back later: pokes do not cut it short
+                self._schedule(wait)
+                continue
             await self.run_cycle_guarded()
 
     async def run_cycle_guarded(self) -> bool:
@@ -316,13 +332,16 @@ class SyncEngine:
         try:
             await self.sync_once()
         except SignInRequired:
-            self._set(state=EngineState.SIGN_IN_REQUIRED,
-                      message="Your sign-in has ended; sign in again. Your unsent work is kept.")
+            if self._status.state is not EngineState.SIGN_IN_REQUIRED:
+                self._set(state=EngineState.SIGN_IN_REQUIRED,
+                          message="Your sign-in has ended; sign in again. "
+                                  "Your unsent work is kept.")
             return False
         except (ApiError, PageError) as exc:
             retryable = isinstance(exc, PageError) or exc.retryable
             if isinstance(exc, ServerBusy) and exc.retry_after is not None:
                 delay = exc.retry_after
+                self._not_before = asyncio.get_running_loop().time() + delay
             else:
                 delay = self.backoff.next_delay() if retryable else self.options.backoff_cap_s
             state = EngineState.OFFLINE if isinstance(exc, Unreachable) else EngineState.ERROR
@@ -346,13 +365,25 @@ class SyncEngine:
         return True
 
     async def sync_once(self) -> None:
-        """Push everything pending, bootstrap if needed, pull to the end. Raises on failure."""
+        """Push everything pending, bootstrap if needed, pull to the end. Raises on failure.
+
+        One cycle at a time: a direct call (the CLI) waits for the worker's cycle to end."""
+        async with self._cycle_lock:
+            await self._sync_once()
+
+    async def _sync_once(self) -> None:
         self.cycles += 1
         if self._tokens is None:
             raise SignInRequired
-        if self._status.state not in (EngineState.UP_TO_DATE, EngineState.BOOTSTRAPPING):
+        # Only the first cycle says "syncing": later ones keep the last known state (up to
+        # date, offline…) until they finish, so the status bar does not flicker on retries.
+        if self._status.state in (EngineState.CONNECTING, EngineState.SIGN_IN_REQUIRED):
             self._set(state=EngineState.SYNCING, message="Syncing…", retry_in_s=None)
         await self._push_all()
+        loop = asyncio.get_running_loop()
+        if loop.time() + 0.05 < self._resync_hold_until:
+            # electric #1552: after giving up on resyncs, pokes do not start new rebuilds.
+            raise Refused(RESYNC_GAVE_UP)
         while True:
             done, token, progress = await self.store.run_read(mirror.bootstrap_state, self.store)
             if not done:
@@ -365,7 +396,8 @@ class SyncEngine:
                 if self._resyncs > self.options.max_consecutive_resyncs:
                     # electric #1552: never loop on resync; back off instead.
                     self._resyncs = 0
-                    raise Refused("The server keeps asking for a full resync; will retry later.")
+                    self._resync_hold_until = loop.time() + self.options.backoff_cap_s
+                    raise Refused(RESYNC_GAVE_UP)
                 log.info("cursor too old: rebuilding the mirror (outbox kept)")
                 await self.store.run_write(mirror.clear_mirror, self.store)
                 await self._push_all()

@@ -6,7 +6,7 @@ Adding an entity kind: a model in ``sync/models.py``, a migration, and one line 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection
 
 from sync import models as mm
 from sync.protocol import Entity
+
+_dumps = orjson.dumps
 
 
 @dataclass(frozen=True)
@@ -25,18 +27,48 @@ class EntitySpec:
     # On delete, also remove rows of these (table, foreign column) — e.g. a conversation's
     # messages when the agent loses sight of the conversation.
     cascade: tuple[tuple[Table, str], ...] = ()
+    # Derived once (a bootstrap converts a million payloads): the columns in table order, the
+    # upsert statement, and ``to_values`` compiled for this table's columns.
+    columns: tuple[str, ...] = field(init=False)
+    upsert_sql: str = field(init=False, repr=False)
+    _to_values: Callable[[dict[str, Any]], tuple[Any, ...]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        columns = tuple(self.table.columns.keys())
+        sql = (f"INSERT OR REPLACE INTO {self.table.name} ({', '.join(columns)}) "
+               f"VALUES ({', '.join('?' * len(columns))})")
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "upsert_sql", sql)
+        object.__setattr__(self, "_to_values", _compile_to_values(columns, self.json_fields))
+
+    def to_values(self, data: dict[str, Any]) -> tuple[Any, ...]:
+        """A payload as the row's values in column order: a missing key is NULL, a JSON field
+        is JSON text (an absent or null one is ``[]``, or ``{}`` for ``attributes``)."""
+        return self._to_values(data)
 
     def to_row(self, data: dict[str, Any]) -> dict[str, Any]:
-        row = {}
-        for col in self.table.columns.keys():  # noqa: SIM118 (ColumnCollection)
-            value = data.get(col)
-            if col in self.json_fields:
-                value = orjson.dumps(value if value is not None else self._empty(col)).decode()
-            row[col] = value
-        return row
+        return dict(zip(self.columns, self._to_values(data), strict=True))
 
-    def _empty(self, col: str) -> Any:
-        return {} if col == "attributes" else []
+
+def _empty(col: str) -> Any:
+    return {} if col == "attributes" else []
+
+
+def _compile_to_values(columns: tuple[str, ...], json_fields: frozenset[str]
+                       ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """``lambda data: (data.get("id"), dumps(data.get("tags") or-empty).decode(), ...)`` for
+    these columns: one tuple display instead of a loop, about 4x faster per row."""
+    parts = [
+        f"_dumps(v if (v := get({col!r})) is not None else {_empty(col)!r}).decode()"
+        if col in json_fields else f"get({col!r})"
+        for col in columns
+    ]
+    source = ("def to_values(data):\n"
+              "    get = data.get\n"
+              f"    return ({', '.join(parts)},)\n")
+    namespace: dict[str, Any] = {"_dumps": _dumps}
+    exec(compile(source, f"<to_values {', '.join(columns)}>", "exec"), namespace)
+    return namespace["to_values"]  # type: ignore[no-any-return]
 
 
 def _spec(entity: Entity, model: type, json_fields: Iterable[str] = (),
@@ -60,11 +92,21 @@ SPECS: dict[Entity, EntitySpec] = {
     )
 }
 
+_BY_NAME: dict[str, Entity] = {e.value: e for e in Entity}
+
 
 def upsert_rows(conn: Connection, entity: Entity, rows: list[dict[str, Any]]) -> None:
     """Insert or replace rows of one entity kind (executemany)."""
     if rows:
         conn.execute(insert(SPECS[entity].table).prefix_with("OR REPLACE"), rows)
+
+
+def upsert_values(conn: Connection, entity: Entity, rows: list[tuple[Any, ...]]) -> None:
+    """Insert or replace rows given as ``EntitySpec.to_values`` tuples: one driver-level
+    executemany, without SQLAlchemy's per-row parameter processing (the bootstrap's hot path;
+    the mirror's column types need no conversion)."""
+    if rows:
+        conn.exec_driver_sql(SPECS[entity].upsert_sql, rows)
 
 
 def delete_ids(conn: Connection, entity: Entity, ids: list[str]) -> None:
@@ -87,24 +129,24 @@ def apply_changes(conn: Connection, changes: Iterable[tuple[str, str, str, dict 
     """
     count = 0
     batch_key: tuple[Entity, str] | None = None
-    upserts: list[dict[str, Any]] = []
+    upserts: list[tuple[Any, ...]] = []
     deletes: list[str] = []
+    by_name = _BY_NAME
 
     def flush() -> None:
         if batch_key is None:
             return
         entity, op = batch_key
         if op == "upsert":
-            upsert_rows(conn, entity, upserts)
+            upsert_values(conn, entity, upserts)
         else:
             delete_ids(conn, entity, deletes)
         upserts.clear()
         deletes.clear()
 
     for entity_name, entity_id, op, data in changes:
-        try:
-            entity = Entity(entity_name)
-        except ValueError:
+        entity = by_name.get(entity_name) if isinstance(entity_name, str) else None
+        if entity is None:
             # A newer server may send kinds this desk does not know yet: skip, don't fail.
             if on_unknown:
                 on_unknown(entity_name)
@@ -114,7 +156,7 @@ def apply_changes(conn: Connection, changes: Iterable[tuple[str, str, str, dict 
             flush()
             batch_key = key
         if op == "upsert" and data is not None:
-            upserts.append(SPECS[entity].to_row(data))
+            upserts.append(SPECS[entity].to_values(data))
         elif op == "delete":
             deletes.append(entity_id)
         count += 1

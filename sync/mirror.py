@@ -43,7 +43,9 @@ class BootstrapProgress:
 
     def fraction(self) -> float:
         total = sum(self.totals.values())
-        return 1.0 if not total else min(1.0, sum(self.done.values()) / total)
+        if not total:
+            return 1.0 if self.finished else 0.0
+        return min(1.0, sum(self.done.values()) / total)
 
 
 def parse_page(raw: bytes) -> dict[str, Any]:

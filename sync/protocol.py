@@ -11,12 +11,22 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 API_PREFIX = "/api/v1"
 PROTOCOL_VERSION = 1
 
 EpochMs = Annotated[int, Field(description="UTC milliseconds since the Unix epoch")]
+
+
+def _no_nul(value: str) -> str:
+    # NUL cannot be stored in PostgreSQL text; refuse it the same way on every engine.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class _Model(BaseModel):
@@ -364,16 +374,16 @@ class PushResponse(_Model):
 
 class SendMessageArgs(_Model):
     conversation_id: str
-    message_id: str = Field(min_length=8, max_length=64, description="Client-generated UUID")
-    body: str = Field(max_length=65536)
-    template: str | None = Field(default=None, max_length=128)
+    message_id: Text = Field(min_length=8, max_length=64, description="Client-generated UUID")
+    body: Text = Field(max_length=65536)
+    template: Text | None = Field(default=None, max_length=128)
     human_agent_tag: bool = False
 
 
 class AddNoteArgs(_Model):
     conversation_id: str
-    message_id: str = Field(min_length=8, max_length=64)
-    body: str = Field(min_length=1, max_length=65536)
+    message_id: Text = Field(min_length=8, max_length=64)
+    body: Text = Field(min_length=1, max_length=65536)
     mentions: list[str] = Field(default_factory=list, max_length=50)
 
 
@@ -399,7 +409,7 @@ class SetPriorityArgs(_Model):
 
 class TagArgs(_Model):
     conversation_id: str
-    tag: str = Field(min_length=1, max_length=64)
+    tag: Text = Field(min_length=1, max_length=64)
 
 
 class MarkReadArgs(_Model):
@@ -422,11 +432,11 @@ MUTATION_ARGS: dict[MutationName, type[_Model]] = {
 
 
 class InboundMessage(_Model):
-    handle: str = Field(min_length=1, max_length=320, description="The customer's address here")
-    display_name: str | None = Field(default=None, max_length=200)
-    text: str = Field(max_length=65536)
-    subject: str | None = Field(default=None, max_length=500)
-    provider_message_id: str = Field(min_length=1, max_length=200)
+    handle: Text = Field(min_length=1, max_length=320, description="The customer's address here")
+    display_name: Text | None = Field(default=None, max_length=200)
+    text: Text = Field(max_length=65536)
+    subject: Text | None = Field(default=None, max_length=500)
+    provider_message_id: Text = Field(min_length=1, max_length=200)
     sent_at: EpochMs | None = None
 
 

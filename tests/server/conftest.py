@@ -82,9 +82,10 @@ def server_process_factory(tmp_path: Path) -> Iterator:
     started: list[ServerProcess] = []
 
     def start(database_url: str, *extra: str) -> ServerProcess:
-        proc = ServerProcess(database_url, tmp_path / f"proc{len(started)}", list(extra))
+        proc = ServerProcess(database_url, tmp_path / f"proc-{uuid.uuid4().hex[:8]}",
+                             list(extra))
+        started.append(proc)  # before start(): a process that fails to start is stopped too
         proc.start()
-        started.append(proc)
         return proc
 
     yield start

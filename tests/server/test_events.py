@@ -20,6 +20,9 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
+from server import admin
+from server.db import Database
+from server.feed import ChangeBuffer
 from tests.server.harness import PREFIX, Api, LiveServer, Workspace, wait_until
 
 EVENTS = f"{PREFIX}/sync/events"
@@ -40,6 +43,7 @@ class SseStream:
         self.status: int | None = None
         self.error: BaseException | None = None
         self.opened = threading.Event()
+        self.ended = threading.Event()  # the server closed the stream
         self._task: asyncio.Task[None] | None = None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if last_event_id is not None:
@@ -69,6 +73,7 @@ class SseStream:
                     else:
                         name, _, value = line.partition(":")
                         fields[name] = value[1:] if value.startswith(" ") else value
+                self.ended.set()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # seen by the test through .error
@@ -136,6 +141,10 @@ def _login(server_url: str, ws: Workspace, who: str) -> Api:
     return Api(server_url).login(ws.emails[who])
 
 
+def _head(api: Api) -> int:
+    return int(api.http.get("/healthz").json()["head_seq"])
+
+
 def _latest_seq(api: Api, cursor: int) -> tuple[int, int]:
     """(seq of the newest change this agent can see after ``cursor``, the pull's cursor)."""
     changes, new_cursor = api.pull_all(cursor)
@@ -195,7 +204,7 @@ def test_poke_arrives_within_a_second_with_the_latest_seq(live_server: LiveServe
         assert b_stream.pokes() == []
         sent = time.monotonic()
         bob.inbound(ws, "b_sms", "+15559999", "for team B")
-        _t, b_poke = b_stream.wait_poke(since=sent, timeout=1.0)
+        _t, b_poke = b_stream.wait_poke(since=sent)
         assert b_poke == bob.pull(cursor).cursor
         # ... and Alice's stream stays quiet about team B.
         a_stream.wait_heartbeat(since=time.monotonic())
@@ -263,12 +272,12 @@ def test_resume_with_last_event_id(live_server: LiveServer, workspace: Workspace
         assert bob.pull(latest).cursor > latest
 
         # Resuming from the old id pokes at once with the newest seq she can see.
-        opened = time.monotonic()
         with SseStream(live_server.url, alice.token, last_event_id=seen) as stream:
-            arrived, poke_id = stream.wait_poke(timeout=1.0)
-            assert arrived - opened < 1.0
+            _t, poke_id = stream.wait_poke()
             assert poke_id == latest
+            # at once: the poke comes straight after "retry", before any heartbeat
             assert [ev.get("event") for _, ev in stream.events[:2]] == [None, "poke"]
+            assert stream.heartbeats() == []
 
         # Resuming up to date (her latest id, although the head moved on for team B) stays
         # quiet until something new for her commits.
@@ -278,7 +287,7 @@ def test_resume_with_last_event_id(live_server: LiveServer, workspace: Workspace
             assert stream.pokes() == []
             sent = time.monotonic()
             alice.inbound(ws, "a_email", "kim@example.com", "fourth")
-            _t, poke_id = stream.wait_poke(since=sent, timeout=1.0)
+            _t, poke_id = stream.wait_poke(since=sent)
             newest, _ = _latest_seq(alice, latest)
             assert poke_id == newest > latest
 
@@ -299,6 +308,45 @@ def test_events_need_a_valid_token(live_server: LiveServer, workspace: Workspace
             assert stream.opened.wait(5)
             assert stream.status == 401
             assert stream.events == []
+
+
+def test_stream_follows_the_agents_current_teams(live_server: LiveServer, db: Database,
+                                                 workspace: Workspace) -> None:
+    """Moving an agent between teams applies to an open stream: pokes for the new team, none
+    for the old one (a poke is a hint, but it still tells when the other team is busy)."""
+    ws = workspace
+    with _login(live_server.url, ws, "alice") as alice, _login(live_server.url, ws, "bob") as bob, \
+            SseStream(live_server.url, alice.token) as stream:
+        stream.wait_open()
+        with db.write() as s:
+            admin.set_agent_teams(s, ChangeBuffer(s, is_postgres=db.is_postgres),
+                                  ws.emails["alice"], [ws.teams["B"]])
+        _t, moved = stream.wait_poke_for(_head(bob))  # her own profile changed
+
+        bob.inbound(ws, "b_sms", "+15550001", "for team B, now Alice's too")
+        head = _head(bob)
+        _t, poke = stream.wait_poke_for(head)
+        assert poke == head
+
+        with Api(live_server.url) as provider:
+            provider.inbound(ws, "a_sms", "+15550002", "team A, no longer Alice's")
+        stream.wait_heartbeat(since=time.monotonic())
+        assert [i for _t, i in stream.pokes()] == [moved, head]
+
+
+def test_stream_ends_when_the_sign_in_ends(live_server: LiveServer,
+                                           workspace: Workspace) -> None:
+    """After logout the stream closes (within a heartbeat); reconnecting gets 401, which
+    sends the desk to sign in again instead of listening on a dead session."""
+    with _login(live_server.url, workspace, "alice") as alice, \
+            SseStream(live_server.url, alice.token) as stream:
+        stream.wait_open()
+        assert alice.post("/auth/logout").status_code == 204
+        assert stream.ended.wait(3), "the stream outlived the sign-in"
+        assert stream.error is None
+    with SseStream(live_server.url, alice.token) as again:
+        assert again.opened.wait(5)
+        assert again.status == 401
 
 
 def test_push_pokes_every_agent_who_can_see_the_change(live_server: LiveServer,
@@ -323,11 +371,10 @@ def test_push_pokes_every_agent_who_can_see_the_change(live_server: LiveServer,
             assert [r.status.value for r in res.results] == ["applied", "applied"]
             last_seq = res.results[-1].change_seq
             for s in (a_stream, t_stream):
-                arrived, poke_id = s.wait_poke(since=sent, timeout=1.0)
+                _t, poke_id = s.wait_poke(since=sent)
                 assert poke_id == last_seq
-                assert arrived - sent < 1.0
             # Bob sees the new public tag, not the team A conversation: his poke names the tag.
-            _t, b_poke = b_stream.wait_poke(since=sent, timeout=1.0)
+            _t, b_poke = b_stream.wait_poke(since=sent)
             bob_changes, _ = bob.pull_all(cursor)
             assert [(c.entity.value, c.seq) for c in bob_changes] == [("tag", b_poke)]
             assert b_poke < last_seq

@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, text, update
 
 from server import models as m
 from server import serialize
@@ -141,6 +141,40 @@ def test_transactions_committing_out_of_order_are_both_delivered(
         _converged(alice, mirror, db)
 
 
+def test_a_pull_racing_a_prune_does_not_skip_the_pruned_changes(
+    postgres_url: str, db: Database, workspace: Workspace, live_server: LiveServer
+) -> None:
+    """A pull reads the head and pruned-through mark, then the changes. If a prune commits
+    between the two, the page must not come back short with the cursor past the pruned
+    changes (the desk would never see them): it must say 410, or carry them."""
+    ws = workspace
+    with Api(live_server.url).login(ws.emails["alice"]) as alice:
+        _items, cursor = alice.bootstrap()
+        alice.inbound(ws, "a_email", "pat@example.com", "a change to be pruned")
+
+        def waiting_pulls(s: Any) -> int:
+            s.execute(text("SELECT pg_stat_clear_snapshot()"))  # else cached per transaction
+            return int(s.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE '%FROM changes%'")))
+
+        with db.write() as s:
+            # Hold the changes table so the pull stops between reading the head and the rows.
+            s.execute(text("LOCK TABLE changes IN ACCESS EXCLUSIVE MODE"))
+            puller = _Thread(lambda: alice.get("/sync/pull", params={"cursor": cursor}))
+            puller.start()
+            assert wait_until(lambda: waiting_pulls(s) == 1, timeout=10)
+            # Meanwhile, what maintenance.prune does, committed before the pull reads on.
+            head = _head(db)
+            s.execute(delete(m.ChangeRow).where(m.ChangeRow.seq <= head))
+            s.execute(update(m.FeedHead).where(m.FeedHead.id == 1).values(pruned_through=head))
+        r = puller.result()
+        if r.status_code == 200:
+            assert r.json()["changes"], f"the pull skipped seqs {cursor + 1}..{head}: {r.text}"
+        else:
+            assert (r.status_code, r.json()["error"]) == (410, "resync_required")
+
+
 # --------------------------------------------------------------------------- processes
 
 
@@ -214,11 +248,10 @@ def test_listen_notify_alone_carries_pokes_between_servers(
         with Api(a.url).login(ws.emails["alice"]) as alice, \
                 SseStream(b.url, alice.token) as on_b:
             on_b.wait_open()
-            sent = time.monotonic()
             alice.inbound(ws, "a_messenger", "psid-1", "hello")
             poke = _head(db)
-            arrived, _id = on_b.wait_poke_for(poke, timeout=1.0)
-            assert (_id, arrived - sent < 1.0) == (poke, True)
+            _t, got = on_b.wait_poke_for(poke)
+            assert got == poke
 
             # Kill the listening connections; the listener reconnects on its own.
             def listeners() -> set[int]:
@@ -233,11 +266,10 @@ def test_listen_notify_alone_carries_pokes_between_servers(
                 for pid in killed:
                     s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             assert wait_until(lambda: len(listeners() - killed) == 2, timeout=5)
-            sent = time.monotonic()
             alice.inbound(ws, "a_messenger", "psid-1", "hello again")
             head = _head(db)
-            arrived, poke2 = on_b.wait_poke_for(head, timeout=1.0)
-            assert (poke2, arrived - sent < 1.0) == (head, True)
+            _t, poke2 = on_b.wait_poke_for(head)
+            assert poke2 == head
             assert head > poke
     finally:
         a.stop()
@@ -247,14 +279,15 @@ def test_listen_notify_alone_carries_pokes_between_servers(
 # --------------------------------------------------------------------------- load
 
 
-def _push_retrying(api: Api, client_id: str, mutations: list[dict[str, Any]]
-                   ) -> p.PushResponse:
-    """Push as a desk does: a 503 (database busy) is retried with the same batch."""
+def _push_retrying(api: Api, client_id: str, mutations: list[dict[str, Any]],
+                   busy: list[str]) -> p.PushResponse:
+    """Push as a desk does: a 503 (database busy) is retried with the same batch, and noted."""
     for _attempt in range(20):
         r = api.post("/sync/push", json={"client_id": client_id, "mutations": mutations})
         if r.status_code != 503:
             assert r.status_code == 200, r.text
             return p.PushResponse.model_validate(r.json())
+        busy.append(r.text)
         time.sleep(0.05)
     raise AssertionError("push kept failing with 503")
 
@@ -271,10 +304,13 @@ def test_concurrent_pushes_to_two_processes_converge_without_gaps(
                  for team in ("A", "B")}
     who = ["alice", "tina", "bob", "sam", "alice", "tina", "bob", "sam", "alice", "bob"]
     start = threading.Barrier(len(who))
+    busy: list[str] = []
 
     def client(k: int, agent: str) -> tuple[Mirror, Api, list[p.PushResponse]]:
         rng = random.Random(k)
-        apis = [Api(u).login(ws.emails[agent]) for u in urls]
+        # One sign-in, used on both processes: tokens live in the shared database.
+        apis = [Api(urls[0]).login(ws.emails[agent]), Api(urls[1])]
+        apis[1].token = apis[0].token
         mirror = Mirror().sync(apis[k % 2])
         visible = {"alice": convs["A"], "tina": convs["A"], "bob": convs["B"],
                    "sam": convs["A"] + convs["B"]}[agent]
@@ -300,14 +336,13 @@ def test_concurrent_pushes_to_two_processes_converge_without_gaps(
                     args["status"] = rng.choice(["open", "pending", "resolved"])
                 muts.append({"id": next_id, "name": kind, "args": args})
                 next_id += 1
-            if agent == "sam" and batch == 1:  # move a conversation across teams and back
-                moved = convs["A"][k % 3]
-                for team in ("B", "A"):
-                    muts.append({"id": next_id, "name": "assign",
-                                 "args": {"conversation_id": moved, "team_id": ws.teams[team]}})
-                    next_id += 1
+            if agent == "sam" and batch > 0:  # move a team A conversation to B, then back
+                muts.append({"id": next_id, "name": "assign",
+                             "args": {"conversation_id": convs["A"][k % 3],
+                                      "team_id": ws.teams["B" if batch == 1 else "A"]}})
+                next_id += 1
             api = apis[(k + batch) % 2]
-            res = _push_retrying(api, client_id, muts)
+            res = _push_retrying(api, client_id, muts, busy)
             assert res.last_mutation_id == next_id - 1 and not res.stopped_at_gap
             responses.append(res)
             mirror.sync(apis[(k + batch + 1) % 2])  # pull from the other process meanwhile
@@ -320,6 +355,8 @@ def test_concurrent_pushes_to_two_processes_converge_without_gaps(
         t.start()
     results = [t.result(120) for t in threads]
 
+    # Concurrent batches must queue, not deadlock: a 503 here stalls an agent's outbox.
+    assert busy == [], f"{len(busy)} pushes answered 503, e.g. {busy[0]}"
     statuses = [r.status for _m, _a, rs in results for res in rs for r in res.results]
     assert statuses.count(p.MutationStatus.APPLIED) > len(statuses) // 2
     for mirror, api, responses in results:

@@ -1,0 +1,61 @@
+"""The engine against the real backend: sign in, bootstrap, pull, push, live updates."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from sync import entities
+from sync.engine import EngineOptions, EngineState
+from tests.server.harness import Api, expected_state
+
+
+def mirror_rows(store) -> dict:
+    out = {}
+    with store.read_mirror() as conn:
+        for entity, spec in entities.SPECS.items():
+            for row in conn.execute(select(spec.table)).mappings():
+                out[(entity.value, row["id"])] = dict(row)
+    return out
+
+
+def as_rows(expected: dict) -> dict:
+    return {k: entities.SPECS[entities.Entity(k[0])].to_row(v) for k, v in expected.items()}
+
+
+async def wait_for(pred, timeout: float = 5.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.02)
+    return bool(pred())
+
+
+@pytest.mark.asyncio
+async def test_bootstrap_then_live_updates_converge(server, ws, server_db, make_desk):
+    api = Api(server.url)
+    first = api.inbound(ws, "a_sms", "+15550100001", "Hello, my order is late")
+    api.inbound(ws, "b_email", "carol@example.com", "Billing question")
+    desk = await make_desk(server.url, email=ws.emails["alice"],
+                           options=EngineOptions(bootstrap_limit=3, pull_limit=2))
+    assert await wait_for(lambda: desk.engine.status.state is EngineState.UP_TO_DATE)
+    assert mirror_rows(desk.store) == as_rows(expected_state(server_db, ws.agents["alice"]))
+
+    # A reply queued by the agent reaches the customer exactly once and settles.
+    await desk.engine.enqueue("send_message", {"conversation_id": first.conversation_id,
+                                               "body": "Sorry! Checking now."})
+    assert await wait_for(lambda: desk.engine.status.pending == 0)
+    sent = [o for o in api.outbound(ws, "a_sms") if o.body == "Sorry! Checking now."]
+    assert len(sent) == 1
+
+    # A server-side change shows up without anyone asking (server-sent poke).
+    assert await wait_for(lambda: desk.engine.status.live)
+    api.inbound(ws, "a_sms", "+15550100001", "Thanks!")
+    assert await wait_for(
+        lambda: mirror_rows(desk.store) == as_rows(expected_state(server_db,
+                                                                  ws.agents["alice"])),
+        timeout=3)
