@@ -160,14 +160,16 @@ class LoopLag:
         self.gc_pauses: list[float] = []  # wall ms
         self.gc_cpu: list[float] = []  # CPU ms of the collecting thread (wall − CPU: preempted)
         self._gc_start = (0.0, 0.0)
+        self.gc_full = 0  # full (generation 2) collections
         self._task: asyncio.Task[None] | None = None
 
-    def _on_gc(self, phase: str, _info: dict[str, Any]) -> None:
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self._gc_start = (time.perf_counter(), time.thread_time())
         else:
             self.gc_pauses.append((time.perf_counter() - self._gc_start[0]) * 1000)
             self.gc_cpu.append((time.thread_time() - self._gc_start[1]) * 1000)
+            self.gc_full += info["generation"] == 2
 
     async def _run(self) -> None:
         while True:
@@ -179,6 +181,7 @@ class LoopLag:
         self.lags.clear()
         self.gc_pauses.clear()
         self.gc_cpu.clear()
+        self.gc_full = 0
         gc.callbacks.append(self._on_gc)
         self._task = asyncio.create_task(self._run(), name="loop-lag-ticker")
 
@@ -339,7 +342,8 @@ async def bench_bootstrap(desk: Desk, server_pid: int, timeout: float, profile: 
         f"{cpu:.1f} s ({cpu / rows * 1e6:.0f} us/row), server {server_cpu:.1f} s "
         f"({server_cpu / rows * 1e6:.0f} us/row)")
     log(f"  loop lag p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms "
-        f"({len(lags):,} ticks); {len(ticker.gc_pauses)} GC runs, longest {gc_max:.1f} ms "
+        f"({len(lags):,} ticks); {len(ticker.gc_pauses)} GC runs ({ticker.gc_full} full, "
+        f"{sum(ticker.gc_cpu) / 1000:.1f} s CPU), longest {gc_max:.1f} ms "
         f"(CPU {gc_cpu_max:.1f} ms); idle loop beforehand: p99 {percentile(idle, 99):.1f} ms, "
         f"max {max(idle, default=0.0):.1f} ms")
     facts = {"rows": rows, "seconds": seconds, "counts": counts}
@@ -359,6 +363,8 @@ async def bench_bootstrap(desk: Desk, server_pid: int, timeout: float, profile: 
                                             gc_frozen=gc.get_freeze_count() > 0),
         "bootstrap_loop_lag_max_ms": figure(worst, TARGET_LAG_MAX, unit="ms",
                                             gc_runs=len(ticker.gc_pauses),
+                                            gc_full_runs=ticker.gc_full,
+                                            gc_cpu_s=round(sum(ticker.gc_cpu) / 1000, 2),
                                             gc_longest_ms=round(gc_max, 1),
                                             gc_longest_cpu_ms=round(gc_cpu_max, 1)),
     }

@@ -373,10 +373,11 @@ def create_app(
         return outcome.result
 
     @app.get(f"{p.API_PREFIX}/channels/{{channel_id}}/outbound", response_model=p.OutboundList,
-             tags=["channels"], responses={401: {"model": p.ErrorBody}})
+             tags=["channels"], responses={401: {"model": p.ErrorBody},
+                                           404: {"model": p.ErrorBody}})
     def channel_outbound(
         channel_id: str,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
         x_relaydesk_channel_secret: Annotated[str | None, Header()] = None,
     ) -> p.OutboundList:

@@ -1,4 +1,4 @@
-"""Passwords, opaque tokens and login throttling. State lives in the database (stateless servers)."""
+"""Passwords, opaque tokens and login throttling, kept in the database (stateless servers)."""
 
 from __future__ import annotations
 

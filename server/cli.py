@@ -153,7 +153,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings.heartbeat_s = args.heartbeat
     settings.maintenance_interval_s = float(max(1, args.maintenance_interval))
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) on accepted
+        # connections only when the listening socket says so; otherwise every small
+        # response waits ~40 ms for a delayed ACK.
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET,
+                             socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
     except OSError as exc:

@@ -106,6 +106,8 @@ def receive(session: Session, channel: m.Channel, msg: p.InboundMessage, *,
     # Locked like push locks it, so an agent's mark_read and this unread increment serialise.
     conv = session.scalar(q.with_for_update() if is_postgres else q)
     if conv is None:
+        # A known contact may be new to this channel's team: it must reach that team too.
+        contact_changed = True
         conv = m.Conversation(
             id=str(uuid.uuid4()), channel_id=channel.id, contact_id=ident.contact_id,
             team_id=channel.team_id, assignee_id=None, subject=msg.subject, status="open",

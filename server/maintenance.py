@@ -21,7 +21,9 @@ def prune(db: Database, retention_ms: int) -> int:
     """
     cutoff = now_ms() - retention_ms
     with db.write() as s:
-        through = s.scalar(select(func.max(m.ChangeRow.seq)).where(m.ChangeRow.created_at <= cutoff))
+        through = s.scalar(
+            select(func.max(m.ChangeRow.seq)).where(m.ChangeRow.created_at <= cutoff)
+        )
         current = s.scalar(select(m.FeedHead.pruned_through).where(m.FeedHead.id == 1)) or 0
         if through is not None and through > current:
             s.execute(delete(m.ChangeRow).where(m.ChangeRow.seq <= through))

@@ -113,7 +113,10 @@ def message(row: m.Message) -> dict[str, Any]:
 # --------------------------------------------------------------------------- bulk rows
 # Bootstrap sends a million rows: it selects these columns, in this order, and builds the
 # same payloads as above from plain tuples (positional access is many times faster than
-# attribute access on ORM objects or result rows).
+# attribute access on ORM objects or result rows). An empty JSON array comes back as the
+# empty tuple, which orjson writes as the same ``[]``: a dict holding only strings, numbers
+# and ``()`` is not tracked by the garbage collector, and a page of them then costs no
+# collections (a fifth of bootstrap's CPU time otherwise).
 
 MESSAGE_COLUMNS = ("id", "conversation_id", "direction", "author_id", "body", "template",
                    "delivery", "mentions", "created_at")
@@ -123,8 +126,15 @@ CONVERSATION_COLUMNS = ("id", "channel_id", "contact_id", "team_id", "assignee_i
 CONTACT_COLUMNS = ("id", "name", "locale", "attributes", "created_at")
 
 
+_NO_ITEMS: tuple[()] = ()
+
+
+def _json_list(text: str | None) -> list[Any] | tuple[()]:
+    return _NO_ITEMS if text is None or text == "[]" else orjson.loads(text)
+
+
 def message_from_tuple(r: Sequence[Any]) -> dict[str, Any]:
-    """:func:`message` of a row of ``MESSAGE_COLUMNS``."""
+    """:func:`message` of a row of ``MESSAGE_COLUMNS`` (as JSON: empty lists as ``()``)."""
     return {
         "id": r[0],
         "conversation_id": r[1],
@@ -133,13 +143,14 @@ def message_from_tuple(r: Sequence[Any]) -> dict[str, Any]:
         "body": r[4],
         "template": r[5],
         "delivery": r[6],
-        "mentions": orjson.loads(r[7] or "[]"),
+        "mentions": _json_list(r[7]),
         "created_at": r[8],
     }
 
 
 def conversation_from_tuple(r: Sequence[Any], channel_type: str) -> dict[str, Any]:
-    """:func:`conversation` of a row of ``CONVERSATION_COLUMNS``."""
+    """:func:`conversation` of a row of ``CONVERSATION_COLUMNS`` (as JSON: empty lists as
+    ``()``)."""
     return {
         "id": r[0],
         "channel_id": r[1],
@@ -151,7 +162,7 @@ def conversation_from_tuple(r: Sequence[Any], channel_type: str) -> dict[str, An
         "status": r[6],
         "snoozed_until": r[7],
         "priority": r[8],
-        "tags": orjson.loads(r[9] or "[]"),
+        "tags": _json_list(r[9]),
         "unread_count": r[10],
         "preview": r[11],
         "last_activity_at": r[12],

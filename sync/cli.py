@@ -27,7 +27,7 @@ from typing import Any
 from sync import mirror, outbox
 from sync.client import ApiClient, ApiError, Refused, Unreachable
 from sync.credentials import CredentialStore
-from sync.engine import EngineOptions, EngineState, SignInRequired, SyncEngine
+from sync.engine import EngineOptions, SignInRequired, SyncEngine
 from sync.mirror import PageError
 from sync.store import OutboxUnreadable, Store, _check
 from sync.workspace import WorkspaceConfig, default_data_dir

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from sync.rules import WindowState, window_state
 
 DUE_SOON_MS = 15 * 60_000
@@ -18,9 +20,12 @@ def conversation_window(conv: Mapping[str, Any], contact: Mapping[str, Any] | No
     channel_type = conv["channel_type"]
     opted_out = False
     if contact is not None:
+        identities = contact.get("identities") or []
+        if isinstance(identities, str | bytes):  # a raw mirror row keeps them as JSON text
+            identities = orjson.loads(identities)
         opted_out = any(
             ident.get("opted_out") and ident.get("channel_type") == channel_type
-            for ident in contact.get("identities") or []
+            for ident in identities
         )
     return window_state(channel_type, conv.get("last_inbound_at"), now_ms, opted_out=opted_out)
 

@@ -73,7 +73,7 @@ class SignInRequired(Exception):
 
 
 class Backoff:
-    """Exponential backoff with full jitter (AWS architecture blog): uniform(0, min(cap, base·2ⁿ))."""
+    """Exponential backoff with full jitter: uniform(0, min(cap, base·2ⁿ))."""
 
     def __init__(self, base: float = 1.0, cap: float = 60.0,
                  rng: Callable[[float, float], float] = random.uniform) -> None:

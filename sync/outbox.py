@@ -200,14 +200,13 @@ def start_new_client(conn: Connection) -> str:
     _set_meta(conn, "client_id", new)
     rows = conn.execute(select(Intent.id).where(Intent.state == PENDING)
                         .order_by(Intent.mutation_id)).scalars().all()
-    # Move them out of the way first: mutation_id is unique.
-    conn.execute(update(Intent).where(Intent.state == PENDING)
-                 .values(mutation_id=-Intent.id))
+    # Move every row out of the way first (mutation_id is unique): the new numbering starts
+    # at 1 again and must not meet the old ids of applied or rejected intents. Those keep
+    # unique negative ids; they only await settlement (or the agent).
+    conn.execute(update(Intent).values(mutation_id=-Intent.id))
     next_id = 1
     for intent_id in rows:
         conn.execute(update(Intent).where(Intent.id == intent_id).values(mutation_id=next_id))
         next_id += 1
-    # Settled ones keep unique negative ids; they only await settlement.
-    conn.execute(update(Intent).where(Intent.state != PENDING).values(mutation_id=-Intent.id))
     _set_meta(conn, "next_mutation_id", str(next_id))
     return new

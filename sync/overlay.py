@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord
 from sync.protocol import MutationName
 
@@ -25,9 +27,13 @@ def _live(intents: Iterable[IntentRecord]) -> list[IntentRecord]:
 
 
 def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord]) -> dict[str, Any]:
-    """A conversation row (as in the mirror, tags decoded) with its live intents applied."""
+    """A conversation row (as in the mirror; tags as a list or as the mirror's JSON text) with
+    its live intents applied."""
     out = dict(conv)
-    out["tags"] = list(out.get("tags") or [])
+    tags = out.get("tags") or []
+    if isinstance(tags, str | bytes):  # a raw mirror row: JSON text, not a list of characters
+        tags = orjson.loads(tags)
+    out["tags"] = list(tags)
     pending_changes = 0
     for intent in sorted(_live(intents), key=lambda i: i.id):
         a = intent.args
@@ -35,6 +41,8 @@ def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord])
         if name == MutationName.SET_STATUS:
             out["status"] = a["status"]
             out["snoozed_until"] = a.get("snoozed_until")
+            if a["status"] == "resolved":
+                out["sla_due_at"] = None  # as the server does: nothing is owed any more
         elif name == MutationName.ASSIGN:
             if "agent_id" in a:
                 out["assignee_id"] = a["agent_id"]
@@ -43,8 +51,9 @@ def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord])
         elif name == MutationName.SET_PRIORITY:
             out["priority"] = a["priority"]
         elif name == MutationName.ADD_TAG:
-            if a["tag"] not in out["tags"]:
-                out["tags"].append(a["tag"])
+            tag = a["tag"].strip()  # the server stores it stripped
+            if tag and tag not in out["tags"]:
+                out["tags"].append(tag)
         elif name == MutationName.REMOVE_TAG:
             out["tags"] = [t for t in out["tags"] if t != a["tag"]]
         elif name == MutationName.MARK_READ:
@@ -53,6 +62,7 @@ def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord])
             out["preview"] = (a.get("body") or a.get("template") or "")[:200]
             out["last_activity_at"] = max(out.get("last_activity_at") or 0, intent.created_at)
             out["unread_count"] = 0
+            out["sla_due_at"] = None  # answered: the server stops the SLA clock too
         if intent.state == PENDING:
             pending_changes += 1
     out["pending_intents"] = pending_changes

@@ -153,7 +153,11 @@ class Store:
         for engine in (self.mirror, self.outbox):
             if engine is not None:
                 engine.dispose()
-        if self.mirror is not None:
+        # SQLite removes the WAL file when the last connection closes. If it is still there,
+        # another process (the CLI beside the desk, or the desk beside the CLI) has the mirror
+        # open: it is not clean yet, and if that process dies the next open must run the
+        # full integrity check.
+        if self.mirror is not None and not Path(f"{self.mirror_path}-wal").exists():
             (self.data_dir / CLEAN_MARKER).touch()
         self.mirror = self.outbox = None
 

@@ -40,7 +40,8 @@ class LiveServer:
         self.settings = ServerSettings(database_url=database_url, data_dir=data_dir)
         for key, value in overrides.items():
             setattr(self.settings, key, value)
-        self._sock = socket.socket()
+        # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (as serve does).
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.bind(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,7 +193,7 @@ def check_pages(start: int, pages: list[p.PullResponse]) -> None:
 
 
 @pytest.fixture
-def history(live_server: LiveServer, workspace: Workspace) -> Any:
+def history(live_server: LiveServer, workspace: Workspace) -> Iterator[History]:
     h = History(workspace, open_desks(live_server, workspace), Api(live_server.url))
     yield h
     close_desks(h)

@@ -9,6 +9,7 @@ import asyncio
 import io
 import json
 import random
+import sqlite3
 import sys
 import threading
 import time
@@ -647,6 +648,35 @@ def _kill_mid_page(forker: CliForker, keyring_file: Path, data_dir: Path, proxy:
         proc[0].kill()
 
 
+def _kill_when_position_moves(forker: CliForker, keyring_file: Path, data_dir: Path, key: str,
+                              rng: random.Random, timeout: float = 30) -> None:
+    """Start ``sync`` and SIGKILL it the moment its stored position (``key``) moves for the
+    n-th time (n random): if the position were ever committed ahead of its page, this is
+    when the page would be missing."""
+    nth = rng.randint(1, 2)
+    db = sqlite3.connect(data_dir / "mirror.sqlite3", isolation_level=None)
+    try:
+        def position() -> str | None:
+            row = db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else None
+
+        last, moves = position(), 0
+        proc = spawn(forker, keyring_file, data_dir, "sync")
+        try:
+            deadline = time.monotonic() + timeout
+            while proc.alive():
+                now = position()
+                if now != last:
+                    last, moves = now, moves + 1
+                    if moves == nth:
+                        break
+                assert time.monotonic() < deadline, proc.output()
+        finally:
+            proc.kill()
+    finally:
+        db.close()
+
+
 def test_cursor_saved_before_its_page_was_applied(server_db, ws, tmp_path, file_keyring,
                                                   capsys, forker):
     """PouchDB #1240: the checkpoint was written before the documents. Kill `sync` at random
@@ -654,9 +684,9 @@ def test_cursor_saved_before_its_page_was_applied(server_db, ws, tmp_path, file_
     exactly the data applied."""
     rng = random.Random(1240)
     sam = ws.agents["sam"]
-    seed_synthetic(server_db, 60, 4, seed=1)
+    seed_synthetic(server_db, 150, 4, seed=1)
     srv = LiveServer(server_db.url.render_as_string(hide_password=False), tmp_path / "srv",
-                     bootstrap_page_default=40, bootstrap_page_max=40, pull_limit_max=40)
+                     bootstrap_page_default=150, bootstrap_page_max=150, pull_limit_max=150)
     srv.start()
     data_dir = tmp_path / "desk"
     try:
@@ -666,8 +696,12 @@ def test_cursor_saved_before_its_page_was_applied(server_db, ws, tmp_path, file_
             pages = _bootstrap_pages(api)
             assert len(pages) >= 6
             checked: list[tuple[str, int, int]] = []
-            for _ in range(3):
-                _kill_mid_page(forker, file_keyring, data_dir, proxy, "/sync/bootstrap", rng)
+            for attempt in range(4):
+                if attempt % 2:
+                    _kill_mid_page(forker, file_keyring, data_dir, proxy, "/sync/bootstrap", rng)
+                else:
+                    _kill_when_position_moves(forker, file_keyring, data_dir,
+                                              mirror.BOOTSTRAP_TOKEN, rng)
                 state, rows = read_file_mirror(data_dir)
                 if state.get(mirror.BOOTSTRAPPED) == "1":
                     break
@@ -690,11 +724,14 @@ def test_cursor_saved_before_its_page_was_applied(server_db, ws, tmp_path, file_
             assert rows == as_rows(expected_state(server_db, sam))
             base, start = dict(rows), int(state[mirror.CURSOR])
 
-            seed_synthetic(server_db, 60, 4, seed=2)  # now the pull has pages to fetch
+            seed_synthetic(server_db, 150, 4, seed=2)  # now the pull has pages to fetch
             pulls = _pull_pages(api, start)
             assert len(pulls) >= 4
-            for _ in range(2):
-                _kill_mid_page(forker, file_keyring, data_dir, proxy, "/sync/pull", rng)
+            for attempt in range(4):
+                if attempt == 1:
+                    _kill_mid_page(forker, file_keyring, data_dir, proxy, "/sync/pull", rng)
+                else:
+                    _kill_when_position_moves(forker, file_keyring, data_dir, mirror.CURSOR, rng)
                 state, rows = read_file_mirror(data_dir)
                 cursor = int(state[mirror.CURSOR])
                 reached = [c for c, _ in pulls].index(cursor) + 1 if cursor != start else 0

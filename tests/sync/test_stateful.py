@@ -269,6 +269,7 @@ class Desk:
     client_id: str | None = None
     restarts: int = 0
     dirty: bool = True  # its mirror may have changed since the last check
+    last_conv: str | None = None
     intents: dict[int, Tracked] = field(default_factory=dict)
 
 
@@ -446,6 +447,12 @@ class DeskMachine(RuleBasedStateMachine):
         if not convs:
             return
         conv = convs[pick % len(convs)]
+        if desk.last_conv in convs and data.draw(st.booleans(), label="same conversation"):
+            conv = desk.last_conv  # agents do several things to one conversation in a row
+        self._desk_acts(desk, conv, kind, data)
+
+    def _desk_acts(self, desk: Desk, conv: str, kind: str, data: st.DataObject) -> None:
+        desk.last_conv = conv
         args = self._args(kind, conv, data)
         if "\x00" in args.get("body", ""):
             # No database can store it: refused at once with a reason, nothing queued.
@@ -505,13 +512,31 @@ class DeskMachine(RuleBasedStateMachine):
           body=BODIES)
     def other_agent_acts(self, who: str, pick: int, action: str, body: str) -> None:
         """Tina (team A) and Bob (team B) work on the server through their own clients."""
-        ws = self.ws
-        viewer = Viewer(ws.agents[who], "agent",
-                        frozenset({ws.teams["A" if who == "tina" else "B"]}))
-        convs = self._visible_to(viewer)
+        convs = self._visible_to(self._viewer(who))
+        if not convs:
+            return
+        self._other_pushes(who, convs[pick % len(convs)], action, body, pick)
+
+    @rule(pick=st.integers(0, 10_000), kind=st.sampled_from(KINDS), data=st.data())
+    def conversation_moves_away_under_alice(self, pick: int, kind: str,
+                                            data: st.DataObject) -> None:
+        """Tina hands one of Alice's conversations to team B; Alice, not synced yet, keeps
+        working on it. The server must refuse with a reason; nothing may be lost silently."""
+        alice = self.desks["alice"]
+        tina = set(self._visible_to(self._viewer("tina")))
+        convs = [c for c in self._desk_conversations(alice) if c in tina]
         if not convs:
             return
         conv = convs[pick % len(convs)]
+        self._other_pushes("tina", conv, "move", "", pick)
+        self._desk_acts(alice, conv, kind, data)
+
+    def _viewer(self, who: str) -> Viewer:
+        return Viewer(self.ws.agents[who], "agent",
+                      frozenset({self.ws.teams["A" if who == "tina" else "B"]}))
+
+    def _other_pushes(self, who: str, conv: str, action: str, body: str, pick: int) -> None:
+        ws = self.ws
         api, client_id, ids = self._other(who)
         name, args = action, {"conversation_id": conv}
         if action == "move":
