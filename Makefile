@@ -33,8 +33,10 @@ test-server: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# Each benchmark prints one JSON object with the target beside every figure.
 bench: install
 	$(PY) benchmarks/server_feed.py
+	$(PY) benchmarks/sync_client.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench-cache build dist *.egg-info

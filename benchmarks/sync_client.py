@@ -394,16 +394,26 @@ def _schema(mirror: Path) -> list[str]:
             "AND sql IS NOT NULL ORDER BY type DESC", names)]  # tables before indexes
 
 
-def raw_executemany(mirror: Path, target: Path, batch: int) -> tuple[int, float]:
+PRAGMAS = ("journal_mode", "synchronous", "cache_size", "wal_autocheckpoint")
+
+
+def mirror_pragmas(store: Store) -> dict[str, Any]:
+    """The settings the store gives its mirror connections (for the raw baseline)."""
+    assert store.mirror is not None
+    with store.mirror.connect() as conn:
+        return {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in PRAGMAS}
+
+
+def raw_executemany(mirror: Path, target: Path, batch: int, pragmas: dict[str, Any]
+                    ) -> tuple[int, float]:
     """The mirror's rows inserted again with bare sqlite3 into a fresh file with the same
     schema and pragmas, one transaction per ``batch`` rows (the engine's page); (rows, s)."""
     data = _read_rows(mirror)
     ddl = _schema(mirror)
     conn = sqlite3.connect(target, isolation_level=None)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-32768")
+        for name, value in pragmas.items():
+            conn.execute(f"PRAGMA {name}={value}")
         for sql in ddl:
             conn.execute(sql)
         rows = 0
@@ -583,17 +593,20 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, run_dir: Path
                                             args.profile)
         results.update(boot)
         if "raw" not in args.skip:
-            log("raw sqlite3.executemany of the same rows into a fresh file")
+            pragmas = mirror_pragmas(desk.store)
+            log(f"raw sqlite3.executemany of the same rows into a fresh file ({pragmas})")
             rows, seconds = await asyncio.to_thread(
                 raw_executemany, desk.store.mirror_path, run_dir / "raw.sqlite3",
-                options.bootstrap_limit or SERVER_PAGE_DEFAULT)
+                options.bootstrap_limit or SERVER_PAGE_DEFAULT, pragmas)
             raw_rate = rows / seconds
             ratio = (facts["rows"] / facts["seconds"]) / raw_rate
             log(f"  {rows:,} rows in {seconds:.1f} s: {raw_rate:,.0f} rows/s; "
                 f"engine/raw = {ratio:.2f}")
             results["bootstrap_vs_raw_executemany"] = figure(
                 ratio, TARGET_RAW_RATIO, unit="ratio", digits=3,
-                raw_rows_per_s=round(raw_rate), raw_seconds=round(seconds, 2))
+                raw_rows_per_s=round(raw_rate), raw_seconds=round(seconds, 2),
+                raw_rows_per_transaction=options.bootstrap_limit or SERVER_PAGE_DEFAULT,
+                raw_pragmas=pragmas)
             with contextlib.suppress(FileNotFoundError):
                 for suffix in ("", "-wal", "-shm"):
                     Path(str(run_dir / "raw.sqlite3") + suffix).unlink()

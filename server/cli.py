@@ -7,6 +7,7 @@ error (the message says what to fix).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import socket
@@ -173,6 +174,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
               f"(database: {db.display_url})", flush=True)
 
     app = create_app(settings, db, on_started=announce)
+    # The app's long-lived objects never need collecting; a bootstrap allocates millions of
+    # short-lived ones, so collect young objects less often (measured: ~1.5x rows per CPU-s).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     config = uvicorn.Config(app, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=3)
     server = uvicorn.Server(config)

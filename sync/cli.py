@@ -153,7 +153,7 @@ def _intent_json(i: outbox.IntentRecord) -> dict[str, Any]:
 async def _try_sync(s: Session) -> tuple[bool, str]:
     """One cycle for commands that queued work: failures are reported, never fatal."""
     assert s.engine is not None
-    await s.engine.start()
+    await s.engine.prepare()
     try:
         await s.engine.sync_once()
         return True, "sent"
@@ -213,7 +213,7 @@ async def cmd_logout(args: argparse.Namespace, data_dir: Path) -> int:
     await s.open()
     try:
         assert s.engine is not None
-        await s.engine.start()
+        await s.engine.prepare()
         await s.engine.logout()
         print("Signed out. Queued work is kept and is sent after the next sign-in.")
         return EXIT_OK
@@ -228,7 +228,7 @@ async def cmd_sync(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         if args.watch:
             return await _watch(s, args)
-        await s.engine.start()
+        await s.engine.prepare()
         try:
             await s.engine.sync_once()
         except SignInRequired:
@@ -409,7 +409,7 @@ async def cmd_verify(args: argparse.Namespace, data_dir: Path) -> int:
     await s.open()
     assert s.engine is not None and s.api is not None
     try:
-        await s.engine.start()
+        await s.engine.prepare()
         comparison: dict[str, dict[str, int]] = {}
         for _attempt in range(3):  # a change landing mid-way shows as a difference: look again
             try:

@@ -161,6 +161,15 @@ class SyncEngine:
 
     async def start(self) -> None:
         """Load credentials (off the GUI thread) and start the worker and event listener."""
+        await self.prepare()
+        self._tasks.append(asyncio.create_task(self._worker(), name="relaydesk-sync-worker"))
+        if self.options.use_events:
+            self._tasks.append(asyncio.create_task(self._events(), name="relaydesk-sync-events"))
+        self.trigger("start")
+
+    async def prepare(self) -> None:
+        """Load credentials and state without starting background work (one-shot use:
+        ``prepare()`` then ``sync_once()``, as the command line does)."""
         if self.credentials is not None:
             self._tokens = await self._in_keyring(self.credentials.load)
         if self._tokens is not None:
@@ -170,10 +179,6 @@ class SyncEngine:
             self._set(state=EngineState.SIGN_IN_REQUIRED, message="Sign in to sync.")
         self._last_event_id = await self.store.run_read(self._read_state, mirror.LAST_EVENT_ID)
         await self._refresh_counts()
-        self._tasks.append(asyncio.create_task(self._worker(), name="relaydesk-sync-worker"))
-        if self.options.use_events:
-            self._tasks.append(asyncio.create_task(self._events(), name="relaydesk-sync-events"))
-        self.trigger("start")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -397,7 +402,7 @@ class SyncEngine:
                     # electric #1552: never loop on resync; back off instead.
                     self._resyncs = 0
                     self._resync_hold_until = loop.time() + self.options.backoff_cap_s
-                    raise Refused(RESYNC_GAVE_UP)
+                    raise Refused(RESYNC_GAVE_UP) from None
                 log.info("cursor too old: rebuilding the mirror (outbox kept)")
                 await self.store.run_write(mirror.clear_mirror, self.store)
                 await self._push_all()

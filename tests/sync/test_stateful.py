@@ -93,7 +93,7 @@ KINDS = ("send_message", "add_note", "set_status", "set_priority", "add_tag", "r
 TAGS = ("vip", "billing", "late", "返品")
 DAY_MS = 86_400_000
 # Small pages so bootstrap and pull take several round trips (and can stop between them).
-OPTIONS = dict(pull_limit=7, bootstrap_limit=20, use_events=False, backoff_base_s=0.01,
+OPTIONS = dict(pull_limit=3, bootstrap_limit=20, use_events=False, backoff_base_s=0.01,
                backoff_cap_s=0.05)
 
 BODIES = st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != "")
@@ -121,11 +121,12 @@ class FlakyNetwork(httpx.AsyncBaseTransport):
 
     up: requests go through. refuse: nothing reaches the server (ConnectError).
     lose: the server receives and commits each request, the answer is lost (ReadError).
+    flaky: like lose for every third request only, so cycles stop half-way through.
     ``hang_after(n)``: the n-th request from now reaches the server, then its answer never
     comes (until the task is cancelled, which is how the test kills a desk mid-cycle).
     """
 
-    UP, REFUSE, LOSE = "up", "refuse", "lose"
+    UP, REFUSE, LOSE, FLAKY = "up", "refuse", "lose", "flaky"
 
     def __init__(self, mode: str = UP) -> None:
         self.inner = httpx.AsyncHTTPTransport(verify=False)  # plain HTTP on loopback
@@ -143,7 +144,8 @@ class FlakyNetwork(httpx.AsyncBaseTransport):
             raise httpx.ConnectError("network unreachable (test)", request=request)
         self.requests += 1
         response = await self.inner.handle_async_request(request)
-        if self.mode == self.LOSE or self.requests == self._hang_at:
+        lost = self.mode == self.LOSE or (self.mode == self.FLAKY and self.requests % 3 == 0)
+        if lost or self.requests == self._hang_at:
             await response.aread()  # the server has finished (and committed) this request
             await response.aclose()
             if self.requests == self._hang_at:
@@ -249,7 +251,7 @@ class Tracked:
     mutation_ids: list[int]
     since_obs: int  # observation count when it was (re)queued
     discarded: bool = False
-    last_error: str | None = None
+    settled: bool = False  # seen leaving the outbox after the server applied it
 
 
 @dataclass
@@ -267,7 +269,6 @@ class Desk:
     signed_in: bool = False
     fence: int | None = None  # feed head when its current bootstrap finished
     client_id: str | None = None
-    restarts: int = 0
     dirty: bool = True  # its mirror may have changed since the last check
     last_conv: str | None = None
     intents: dict[int, Tracked] = field(default_factory=dict)
@@ -390,6 +391,27 @@ class DeskMachine(RuleBasedStateMachine):
                 if not desk.viewer.can_see(c.team_id, c.assignee_id):
                     self.last_invisible[(desk.agent_id, c.id)] = self.obs
             self._check_follows_feed(desk, head)
+            self._check_settled(desk)
+
+    def _check_settled(self, desk: Desk) -> None:
+        """An intent leaves the outbox (and so the overlay) only once the server applied it
+        and the mirror holds the change it made: nothing vanishes and comes back."""
+        with desk.store.read_outbox() as conn:
+            present = {i.id for i in outbox.unsettled(conn)}
+        gone = [t for t in desk.intents.values()
+                if t.local_id not in present and not t.discarded and not t.settled]
+        if not gone:
+            return
+        cursor = mirror.get_cursor(desk.store)
+        with self.db.read() as s:
+            for t in gone:
+                record = s.get(sm.MutationRecord, (desk.client_id, t.mutation_ids[-1]))
+                assert record is not None, f"{t} left the outbox but never reached the server"
+                assert record.status == "applied", (t, record.status, record.error_code)
+                assert record.change_seq is None or record.change_seq <= cursor, (
+                    f"{t} left the outbox before its change {record.change_seq} was pulled "
+                    f"(the mirror is at {cursor})")
+                t.settled = True
 
     def _check_follows_feed(self, desk: Desk, head: int) -> None:
         if not desk.dirty:
@@ -562,7 +584,8 @@ class DeskMachine(RuleBasedStateMachine):
             self.other_sends[args["message_id"]] = body
 
     @rule(name=st.sampled_from(DESKS),
-          mode=st.sampled_from([FlakyNetwork.UP, FlakyNetwork.REFUSE, FlakyNetwork.LOSE]))
+          mode=st.sampled_from([FlakyNetwork.UP, FlakyNetwork.REFUSE, FlakyNetwork.LOSE,
+                                FlakyNetwork.FLAKY]))
     def network_changes(self, name: str, mode: str) -> None:
         self.desks[name].net.mode = mode
 
@@ -573,7 +596,7 @@ class DeskMachine(RuleBasedStateMachine):
         if desk.net.mode == FlakyNetwork.UP:
             assert synced, desk.engine.status
 
-    @rule(name=st.sampled_from(DESKS), crash=st.booleans(), hang_after=st.integers(0, 6))
+    @rule(name=st.sampled_from(DESKS), crash=st.booleans(), hang_after=st.integers(0, 3))
     def restart(self, name: str, crash: bool, hang_after: int) -> None:
         """Close the desk and open it again on the same data directory. A crash kills it in
         the middle of a cycle: the n-th request reached the server, its answer never came."""
@@ -581,7 +604,8 @@ class DeskMachine(RuleBasedStateMachine):
         with desk.store.read_outbox() as conn:
             before = [(i.id, i.state) for i in outbox.unsettled(conn)]
         if crash:
-            if desk.signed_in and desk.net.mode == FlakyNetwork.UP:
+            if desk.net.mode == FlakyNetwork.UP:
+                self.run(self._sign_in(desk))
                 self.run(self._die_mid_cycle(desk, hang_after))
             self.run(desk.api.aclose())
             abandon(desk.store)
@@ -594,7 +618,6 @@ class DeskMachine(RuleBasedStateMachine):
         desk.net = FlakyNetwork(desk.net.mode)
         desk.store, desk.api, desk.engine = self._open(desk.data_dir, desk.net)
         desk.signed_in = False  # in-memory sign-in: the agent signs in again
-        desk.restarts += 1
         desk.dirty = True
         assert not list(desk.data_dir.glob("mirror.sqlite3.corrupt-*"))
         with desk.store.read_outbox() as conn:
@@ -650,7 +673,6 @@ class DeskMachine(RuleBasedStateMachine):
 
     def _check_rejection(self, desk: Desk, intent: IntentRecord) -> None:
         tracked = desk.intents[intent.id]
-        tracked.last_error = intent.error_code
         assert intent.error_code and intent.error_message, "a rejection must carry a reason"
         event(f"rejected: {intent.name} {intent.error_code}")
         conv = intent.conversation_id or ""
