@@ -42,7 +42,9 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,43 +198,46 @@ class LoopLag:
 
 
 class Watch:
-    """Engine status observer: wakes waiters on changes, logs progress and errors."""
+    """Engine status observer: notes when a status first meets what a waiter wants (in the
+    listener, as the engine publishes it), and logs progress and errors."""
 
     def __init__(self, engine: SyncEngine, label: str) -> None:
         self.label = label
-        self.changed = asyncio.Event()
         self.status: EngineStatus = engine.status
+        self._waiters: list[tuple[Callable[[EngineStatus], bool], asyncio.Future[float]]] = []
         self._last_log = 0.0
         self._last_message = ""
         engine.subscribe(self._on_status)
 
     def _on_status(self, status: EngineStatus) -> None:
+        at = time.perf_counter()
         self.status = status
-        self.changed.set()
-        now = time.monotonic()
+        for pred, fut in self._waiters:
+            if not fut.done() and pred(status):
+                fut.set_result(at)
         if status.state in (EngineState.ERROR, EngineState.OFFLINE) and (
                 status.message != self._last_message):
             log(f"  {self.label}: {status.state.value}: {status.message}")
         self._last_message = status.message
-        if now - self._last_log >= 5.0 and status.progress is not None:
-            self._last_log = now
+        if at - self._last_log >= 5.0 and status.progress is not None:
+            self._last_log = at
             p = status.progress
             log(f"  {self.label}: {sum(p.done.values()):,} / {sum(p.totals.values()):,} rows "
                 f"({p.fraction():.0%})")
 
-    async def until(self, pred: Any, timeout: float) -> float:
-        """Wait until ``pred(status)``; returns perf_counter() of the status that met it."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not pred(self.status):
-            self.changed.clear()
-            left = deadline - loop.time()
-            if left <= 0:
-                raise TimeoutError(f"{self.label}: still {self.status.state.value} "
-                                   f"({self.status.message}) after {timeout:.0f} s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-        return time.perf_counter()
+    async def until(self, pred: Callable[[EngineStatus], bool], timeout: float) -> float:
+        """Wait until a status meets ``pred``; returns the perf_counter() of that status."""
+        if pred(self.status):
+            return time.perf_counter()
+        waiter = (pred, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(waiter[1], timeout)
+        except TimeoutError:
+            raise TimeoutError(f"{self.label}: still {self.status.state.value} "
+                               f"({self.status.message}) after {timeout:.0f} s") from None
+        finally:
+            self._waiters.remove(waiter)
 
 
 def mirror_counts(path: Path) -> dict[str, int]:
@@ -319,18 +324,20 @@ async def bench_bootstrap(desk: Desk, server_pid: int, timeout: float, profile: 
     ticker.start()
     if prof:
         prof.enable()
-    cpu0, server_cpu0 = cpu_seconds(), cpu_seconds(server_pid)
-    start = time.perf_counter()
-    await engine.start()
-    end = await watch.until(lambda s: s.state is EngineState.UP_TO_DATE, timeout)
-    seconds = end - start
-    cpu, server_cpu = cpu_seconds() - cpu0, cpu_seconds(server_pid) - server_cpu0
-    if prof:
-        prof.disable()
-        prof.dump_stats(profile)
-        log(f"  profile of the loop thread written to {profile}")
-    lags = await ticker.stop()
-    fetches.restore()
+    try:
+        cpu0, server_cpu0 = cpu_seconds(), cpu_seconds(server_pid)
+        start = time.perf_counter()
+        await engine.start()
+        end = await watch.until(lambda s: s.state is EngineState.UP_TO_DATE, timeout)
+        seconds = end - start
+        cpu, server_cpu = cpu_seconds() - cpu0, cpu_seconds(server_pid) - server_cpu0
+    finally:
+        if prof:
+            prof.disable()
+            prof.dump_stats(profile)
+            log(f"  profile of the loop thread written to {profile}")
+        lags = await ticker.stop()
+        fetches.restore()
     counts = await asyncio.to_thread(mirror_counts, desk.store.mirror_path)
     rows = sum(counts.values())
     rate = rows / seconds
@@ -545,16 +552,18 @@ async def bench_drain(desk: Desk, server_pid: int, intents: int, timeout: float
     pushes, pulls = InFlight(desk.api, "push"), InFlight(desk.api, "pull_raw")
     ticker.start()
     log("  starting the engine")
-    cpu0, server_cpu0 = cpu_seconds(), cpu_seconds(server_pid)
-    start = time.perf_counter()
-    await engine.start()
-    end = await watch.until(lambda s: s.pending == 0 and s.state is EngineState.UP_TO_DATE,
-                            timeout)
-    seconds = end - start
-    cpu, server_cpu = cpu_seconds() - cpu0, cpu_seconds(server_pid) - server_cpu0
-    lags = await ticker.stop()
-    pushes.restore()
-    pulls.restore()
+    try:
+        cpu0, server_cpu0 = cpu_seconds(), cpu_seconds(server_pid)
+        start = time.perf_counter()
+        await engine.start()
+        end = await watch.until(
+            lambda s: s.pending == 0 and s.state is EngineState.UP_TO_DATE, timeout)
+        seconds = end - start
+        cpu, server_cpu = cpu_seconds() - cpu0, cpu_seconds(server_pid) - server_cpu0
+    finally:
+        lags = await ticker.stop()
+        pushes.restore()
+        pulls.restore()
     rejected = engine.status.rejected
     rate = intents / seconds
     log(f"  drained {intents:,} intents in {seconds:.1f} s: {rate:,.0f} intents/s "
@@ -578,8 +587,36 @@ async def bench_drain(desk: Desk, server_pid: int, intents: int, timeout: float
 # --------------------------------------------------------------------------- main
 
 
+async def bench_raw(desk: Desk, run_dir: Path, facts: dict[str, Any]) -> dict[str, Any]:
+    pragmas = mirror_pragmas(desk.store)
+    batch = desk.options.bootstrap_limit or SERVER_PAGE_DEFAULT
+    log(f"raw sqlite3.executemany of the same rows into a fresh file ({pragmas})")
+    target = run_dir / "raw.sqlite3"
+    try:
+        rows, seconds = await asyncio.to_thread(raw_executemany, desk.store.mirror_path, target,
+                                                batch, pragmas)
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+    raw_rate = rows / seconds
+    ratio = (facts["rows"] / facts["seconds"]) / raw_rate
+    log(f"  {rows:,} rows in {seconds:.1f} s: {raw_rate:,.0f} rows/s; engine/raw = {ratio:.2f}")
+    return {"bootstrap_vs_raw_executemany": figure(
+        ratio, TARGET_RAW_RATIO, unit="ratio", digits=3, raw_rows_per_s=round(raw_rate),
+        raw_seconds=round(seconds, 2), raw_rows_per_transaction=batch, raw_pragmas=pragmas)}
+
+
+def failed(exc: BaseException) -> dict[str, Any]:
+    """A part that could not finish: reported as missed, with why (traceback on stderr)."""
+    log(f"  failed: {exc.__class__.__name__}: {exc}")
+    traceback.print_exception(exc, file=sys.stderr)
+    return {"value": None, "ok": False, "error": f"{exc.__class__.__name__}: {exc}"}
+
+
 async def run(args: argparse.Namespace, url: str, server_pid: int, run_dir: Path,
               channel_id: str, secret: str) -> dict[str, Any]:
+    """Each part in turn; one that fails is reported as such and the others still run (all
+    but the bootstrap need its mirror)."""
     options = EngineOptions(push_batch=args.push_batch)  # otherwise the engine's defaults
     if args.bootstrap_limit:
         options.bootstrap_limit = args.bootstrap_limit
@@ -589,33 +626,31 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, run_dir: Path
     desk = Desk(url, run_dir / "desk", options)
     results: dict[str, Any] = {}
     try:
-        boot, facts = await bench_bootstrap(desk, server_pid, args.phase_timeout,
-                                            args.profile)
+        try:
+            boot, facts = await bench_bootstrap(desk, server_pid, args.phase_timeout,
+                                                args.profile)
+        except Exception as exc:
+            results["bootstrap_rows_per_s"] = failed(exc)
+            return results
         results.update(boot)
         if "raw" not in args.skip:
-            pragmas = mirror_pragmas(desk.store)
-            log(f"raw sqlite3.executemany of the same rows into a fresh file ({pragmas})")
-            rows, seconds = await asyncio.to_thread(
-                raw_executemany, desk.store.mirror_path, run_dir / "raw.sqlite3",
-                options.bootstrap_limit or SERVER_PAGE_DEFAULT, pragmas)
-            raw_rate = rows / seconds
-            ratio = (facts["rows"] / facts["seconds"]) / raw_rate
-            log(f"  {rows:,} rows in {seconds:.1f} s: {raw_rate:,.0f} rows/s; "
-                f"engine/raw = {ratio:.2f}")
-            results["bootstrap_vs_raw_executemany"] = figure(
-                ratio, TARGET_RAW_RATIO, unit="ratio", digits=3,
-                raw_rows_per_s=round(raw_rate), raw_seconds=round(seconds, 2),
-                raw_rows_per_transaction=options.bootstrap_limit or SERVER_PAGE_DEFAULT,
-                raw_pragmas=pragmas)
-            with contextlib.suppress(FileNotFoundError):
-                for suffix in ("", "-wal", "-shm"):
-                    Path(str(run_dir / "raw.sqlite3") + suffix).unlink()
+            try:
+                results.update(await bench_raw(desk, run_dir, facts))
+            except Exception as exc:
+                results["bootstrap_vs_raw_executemany"] = failed(exc)
         if "visibility" not in args.skip:
-            results.update(await bench_visibility(desk, url, channel_id, secret,
-                                                  args.latency_samples, args.phase_timeout))
+            try:
+                results.update(await bench_visibility(desk, url, channel_id, secret,
+                                                      args.latency_samples,
+                                                      args.phase_timeout))
+            except Exception as exc:
+                results["change_visible_p95_ms"] = failed(exc)
         if "drain" not in args.skip:
-            results.update(await bench_drain(desk, server_pid, args.intents,
-                                             args.phase_timeout))
+            try:
+                results.update(await bench_drain(desk, server_pid, args.intents,
+                                                 args.phase_timeout))
+            except Exception as exc:
+                results["outbox_drain_intents_per_s"] = failed(exc)
     finally:
         await desk.close()
     return results
@@ -679,7 +714,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         stats = pstats.Stats(str(args.profile), stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(30)
-    emit("sync_client", workspace=workspace, results=results,
+    options = EngineOptions()
+    config = {"bootstrap_limit": args.bootstrap_limit or options.bootstrap_limit,
+              "push_batch": args.push_batch, "pull_limit": options.pull_limit,
+              "events": options.use_events, "gc_freeze": args.gc_freeze,
+              "latency_samples": args.latency_samples, "intents": args.intents}
+    emit("sync_client", workspace=workspace, config=config, results=results,
          ok=all(r.get("ok", True) for r in results.values()))
     return 0
 

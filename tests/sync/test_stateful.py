@@ -98,7 +98,8 @@ OPTIONS = dict(pull_limit=3, bootstrap_limit=20, use_events=False, backoff_base_
 
 BODIES = st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != "")
 CUSTOMER_TEXT = st.one_of(  # providers never deliver NUL (the server answers 422)
-    st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=30).filter(
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1,
+            max_size=30).filter(
         lambda s: s.strip() != "" and opt_keyword("sms", s) is None),
     st.sampled_from(["STOP", "START"]),
 )
