@@ -214,8 +214,15 @@ def load_agent(session: Session, agent_id: str) -> dict[str, Any] | None:
 
 
 def load_conversation(session: Session, row: m.Conversation) -> dict[str, Any]:
-    channel_type = session.scalar(select(m.Channel.type).where(m.Channel.id == row.channel_id))
-    return conversation(row, channel_type or "")
+    # A channel's type never changes: look it up once per session (a push batch touches the
+    # same few conversations many times).
+    types: dict[str, str] = session.info.setdefault("channel_types", {})
+    channel_type = types.get(row.channel_id)
+    if channel_type is None:
+        channel_type = session.scalar(
+            select(m.Channel.type).where(m.Channel.id == row.channel_id)) or ""
+        types[row.channel_id] = channel_type
+    return conversation(row, channel_type)
 
 
 def team_ids_by_agent(session: Session, agent_ids: Sequence[str]) -> dict[str, list[str]]:

@@ -227,6 +227,7 @@ class SyncEngine:
         body = await self.api.login(email, password)
         owner = await self.store.run_read(self._read_state, mirror.AGENT_ID)
         if owner and owner != body.agent.id:
+            self.api.access_token = self._tokens.access_token if self._tokens else None
             raise Refused(
                 "This data directory belongs to another agent; use a separate one for "
                 f"{email}.")
