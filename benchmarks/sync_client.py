@@ -673,9 +673,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    choices=["raw", "visibility", "drain"], help="leave out a part (repeatable)")
     p.add_argument("--profile", type=Path, default=None,
                    help="write a cProfile of the loop thread during the bootstrap here")
-    p.add_argument("--gc-freeze", action="store_true",
-                   help="gc.freeze() once everything is imported, as a desk app can at startup "
-                        "(full collections then skip the long-lived startup objects)")
+    p.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                   help="gc.freeze() once everything is imported, as `relaydesk-sync sync "
+                        "--watch` does at start-up (full collections then skip the long-lived "
+                        "start-up objects); --no-gc-freeze to compare (default: on)")
     p.add_argument("--keep", action="store_true", help="keep the run's temporary directory")
     args = p.parse_args(argv)
     if args.conversations < 1 or args.messages_per_conversation < 0:
