@@ -352,12 +352,15 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
          ) -> tuple[p.PushResponse, int | None]:
     """Apply a batch; returns the response and the last change seq written (for pokes)."""
     state = _client_state(session, req.client_id, viewer.agent_id, lock=is_postgres)
+    # Tracked locally and written once with the batch's last statements: the row is locked
+    # (PostgreSQL) or the database is (SQLite) until commit either way.
+    last = state.last_mutation_id
     conn = session.connection()
     if is_postgres:
         # Lock every conversation the batch touches up front, in id order: taking the locks
         # one mutation at a time, in batch order, deadlocks concurrent batches.
         ids = sorted({str(mut.args["conversation_id"]) for mut in req.mutations
-                      if mut.id > state.last_mutation_id
+                      if mut.id > last
                       and isinstance(mut.args.get("conversation_id"), str)
                       and "\x00" not in mut.args["conversation_id"]})
         if ids:
@@ -369,7 +372,7 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
     buf = ChangeBuffer(session, is_postgres=is_postgres)
     stopped = False
     for mut in req.mutations:
-        if mut.id <= state.last_mutation_id:
+        if mut.id <= last:
             rec = session.get(m.MutationRecord, (req.client_id, mut.id))
             results.append(p.MutationResult(
                 id=mut.id, status=p.MutationStatus.DUPLICATE,
@@ -380,24 +383,26 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
                 change_seq=rec.change_seq if rec else None,
             ))
             continue
-        if mut.id != state.last_mutation_id + 1:
+        if mut.id != last + 1:
             stopped = True
             break
         ctx = _Ctx(session, buf, viewer, now_ms())
         mark = buf.mark()
         status, error = p.MutationStatus.APPLIED, None
         # A database savepoint, not the ORM's: Session.begin_nested() snapshots the whole
-        # identity map each time, which made a 100-mutation batch quadratic. Everything
-        # earlier is flushed first; after a rollback, unflushed new objects are dropped and the
-        # rest reloaded from the database, so the ORM never keeps state the savepoint undid.
-        session.flush()
-        savepoint = conn.begin_nested()
+        # identity map each time, which made a 100-mutation batch quadratic. Each mutation
+        # flushes its effects before its savepoint is released; after a rollback, unflushed
+        # new objects are dropped and the rest reloaded from the database, so the ORM never
+        # keeps state the savepoint undid.
+        # Plain SQL with one fixed name: SQLAlchemy compiles each uniquely named savepoint anew.
+        conn.exec_driver_sql("SAVEPOINT rd_mutation")
         try:
             _apply_one(ctx, mut)
             session.flush()
-            savepoint.commit()
+            conn.exec_driver_sql("RELEASE SAVEPOINT rd_mutation")
         except (Rejected, _AlreadyDone) as exc:
-            savepoint.rollback()
+            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT rd_mutation")
+            conn.exec_driver_sql("RELEASE SAVEPOINT rd_mutation")
             for obj in list(session.new):
                 session.expunge(obj)
             session.expire_all()
@@ -407,7 +412,7 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
                 error = p.MutationError(code=exc.reason, message=exc.message)
             else:
                 status = p.MutationStatus.DUPLICATE
-        state.last_mutation_id = mut.id
+        last = mut.id
         results.append(p.MutationResult(
             id=mut.id, status=status, error=error,
             original_status=p.MutationStatus.APPLIED if status is p.MutationStatus.DUPLICATE
@@ -434,8 +439,9 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
     for rec in records:
         rec.change_seq = by_id[rec.mutation_id].change_seq
     session.add_all(records)
+    state.last_mutation_id = last
     return (
-        p.PushResponse(results=results, last_mutation_id=state.last_mutation_id,
+        p.PushResponse(results=results, last_mutation_id=last,
                        stopped_at_gap=stopped),
         head,
     )
