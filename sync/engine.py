@@ -247,12 +247,14 @@ class SyncEngine:
             self.store.set_state(conn, mirror.SERVER_URL, self.api.base_url)
 
     async def logout(self) -> None:
+        # Forget locally first, so a request racing the server-side logout (the event stream
+        # answering 401) does not try to refresh what is being ended.
+        self._tokens = None
+        self._signed_in.clear()
         with contextlib.suppress(ApiError):
             if self.api.access_token:
                 await self.api.logout()
-        self._tokens = None
         self.api.access_token = None
-        self._signed_in.clear()
         if self.credentials is not None:
             await self._in_keyring(self.credentials.clear)
         self._set(state=EngineState.SIGN_IN_REQUIRED, message="Signed out.")
@@ -272,6 +274,8 @@ class SyncEngine:
         try:
             pair = await self.api.refresh(tokens.refresh_token)
         except (AuthRequired, Refused) as exc:
+            if self._tokens is not tokens:  # signed out or in again meanwhile: not ours to end
+                raise SignInRequired from exc
             self._tokens = None
             self.api.access_token = None
             self._signed_in.clear()
