@@ -38,6 +38,7 @@ import httpx
 import orjson
 
 from sync.protocol import API_PREFIX
+from tests.sync.helpers import as_rows, mirror_rows, wait_for
 
 # --------------------------------------------------------------------------- httpx transport
 
@@ -648,36 +649,7 @@ class CliForker:
 # --------------------------------------------------------------------------- assertions
 
 
-async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05
-                   ) -> bool:
-    """Poll ``pred`` on the running loop (the engine keeps running in between)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if pred():
-            return True
-        await asyncio.sleep(interval)
-    return bool(pred())
-
-
-def mirror_rows(store: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    from sqlalchemy import select
-
-    from sync import entities
-
-    out = {}
-    with store.read_mirror() as conn:
-        for entity, spec in entities.SPECS.items():
-            for row in conn.execute(select(spec.table)).mappings():
-                out[(entity.value, row["id"])] = dict(row)
-    return out
-
-
-def as_rows(expected: dict[tuple[str, str], dict[str, Any]]
-            ) -> dict[tuple[str, str], dict[str, Any]]:
-    from sync import entities
-
-    return {k: entities.SPECS[entities.Entity(k[0])].to_row(v) for k, v in expected.items()}
+# wait_for, mirror_rows and as_rows live in tests.sync.helpers (re-exported here).
 
 
 def outbox_intents(store: Any) -> list[Any]:

@@ -2,37 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from sqlalchemy import select
 
-from sync import entities
 from sync.engine import EngineOptions, EngineState
 from tests.server.harness import Api, expected_state
-
-
-def mirror_rows(store) -> dict:
-    out = {}
-    with store.read_mirror() as conn:
-        for entity, spec in entities.SPECS.items():
-            for row in conn.execute(select(spec.table)).mappings():
-                out[(entity.value, row["id"])] = dict(row)
-    return out
-
-
-def as_rows(expected: dict) -> dict:
-    return {k: entities.SPECS[entities.Entity(k[0])].to_row(v) for k, v in expected.items()}
-
-
-async def wait_for(pred, timeout: float = 5.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if pred():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(pred())
+from tests.sync.helpers import as_rows, mirror_rows, wait_for
 
 
 @pytest.mark.asyncio

@@ -19,18 +19,11 @@ from sync.engine import EngineOptions, EngineState, EngineStatus
 from sync.mirror import BootstrapProgress
 from sync.protocol import API_PREFIX
 from tests.server.harness import Api, expected_state
+from tests.sync.helpers import wait_for
 
 QUIET = dict(use_events=False, poll_interval_s=600.0, safety_poll_s=600.0)
 
 
-async def wait_for(pred, timeout: float = 10.0) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if pred():
-            return True
-        await asyncio.sleep(0.02)
-    return bool(pred())
 
 
 def is_sentence(text: str) -> bool:

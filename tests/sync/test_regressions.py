@@ -24,7 +24,6 @@ from sqlalchemy import create_engine, select, text
 
 from server import models as m
 from server import serialize
-from server.db import Database
 from server.feed import ChangeBuffer
 from server.seed import seed_synthetic
 from sync import cli, entities, mirror, outbox, overlay
@@ -46,36 +45,9 @@ from tests.sync.faults import (
     open_desk,
     outbox_intents,
     send,
-    shared_server,
     wait_for,
 )
-
-
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
-    with shared_server(tmp_path_factory.mktemp("server")) as triple:
-        yield triple
-
-
-@pytest.fixture(scope="module")
-def server_db(shared: tuple[Any, Any, Any]) -> Database:
-    return shared[0]
-
-
-@pytest.fixture(scope="module")
-def ws(shared: tuple[Any, Any, Any]) -> Workspace:
-    return shared[1]
-
-
-@pytest.fixture(scope="module")
-def server(shared: tuple[Any, Any, Any]) -> LiveServer:
-    return shared[2]
-
-
-@pytest.fixture
-def api(server: LiveServer) -> Iterator[Api]:
-    with Api(server.url) as client:
-        yield client
+from tests.sync.helpers import api, server, server_db, shared, ws  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

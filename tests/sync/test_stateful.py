@@ -74,6 +74,7 @@ from tests.server.harness import (
     build_workspace,
     expected_state,
 )
+from tests.sync.helpers import as_rows, mirror_rows
 
 PROFILES = {
     "ci": settings(max_examples=15, stateful_step_count=25, deadline=None,
@@ -162,17 +163,8 @@ class FlakyNetwork(httpx.AsyncBaseTransport):
 # --------------------------------------------------------------------------- helpers
 
 
-def mirror_rows(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
-    out = {}
-    with store.read_mirror() as conn:
-        for entity, spec in entities.SPECS.items():
-            for row in conn.execute(select(spec.table)).mappings():
-                out[(entity.value, row["id"])] = dict(row)
-    return out
 
 
-def as_rows(data: dict[tuple[str, str], dict[str, Any]]) -> dict[tuple[str, str], dict]:
-    return {k: entities.SPECS[entities.Entity(k[0])].to_row(v) for k, v in data.items()}
 
 
 def describe_diff(actual: dict, expected: dict) -> str:

@@ -34,6 +34,7 @@ from sync.store import (
     Store,
 )
 from tests.server.harness import PASSWORD, Api, expected_state
+from tests.sync.helpers import as_rows, mirror_rows
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = 4096
@@ -56,17 +57,8 @@ def queue(store: Store, name: str, args: dict[str, Any]) -> outbox.IntentRecord:
     return in_outbox(store, outbox.enqueue, name, args, 1_700_000_000_000)
 
 
-def mirror_rows(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
-    out = {}
-    with store.read_mirror() as conn:
-        for entity, spec in entities.SPECS.items():
-            for row in conn.execute(select(spec.table)).mappings():
-                out[(entity.value, row["id"])] = dict(row)
-    return out
 
 
-def as_rows(expected: dict) -> dict:
-    return {k: entities.SPECS[entities.Entity(k[0])].to_row(v) for k, v in expected.items()}
 
 
 def overwrite_middle(path: Path, pages: int = 3) -> None:
