@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import math
 import os
 import platform
 import re
+import shutil
 import signal
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -239,3 +242,52 @@ def stopwatch() -> Iterator[list[float]]:
         yield box
     finally:
         box[0] = time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- seeded workspace
+
+SQLITE_DB_NAME = "relaydesk-server.sqlite3"
+
+
+def copy_seeded_sqlite(conversations: int, messages_per_conversation: int, seed: int,
+                       dest_dir: Path) -> dict[str, Any]:
+    """Put a copy of the synthetic SQLite workspace in ``dest_dir``, seeding it into the cache
+    first when no up-to-date one exists (keyed by size, seed and the files that shape the
+    rows); returns facts for the JSON report. Every benchmark shares this cache."""
+    shaping = [ROOT / "server" / n for n in ("seed.py", "serialize.py", "models.py")]
+    shaping += list((ROOT / "server" / "migrations" / "versions").glob("*.py"))
+    prefix = f"server_feed-sqlite-c{conversations}-m{messages_per_conversation}-s{seed}-"
+    cache = CACHE_DIR / (prefix + files_digest(shaping))
+    ready = cache / "ready.json"
+    seed_seconds: float | None = None
+    with file_lock(CACHE_DIR / f"{prefix}lock"):
+        if not ready.exists():
+            for stale in CACHE_DIR.glob(prefix + "*"):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+            cache.mkdir(parents=True)
+            log(f"seeding {conversations:,} conversations x {messages_per_conversation} "
+                "messages (once; later runs reuse it)")
+            start = time.perf_counter()
+            subprocess.run([*server_command(), "seed", "synthetic", "--data-dir", str(cache),
+                            "--conversations", str(conversations),
+                            "--messages-per-conversation", str(messages_per_conversation),
+                            "--seed", str(seed)],
+                           check=True, cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
+            seed_seconds = time.perf_counter() - start
+            log(f"seeded in {seed_seconds:.1f} s")
+            with contextlib.closing(sqlite3.connect(cache / SQLITE_DB_NAME)) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file
+            ready.write_text(json.dumps({"seed_seconds": round(seed_seconds, 1)}))
+        else:
+            log(f"reusing the seeded database in {cache.relative_to(ROOT)}")
+        log("copying it for this run")
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cache / SQLITE_DB_NAME, dest_dir / SQLITE_DB_NAME)
+    return {
+        "database": "sqlite",
+        "database_mib": round((dest_dir / SQLITE_DB_NAME).stat().st_size / 2**20),
+        "seed_seconds": (round(seed_seconds, 1) if seed_seconds is not None
+                         else json.loads(ready.read_text())["seed_seconds"]),
+        "seeded_this_run": seed_seconds is not None,
+    }

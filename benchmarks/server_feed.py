@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import math
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -54,10 +51,9 @@ from benchmarks._common import (
     CACHE_DIR,
     ROOT,
     ServerProcess,
+    copy_seeded_sqlite,
     emit,
     figure,
-    file_lock,
-    files_digest,
     log,
     percentile,
     server_command,
@@ -71,7 +67,7 @@ TARGET_BOOTSTRAP = ">= 100000"  # rows/s: the desk's end-to-end bootstrap target
 TARGET_PULL_P95 = "<= 250"  # ms, with 50 concurrent clients
 TARGET_PUSH = ">= 1000"  # mutations/s
 DEFAULT_PAGE, MAX_PAGE = 5000, 20000  # the server's bootstrap page sizes (ServerSettings)
-DB_NAME = "relaydesk-server.sqlite3"  # the file `serve --data-dir` opens
+
 
 
 def agent_email(i: int) -> str:
@@ -104,35 +100,8 @@ def _run_seed(args: argparse.Namespace, data_dir: Path) -> float:
 
 def prepare_sqlite(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:
     """Copy the cached seeded database (seeding it first if needed) into ``run_dir``."""
-    shaping = [ROOT / "server" / n for n in ("seed.py", "serialize.py", "models.py")]
-    shaping += list((ROOT / "server" / "migrations" / "versions").glob("*.py"))
-    prefix = (f"server_feed-sqlite-c{args.conversations}-m{args.messages_per_conversation}"
-              f"-s{args.seed}-")
-    cache = CACHE_DIR / (prefix + files_digest(shaping))
-    ready = cache / "ready.json"
-    seed_seconds: float | None = None
-    with file_lock(CACHE_DIR / f"{prefix}lock"):
-        if not ready.exists():
-            for stale in CACHE_DIR.glob(prefix + "*"):
-                if stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)
-            cache.mkdir(parents=True)
-            seed_seconds = _run_seed(args, cache)
-            # one self-contained file to copy
-            with contextlib.closing(sqlite3.connect(cache / DB_NAME)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            ready.write_text(json.dumps({"seed_seconds": round(seed_seconds, 1)}))
-        else:
-            log(f"reusing the seeded database in {cache.relative_to(ROOT)}")
-        log("copying it for this run")
-        shutil.copyfile(cache / DB_NAME, run_dir / DB_NAME)
-    return {
-        "database": "sqlite",
-        "database_mib": round((run_dir / DB_NAME).stat().st_size / 2**20),
-        "seed_seconds": (round(seed_seconds, 1) if seed_seconds is not None
-                         else json.loads(ready.read_text())["seed_seconds"]),
-        "seeded_this_run": seed_seconds is not None,
-    }
+    return copy_seeded_sqlite(args.conversations, args.messages_per_conversation, args.seed,
+                              run_dir)
 
 
 def prepare_postgres(args: argparse.Namespace, run_dir: Path) -> dict[str, Any]:

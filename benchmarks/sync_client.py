@@ -30,14 +30,12 @@ import contextlib
 import cProfile
 import gc
 import hashlib
-import json
 import os
 import pstats
 import random
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -55,16 +53,14 @@ import httpx
 
 from benchmarks._common import (
     CACHE_DIR,
-    ROOT,
+    SQLITE_DB_NAME,
     ServerProcess,
+    copy_seeded_sqlite,
     emit,
     figure,
-    file_lock,
-    files_digest,
     log,
     percentile,
     process_cpu_seconds,
-    server_command,
 )
 from sync import entities
 from sync.client import ApiClient
@@ -81,7 +77,7 @@ TARGET_DRAIN = ">= 1000"  # intents/s
 TICK_S = 0.005
 IDLE_BASELINE_S = 2.0
 CHANNEL_NAME = "Synthetic 1 web_chat"  # a seeded channel of a team the supervisor is in
-DB_NAME = "relaydesk-server.sqlite3"
+
 # From server/seed.py, not imported: this process stands for a desk, so it loads no server code
 # (its heap, which the garbage collector walks, stays a desk's).
 SYNTHETIC_SUPERVISOR = "bench-supervisor@synthetic.test"
@@ -95,8 +91,7 @@ SERVER_PAGE_DEFAULT = 5000  # server/config.py bootstrap_page_default
 
 
 # --------------------------------------------------------------------------- workspace
-# The cache key and layout are those of benchmarks/server_feed.py (copied here, not imported,
-# so the two files evolve independently), so both benchmarks share one seeded database.
+# The seeded database comes from the cache benchmarks/server_feed.py uses too (_common).
 
 
 def prepare_server_dir(args: argparse.Namespace, run_dir: Path, secret: str
@@ -104,49 +99,15 @@ def prepare_server_dir(args: argparse.Namespace, run_dir: Path, secret: str
     """A copy of the cached seeded database (seeded first when absent) whose channel
     ``CHANNEL_NAME`` takes ``secret``; returns (the server's data dir, that channel's id,
     facts)."""
-    shaping = [ROOT / "server" / n for n in ("seed.py", "serialize.py", "models.py")]
-    shaping += list((ROOT / "server" / "migrations" / "versions").glob("*.py"))
-    prefix = (f"server_feed-sqlite-c{args.conversations}-m{args.messages_per_conversation}"
-              f"-s{args.seed}-")
-    cache = CACHE_DIR / (prefix + files_digest(shaping))
-    ready = cache / "ready.json"
     server_dir = run_dir / "server"
-    server_dir.mkdir()
-    seeded_now = False
-    with file_lock(CACHE_DIR / f"{prefix}lock"):  # the lock server_feed.py takes too
-        if not ready.exists():
-            for stale in CACHE_DIR.glob(prefix + "*"):
-                if stale.is_dir():
-                    shutil.rmtree(stale, ignore_errors=True)
-            cache.mkdir(parents=True)
-            log(f"seeding {args.conversations:,} conversations x "
-                f"{args.messages_per_conversation} messages (once; later runs reuse it)")
-            start = time.perf_counter()
-            subprocess.run([*server_command(), "seed", "synthetic", "--data-dir", str(cache),
-                            "--conversations", str(args.conversations),
-                            "--messages-per-conversation", str(args.messages_per_conversation),
-                            "--seed", str(args.seed)],
-                           check=True, cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr)
-            seconds = time.perf_counter() - start
-            with contextlib.closing(sqlite3.connect(cache / DB_NAME)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file
-            ready.write_text(json.dumps({"seed_seconds": round(seconds, 1)}))
-            log(f"seeded in {seconds:.1f} s")
-            seeded_now = True
-        else:
-            log(f"reusing the seeded database in {cache.relative_to(ROOT)}")
-        log("copying it for this run")
-        shutil.copyfile(cache / DB_NAME, server_dir / DB_NAME)
-    with contextlib.closing(sqlite3.connect(server_dir / DB_NAME)) as conn, conn:
+    facts = copy_seeded_sqlite(args.conversations, args.messages_per_conversation, args.seed,
+                               server_dir)
+    with contextlib.closing(sqlite3.connect(server_dir / SQLITE_DB_NAME)) as conn, conn:
         row = conn.execute("SELECT id FROM channels WHERE name = ?", (CHANNEL_NAME,)).fetchone()
         if row is None:
             raise RuntimeError(f"the synthetic workspace has no channel {CHANNEL_NAME!r}")
         conn.execute("UPDATE channels SET secret_hash = ? WHERE id = ?",
                      (hash_secret(secret), row[0]))
-    facts = {"database": "sqlite",
-             "database_mib": round((server_dir / DB_NAME).stat().st_size / 2**20),
-             "seed_seconds": json.loads(ready.read_text())["seed_seconds"],
-             "seeded_this_run": seeded_now}
     return server_dir, str(row[0]), facts
 
 
