@@ -8,7 +8,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -154,7 +153,3 @@ def outbound_log(session: Session, channel_id: str, after: int, limit: int) -> p
                          created_at=r.created_at)
         for r in rows
     ])
-
-
-def contact_attributes(raw: str) -> dict[str, str]:
-    return dict(orjson.loads(raw or "{}"))

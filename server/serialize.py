@@ -235,15 +235,3 @@ def team_ids_by_agent(session: Session, agent_ids: Sequence[str]) -> dict[str, l
         ):
             out[agent_id].append(team_id)
     return out
-
-
-def identities_by_contact(
-    session: Session, contact_ids: Sequence[str]
-) -> dict[str, list[m.ContactIdentity]]:
-    out: dict[str, list[m.ContactIdentity]] = defaultdict(list)
-    if contact_ids:
-        for ident in session.scalars(
-            select(m.ContactIdentity).where(m.ContactIdentity.contact_id.in_(contact_ids))
-        ):
-            out[ident.contact_id].append(ident)
-    return out

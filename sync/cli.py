@@ -30,7 +30,7 @@ from sync.client import ApiClient, ApiError, Refused, Unreachable
 from sync.credentials import CredentialStore
 from sync.engine import EngineOptions, SignInRequired, SyncEngine
 from sync.mirror import PageError
-from sync.store import OutboxUnreadable, Store, _check
+from sync.store import OutboxUnreadable, Store, check_file
 from sync.workspace import WorkspaceConfig, default_data_dir
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGN_IN, EXIT_VERIFY = 0, 1, 2, 3, 4
@@ -189,7 +189,7 @@ async def cmd_login(args: argparse.Namespace, data_dir: Path) -> int:
             raise CliError(exc.message, EXIT_SIGN_IN if exc.status == 401 else EXIT_FAILED
                            ) from None
         status = s.engine.status
-        config.agent_id = await s.store.run_read(s.engine._read_state, mirror.AGENT_ID)
+        config.agent_id = await s.engine.agent_id()
         config.save(data_dir)
         note = "" if status.credentials_secure else (
             " (no secure keyring on this system: the sign-in lasts for this command only)")
@@ -355,7 +355,7 @@ async def _queue(args: argparse.Namespace, data_dir: Path, name: str,
     assert s.engine is not None
     try:
         try:
-            record = await s.store.run_write(s.engine._enqueue, name, intent_args)
+            record = await s.engine.enqueue(name, intent_args)
         except outbox.InvalidIntent as exc:
             raise CliError(str(exc)) from None
         sent, message = await _try_sync(s)
@@ -404,7 +404,7 @@ async def cmd_reset_cache(args: argparse.Namespace, data_dir: Path) -> int:
 async def cmd_verify(args: argparse.Namespace, data_dir: Path) -> int:
     problems: list[str] = []
     for path in (data_dir / "mirror.sqlite3", data_dir / "outbox.sqlite3"):
-        problem = await asyncio.to_thread(_check, path, True)
+        problem = await asyncio.to_thread(check_file, path, True)
         if problem:
             problems.append(f"{path.name}: integrity check failed: {problem}")
     if problems:
@@ -419,7 +419,7 @@ async def cmd_verify(args: argparse.Namespace, data_dir: Path) -> int:
         for _attempt in range(3):  # a change landing mid-way shows as a difference: look again
             try:
                 await s.engine.sync_once()
-                raw = await s.engine._call(lambda: s.api.bootstrap_page_raw(None, 1))  # type: ignore[union-attr]
+                server_totals = await s.engine.server_totals()
             except SignInRequired:
                 raise CliError("sign-in required: run `relaydesk-sync login`",
                                EXIT_SIGN_IN) from None
@@ -427,7 +427,6 @@ async def cmd_verify(args: argparse.Namespace, data_dir: Path) -> int:
                 reason = exc.message if isinstance(exc, ApiError) else str(exc)
                 raise CliError(f"cannot compare with the server: {reason}", EXIT_FAILED
                                ) from None
-            server_totals = json.loads(raw)["totals"]
 
             def local() -> dict[str, int]:
                 with s.store.read_mirror() as conn:

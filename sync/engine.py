@@ -216,6 +216,16 @@ class SyncEngine:
     async def _in_keyring(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._keyring, fn, *args)
 
+    async def agent_id(self) -> str | None:
+        """The signed-in agent this mirror belongs to (None before the first sign-in)."""
+        return await self.store.run_read(self._read_state, mirror.AGENT_ID)
+
+    async def server_totals(self) -> dict[str, int]:
+        """Rows per entity the server would send this agent now (the first bootstrap page's
+        totals): what ``verify`` compares the mirror with."""
+        raw = await self._call(lambda: self.api.bootstrap_page_raw(None, 1))
+        return dict(mirror.parse_page(raw)["totals"])
+
     def _read_state(self, key: str) -> str | None:
         with self.store.read_mirror() as conn:
             return self.store.get_state(conn, key)

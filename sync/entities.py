@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete
 from sqlalchemy.engine import Connection
 
 from sync import models as mm
@@ -93,12 +93,6 @@ SPECS: dict[Entity, EntitySpec] = {
 }
 
 _BY_NAME: dict[str, Entity] = {e.value: e for e in Entity}
-
-
-def upsert_rows(conn: Connection, entity: Entity, rows: list[dict[str, Any]]) -> None:
-    """Insert or replace rows of one entity kind (executemany)."""
-    if rows:
-        conn.execute(insert(SPECS[entity].table).prefix_with("OR REPLACE"), rows)
 
 
 def upsert_values(conn: Connection, entity: Entity, rows: list[tuple[Any, ...]]) -> None:

@@ -71,7 +71,7 @@ def _engine(path: Path, wal_autocheckpoint: int = 1000) -> Engine:
     return engine
 
 
-def _check(path: Path, full: bool) -> str | None:
+def check_file(path: Path, full: bool) -> str | None:
     """None when the file is a healthy SQLite database (or absent), else what is wrong."""
     if not path.exists():
         return None
@@ -125,13 +125,13 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         report = OpenReport()
         marker = self.data_dir / CLEAN_MARKER
-        problem = _check(self.mirror_path, full=not marker.exists())
+        problem = check_file(self.mirror_path, full=not marker.exists())
         if problem is not None:
             report.rebuilt_mirror, report.problem = True, problem
             report.moved_to = self._move_aside(self.mirror_path)
             log.warning("mirror failed its integrity check (%s); moved to %s, rebuilding",
                         problem, report.moved_to)
-        outbox_problem = _check(self.outbox_path, full=True)
+        outbox_problem = check_file(self.outbox_path, full=True)
         if outbox_problem is not None:
             raise OutboxUnreadable(
                 f"The outbox {self.outbox_path} is damaged ({outbox_problem}). It may hold "

@@ -156,13 +156,13 @@ def test_open_creates_both_files_in_wal_mode_with_migrations(tmp_path: Path) -> 
 def test_clean_shutdown_quick_check_unclean_full_integrity_check(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, bool]] = []
-    real_check = store_module._check
+    real_check = store_module.check_file
 
     def spy(path: Path, full: bool) -> str | None:
         calls.append((path.name, full))
         return real_check(path, full)
 
-    monkeypatch.setattr(store_module, "_check", spy)
+    monkeypatch.setattr(store_module, "check_file", spy)
     marker = tmp_path / CLEAN_MARKER
 
     store = Store(tmp_path)
@@ -222,8 +222,8 @@ def test_cli_closing_beside_a_running_desk_does_not_mark_the_mirror_clean(
             desk.wait()
 
     calls: list[tuple[str, bool]] = []
-    real_check = store_module._check
-    monkeypatch.setattr(store_module, "_check",
+    real_check = store_module.check_file
+    monkeypatch.setattr(store_module, "check_file",
                         lambda path, full: calls.append((path.name, full)) or real_check(path,
                                                                                           full))
     store = Store(tmp_path)
