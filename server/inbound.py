@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from server import models as m
 from server.emit import emit_contact, emit_conversation, emit_message
 from server.feed import ChangeBuffer, now_ms
-from server.mutations import SLA_MS
 from sync import protocol as p
-from sync.rules import opt_keyword
+from sync.rules import opt_keyword, sla_due
 
 
 def new_channel_secret() -> tuple[str, str]:
@@ -128,7 +127,7 @@ def receive(session: Session, channel: m.Channel, msg: p.InboundMessage, *,
     conv.unread_count += 1
     conv.preview = msg.text[:200]
     if conv.sla_due_at is None:
-        conv.sla_due_at = now + SLA_MS.get(conv.priority, SLA_MS["normal"])
+        conv.sla_due_at = sla_due(now, conv.priority)
     session.flush()
     if contact_changed:
         emit_contact(buf, ident.contact_id)

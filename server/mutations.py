@@ -30,10 +30,8 @@ from server.emit import (
 )
 from server.feed import ChangeBuffer, Viewer, now_ms
 from sync import protocol as p
-from sync.rules import REJECT_MESSAGES, send_refusal, window_state
+from sync.rules import REJECT_MESSAGES, send_refusal, sla_due, window_state
 
-SLA_MS = {"urgent": 15 * 60_000, "high": 60 * 60_000, "normal": 4 * 3_600_000,
-          "low": 24 * 3_600_000}
 DEFAULT_TAG_COLOR = "#6b7280"
 
 
@@ -224,7 +222,7 @@ def set_priority(ctx: _Ctx, a: p.SetPriorityArgs) -> None:
         return
     conv.priority = a.priority.value
     if conv.sla_due_at is not None and conv.last_inbound_at is not None:
-        conv.sla_due_at = conv.last_inbound_at + SLA_MS[conv.priority]
+        conv.sla_due_at = sla_due(conv.last_inbound_at, conv.priority)
     emit_conversation(ctx.buf, conv)
 
 

@@ -19,7 +19,7 @@ from server.db import Database
 from server.demo_data import DemoWorkspace, build_demo_workspace
 from server.emit import emit_contact, emit_conversation, emit_message, emit_public
 from server.feed import SCOPED, ChangeBuffer, now_ms
-from server.mutations import SLA_MS
+from sync.rules import sla_due
 
 MINUTE_MS = 60_000
 
@@ -110,7 +110,7 @@ def seed_demo(db: Database) -> DemoSeedResult:
                 preview=next((x.body for x in reversed(msgs) if x.direction
                               in ("inbound", "outbound")), "")[:200],
                 last_activity_at=last_at, last_inbound_at=last_inbound,
-                sla_due_at=(last_inbound + SLA_MS[conv_spec.priority]
+                sla_due_at=(sla_due(last_inbound, conv_spec.priority)
                             if last_inbound and not answered and conv_spec.status != "resolved"
                             else None),
                 created_at=now - msgs[0].minutes_ago * MINUTE_MS if msgs else now,

@@ -15,6 +15,7 @@ import orjson
 
 from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord
 from sync.protocol import MutationName
+from sync.rules import sla_due
 
 # How the thread shows an outbound message or note the agent wrote.
 LOCAL_PENDING = "pending"  # queued, not confirmed (offline, or push in flight)
@@ -50,6 +51,9 @@ def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord])
                 out["team_id"] = a["team_id"]
         elif name == MutationName.SET_PRIORITY:
             out["priority"] = a["priority"]
+            # As the server does: an answer still owed is due by the new priority's clock.
+            if out.get("sla_due_at") is not None and out.get("last_inbound_at") is not None:
+                out["sla_due_at"] = sla_due(out["last_inbound_at"], a["priority"])
         elif name == MutationName.ADD_TAG:
             tag = a["tag"].strip()  # the server stores it stripped
             if tag and tag not in out["tags"]:

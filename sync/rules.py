@@ -35,6 +35,16 @@ WINDOW_RULES: dict[ChannelType, WindowRule] = {
     ChannelType.LINE: WindowRule(free_ms=None),
 }
 
+# How long after the customer's message a first answer is due, by priority. The server sets
+# ``sla_due_at`` from it; the desk uses it to show a priority change offline the same way.
+SLA_MS: dict[str, int] = {"urgent": 15 * 60_000, "high": HOUR_MS, "normal": 4 * HOUR_MS,
+                          "low": 24 * HOUR_MS}
+
+
+def sla_due(last_inbound_at: int, priority: str) -> int:
+    return last_inbound_at + SLA_MS.get(priority, SLA_MS["normal"])
+
+
 # Carrier-standard keywords; a message counts only when it is exactly one of these words.
 OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit"})
 OPT_IN_KEYWORDS = frozenset({"start", "unstop"})

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from server import models as m
 from server.db import Database
 from server.feed import now_ms
-from server.mutations import SLA_MS
 from sync import protocol as p
+from sync.rules import SLA_MS
 from tests.server.harness import PREFIX, Api, LiveServer, Mirror, Workspace
 
 

@@ -66,7 +66,8 @@ def message(mid: str, created_at: int, direction: str = "inbound", body: str = "
     ("assign", {"team_id": "team-b"}, {"team_id": "team-b"}),
     ("assign", {"team_id": "team-b", "agent_id": "bob"},
      {"team_id": "team-b", "assignee_id": "bob"}),
-    ("set_priority", {"priority": "urgent"}, {"priority": "urgent"}),
+    ("set_priority", {"priority": "urgent"},  # an owed answer is due by the new clock
+     {"priority": "urgent", "sla_due_at": T0 + 15 * 60_000}),
     ("add_tag", {"tag": "billing"}, {"tags": ["vip", "billing"]}),
     ("add_tag", {"tag": " billing "}, {"tags": ["vip", "billing"]}),
     ("add_tag", {"tag": "vip"}, {"tags": ["vip"]}),
