@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, select
 
 from sync import entities, outbox
+from sync.models import BOOTSTRAP_DEFERRED_INDEXES
 from sync.protocol import BOOTSTRAP_ORDER
 from sync.store import Store
 
@@ -87,11 +88,14 @@ def apply_bootstrap_body(store: Store, body: dict[str, Any]
             totals = body["totals"]
             store.set_state(conn, BOOTSTRAP_TOTALS, orjson.dumps(totals).decode())
         done = orjson.loads(store.get_state(conn, BOOTSTRAP_DONE) or "{}")
+        if not done:
+            drop_deferred_indexes(conn)
         for item in items:
             done[item["entity"]] = done.get(item["entity"], 0) + 1
         entities.apply_changes(conn, ((i["entity"], i["id"], "upsert", i["data"]) for i in items))
         store.set_state(conn, BOOTSTRAP_DONE, orjson.dumps(done).decode())
         if next_token is None:
+            create_deferred_indexes(conn)
             store.set_state(conn, CURSOR, str(cursor))
             store.set_state(conn, BOOTSTRAPPED, "1")
             store.set_state(conn, BOOTSTRAP_TOKEN, None)
@@ -137,6 +141,18 @@ def apply_pull_page(store: Store, raw: bytes, expected_cursor: int) -> PullResul
         outbox.settle(oconn, cursor)
     return PullResult(applied, max(cursor, current), has_more,
                       int(body.get("last_mutation_id") or 0))
+
+
+def drop_deferred_indexes(conn: Connection) -> None:
+    """Before the first page of a bootstrap: the bulk tables fill without index upkeep."""
+    for index in BOOTSTRAP_DEFERRED_INDEXES:
+        index.drop(conn, checkfirst=True)
+
+
+def create_deferred_indexes(conn: Connection) -> None:
+    """With the last bootstrap page (same transaction), so a bootstrapped mirror has them."""
+    for index in BOOTSTRAP_DEFERRED_INDEXES:
+        index.create(conn, checkfirst=True)
 
 
 def get_cursor(store: Store) -> int:
