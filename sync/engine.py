@@ -63,6 +63,9 @@ class EngineStatus:
     credentials_secure: bool = True
     live: bool = False  # the server-sent event stream is connected
     retry_in_s: float | None = None
+    # Bumped whenever what the agent sees may have changed (a pulled page, an intent queued,
+    # pushed or settled): views re-read when it moves.
+    data_version: int = 0
 
 
 RESYNC_GAVE_UP = "The server keeps asking for a full resync; will retry later."
@@ -118,7 +121,8 @@ class SyncEngine:
         self._listeners: list[Callable[[EngineStatus], None]] = []
         self._wake = asyncio.Event()
         self._signed_in = asyncio.Event()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
+        self._timer_when = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._tokens: Tokens | None = None
         self._keyring = ThreadPoolExecutor(1, thread_name_prefix="relaydesk-keyring")
@@ -151,7 +155,7 @@ class SyncEngine:
     async def _refresh_counts(self) -> None:
         counts = await self.store.run_read(self._read_counts)
         self._set(pending=counts[outbox.PENDING] + counts[outbox.APPLIED],
-                  rejected=counts[outbox.REJECTED])
+                  rejected=counts[outbox.REJECTED], data_version=self._status.data_version + 1)
 
     def _read_counts(self) -> dict[str, int]:
         with self.store.read_outbox() as conn:
@@ -207,11 +211,14 @@ class SyncEngine:
         when = now + delay
         timer = self._timer
         # Keep a pending earlier wake-up; a timer that has already fired does not count.
-        if timer is not None and not timer.cancelled() and now < timer.when() <= when:
+        # The deadline is kept here: not every loop's call_later returns a TimerHandle
+        # (qasync's has no when()).
+        if timer is not None and not timer.cancelled() and now < self._timer_when <= when:
             return
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_later(delay, self.trigger, "timer")
+        self._timer_when = when
 
     async def _in_keyring(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._keyring, fn, *args)
@@ -345,7 +352,13 @@ class SyncEngine:
             if wait > 0:  # the server asked us to come back later: pokes do not cut it short
                 self._schedule(wait)
                 continue
-            await self.run_cycle_guarded()
+            try:
+                await self.run_cycle_guarded()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the worker must outlive any bug (powersync-kotlin #340)
+                log.exception("sync worker: cycle bookkeeping failed")
+                self._schedule(self.options.backoff_cap_s)
 
     async def run_cycle_guarded(self) -> bool:
         """One cycle; failures become a state and a scheduled retry. True when it synced."""
@@ -448,7 +461,7 @@ class SyncEngine:
                         self._call(lambda t=next_token: self.api.bootstrap_page_raw(t, limit)))
                 progress, _ = await self.store.run_write(mirror.apply_bootstrap_body,
                                                          self.store, body)
-                self._set(progress=progress)
+                self._set(progress=progress, data_version=self._status.data_version + 1)
                 if not next_token:
                     return
         finally:
@@ -490,6 +503,8 @@ class SyncEngine:
             raw = await self._call(lambda c=cursor: self.api.pull_raw(
                 c, self.options.pull_limit, client_id))
             result = await self.store.run_write(mirror.apply_pull_page, self.store, raw, cursor)
+            if result.applied:
+                self._set(data_version=self._status.data_version + 1)
             cursor = result.cursor
             if not result.has_more:
                 return

@@ -1,0 +1,501 @@
+"""What the desk reads: inbox views, conversation rows, threads, contacts, reference data.
+
+Plain functions over a Store's reader connections (call them off the GUI thread, e.g. through
+``Store.run_read``), returning frozen dataclasses: widgets never see a Session or a Row.
+Every answer is the overlay's: mirror rows with the agent's unconfirmed intents laid over,
+so a conversation assigned to me offline is in "Mine" at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, text
+
+from sync import outbox, overlay
+from sync.domain import conversation_window
+from sync.outbox import IntentRecord
+from sync.rules import WindowState
+from sync.store import Store
+
+PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+ACTIVE_STATUSES = ("open", "pending")
+ALL_STATUSES = ("open", "pending", "snoozed", "resolved")
+
+
+# --------------------------------------------------------------------------- filters
+
+
+class Sort(StrEnum):
+    LAST_ACTIVITY = "last_activity"  # newest activity first
+    WAITING = "waiting"  # the customer waiting longest first (oldest unanswered inbound)
+    PRIORITY = "priority"  # urgent first, then newest activity
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """One inbox view. ``None`` fields do not filter. ``assignee`` is "me", "none" or an id."""
+
+    assignee: str | None = None
+    team_id: str | None = None
+    channel_id: str | None = None
+    statuses: tuple[str, ...] | None = ACTIVE_STATUSES
+    tag: str | None = None
+    text: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"assignee": self.assignee, "team_id": self.team_id,
+                "channel_id": self.channel_id,
+                "statuses": list(self.statuses) if self.statuses is not None else None,
+                "tag": self.tag, "text": self.text}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> InboxFilter:
+        statuses = raw.get("statuses")
+        return cls(assignee=raw.get("assignee"), team_id=raw.get("team_id"),
+                   channel_id=raw.get("channel_id"),
+                   statuses=tuple(statuses) if statuses is not None else None,
+                   tag=raw.get("tag"), text=raw.get("text") or "")
+
+
+def _sql_filter(flt: InboxFilter, me: str | None) -> tuple[str, dict[str, Any]]:
+    where, params = [], {}
+    if flt.assignee == "me":
+        where.append("c.assignee_id = :me")
+        params["me"] = me or ""
+    elif flt.assignee == "none":
+        where.append("c.assignee_id IS NULL")
+    elif flt.assignee:
+        where.append("c.assignee_id = :assignee")
+        params["assignee"] = flt.assignee
+    if flt.team_id:
+        where.append("c.team_id = :team")
+        params["team"] = flt.team_id
+    if flt.channel_id:
+        where.append("c.channel_id = :channel")
+        params["channel"] = flt.channel_id
+    if flt.statuses is not None:
+        names = [f":st{i}" for i in range(len(flt.statuses))]
+        where.append(f"c.status IN ({', '.join(names) or 'NULL'})")
+        params.update({f"st{i}": s for i, s in enumerate(flt.statuses)})
+    if flt.tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = :tag)")
+        params["tag"] = flt.tag
+    if flt.text.strip():
+        where.append("(c.subject LIKE :q ESCAPE '\\' OR c.preview LIKE :q ESCAPE '\\' "
+                     "OR k.name LIKE :q ESCAPE '\\')")
+        params["q"] = "%" + _like_escape(flt.text.strip()) + "%"
+    return (" AND ".join(where) or "1"), params
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def matches(flt: InboxFilter, row: dict[str, Any], contact_name: str, me: str | None) -> bool:
+    """The same filter as the SQL, for rows the overlay changed (same semantics)."""
+    if flt.assignee == "me" and (me is None or row.get("assignee_id") != me):
+        return False
+    if flt.assignee == "none" and row.get("assignee_id") is not None:
+        return False
+    if flt.assignee not in (None, "me", "none") and row.get("assignee_id") != flt.assignee:
+        return False
+    if flt.team_id and row.get("team_id") != flt.team_id:
+        return False
+    if flt.channel_id and row.get("channel_id") != flt.channel_id:
+        return False
+    if flt.statuses is not None and row.get("status") not in flt.statuses:
+        return False
+    if flt.tag and flt.tag not in (row.get("tags") or []):
+        return False
+    q = flt.text.strip().casefold()
+    return not q or any(q in (v or "").casefold()
+                        for v in (row.get("subject"), row.get("preview"), contact_name))
+
+
+def _sort_key(sort: Sort, row: dict[str, Any]) -> tuple[Any, ...]:
+    if sort is Sort.WAITING:
+        waiting = row.get("sla_due_at") is not None or (row.get("unread_count") or 0) > 0
+        return (0 if waiting else 1, row.get("last_inbound_at") or row["last_activity_at"],
+                row["id"])
+    if sort is Sort.PRIORITY:
+        return (PRIORITY_RANK.get(row.get("priority") or "normal", 2),
+                -row["last_activity_at"], row["id"])
+    return (-row["last_activity_at"], row["id"])
+
+
+_ORDER_SQL = {
+    Sort.LAST_ACTIVITY: "c.last_activity_at DESC, c.id",
+    Sort.WAITING: "(CASE WHEN c.sla_due_at IS NOT NULL OR c.unread_count > 0 THEN 0 ELSE 1 END),"
+                  " COALESCE(c.last_inbound_at, c.last_activity_at), c.id",
+    Sort.PRIORITY: "(CASE c.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' "
+                   "THEN 2 ELSE 3 END), c.last_activity_at DESC, c.id",
+}
+
+_KEY_COLUMNS = "c.id, c.last_activity_at, c.last_inbound_at, c.sla_due_at, c.unread_count, " \
+               "c.priority"
+
+
+def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
+    with store.read_outbox() as conn:
+        intents = outbox.unsettled(conn)
+    out: dict[str, list[IntentRecord]] = {}
+    for intent in intents:
+        if intent.conversation_id:
+            out.setdefault(intent.conversation_id, []).append(intent)
+    return out
+
+
+def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIVITY,
+                     me: str | None = None) -> list[str]:
+    """The ids of one view, in order. Conversations with unconfirmed intents are decided
+    on their overlaid values (a handful), the rest by one SQL query."""
+    live = {cid: ints for cid, ints in _live_by_conversation(store).items()
+            if any(i.state != outbox.REJECTED for i in ints)}
+    where, params = _sql_filter(flt, me)
+    join = "LEFT JOIN contacts k ON k.id = c.contact_id" if flt.text.strip() else ""
+    with store.read_mirror() as conn:
+        rows = conn.execute(text(
+            f"SELECT c.id FROM conversations c {join} WHERE {where} ORDER BY {_ORDER_SQL[sort]}"
+        ), params).all()
+        ids = [r[0] for r in rows]
+        if not live:
+            return ids
+        changed = _raw_conversations(conn, list(live))
+    extra: list[dict[str, Any]] = []
+    for cid, raw in changed.items():
+        over = overlay.apply_to_conversation(raw, live[cid])
+        if matches(flt, over, raw.get("contact_name") or "", me):
+            extra.append(over)
+    keep = [i for i in ids if i not in live]
+    if not extra:
+        return keep
+    return _merge_sorted(store, keep, extra, sort)
+
+
+def _merge_sorted(store: Store, keep: list[str], extra: list[dict[str, Any]], sort: Sort
+                  ) -> list[str]:
+    """Insert a few overlaid rows into an ordered id list (binary search on sort keys)."""
+    import bisect
+
+    extra.sort(key=lambda r: _sort_key(sort, r))
+    with store.read_mirror() as conn:
+        cache: dict[str, tuple[Any, ...]] = {}
+
+        def key_at(index: int) -> tuple[Any, ...]:
+            cid = keep[index]
+            if cid not in cache:
+                row = conn.execute(text(f"SELECT {_KEY_COLUMNS} FROM conversations c "
+                                        "WHERE c.id = :id"), {"id": cid}).mappings().one()
+                cache[cid] = _sort_key(sort, dict(row))
+            return cache[cid]
+
+        class _Keys:
+            def __len__(self) -> int:
+                return len(keep)
+
+            def __getitem__(self, index: int) -> tuple[Any, ...]:
+                return key_at(index)
+
+        out = list(keep)
+        offset = 0
+        positions = []
+        for row in extra:
+            positions.append(bisect.bisect_left(_Keys(), _sort_key(sort, row)))  # type: ignore[arg-type]
+    for pos, row in zip(positions, extra, strict=True):
+        out.insert(pos + offset, row["id"])
+        offset += 1
+    return out
+
+
+# --------------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    id: str
+    channel_id: str
+    channel_type: str
+    channel_name: str
+    contact_id: str
+    contact_name: str
+    team_id: str
+    team_name: str
+    assignee_id: str | None
+    assignee_name: str | None
+    subject: str | None
+    preview: str
+    status: str
+    snoozed_until: int | None
+    priority: str
+    tags: tuple[str, ...]
+    unread_count: int
+    last_activity_at: int
+    last_inbound_at: int | None
+    sla_due_at: int | None
+    created_at: int
+    window: WindowState
+    pending_intents: int = 0  # unconfirmed changes the agent made to it
+    failed_intents: int = 0  # rejected ones, waiting for Retry or Discard
+
+
+_ROW_SQL = """
+SELECT c.*, k.name AS contact_name, k.identities AS contact_identities,
+       ch.name AS channel_name, t.name AS team_name
+FROM conversations c
+LEFT JOIN contacts k ON k.id = c.contact_id
+LEFT JOIN channels ch ON ch.id = c.channel_id
+LEFT JOIN teams t ON t.id = c.team_id
+"""
+
+
+def _raw_conversations(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join(f":i{n}" for n in range(len(chunk)))
+        params = {f"i{n}": cid for n, cid in enumerate(chunk)}
+        for row in conn.execute(text(f"{_ROW_SQL} WHERE c.id IN ({marks})"), params).mappings():
+            out[row["id"]] = dict(row)
+    return out
+
+
+def _agent_names(conn: Connection) -> dict[str, str]:
+    return {r[0]: r[1] for r in conn.execute(text("SELECT id, name FROM agents"))}
+
+
+def _to_row(raw: dict[str, Any], intents: list[IntentRecord], names: dict[str, str],
+            team_names: dict[str, str], now_ms: int) -> ConversationRow:
+    over = overlay.apply_to_conversation(raw, intents)
+    contact = {"identities": raw.get("contact_identities") or "[]"}
+    assignee = over.get("assignee_id")
+    return ConversationRow(
+        id=over["id"], channel_id=over["channel_id"], channel_type=over["channel_type"],
+        channel_name=raw.get("channel_name") or over["channel_type"],
+        contact_id=over["contact_id"], contact_name=raw.get("contact_name") or "",
+        team_id=over["team_id"],
+        team_name=team_names.get(over["team_id"]) or raw.get("team_name") or "",
+        assignee_id=assignee, assignee_name=names.get(assignee) if assignee else None,
+        subject=over.get("subject"), preview=over.get("preview") or "",
+        status=over["status"], snoozed_until=over.get("snoozed_until"),
+        priority=over["priority"], tags=tuple(over["tags"]),
+        unread_count=int(over.get("unread_count") or 0),
+        last_activity_at=int(over["last_activity_at"]),
+        last_inbound_at=over.get("last_inbound_at"), sla_due_at=over.get("sla_due_at"),
+        created_at=int(over["created_at"]),
+        window=conversation_window(over, contact, now_ms),
+        pending_intents=int(over.get("pending_intents") or 0),
+        failed_intents=sum(1 for i in intents if i.state == outbox.REJECTED),
+    )
+
+
+def conversation_rows(store: Store, ids: Sequence[str], now_ms: int
+                      ) -> dict[str, ConversationRow]:
+    """Rows for these ids (missing ids are simply absent: deleted or moved away)."""
+    live = _live_by_conversation(store)
+    with store.read_mirror() as conn:
+        raws = _raw_conversations(conn, ids)
+        names = _agent_names(conn)
+        teams = {r[0]: r[1] for r in conn.execute(text("SELECT id, name FROM teams"))}
+    return {cid: _to_row(raw, live.get(cid, []), names, teams, now_ms)
+            for cid, raw in raws.items()}
+
+
+# --------------------------------------------------------------------------- navigation
+
+
+@dataclass(frozen=True)
+class NavCounts:
+    """Active (open + pending) conversations per view; statuses count every status."""
+
+    mine: int = 0
+    unassigned: int = 0
+    all: int = 0
+    teams: dict[str, int] = field(default_factory=dict)
+    channels: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, int] = field(default_factory=dict)
+
+
+def nav_counts(store: Store, me: str | None) -> NavCounts:
+    """Counts from the mirror (the overlay moves at most a few rows; the next count after
+    the server confirms them is exact)."""
+    active = "status IN ('open', 'pending')"
+    with store.read_mirror() as conn:
+        one = conn.execute(text(
+            f"SELECT SUM(CASE WHEN assignee_id = :me THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), COUNT(*) "
+            f"FROM conversations WHERE {active}"), {"me": me or ""}).one()
+        teams = dict(conn.execute(text(
+            f"SELECT team_id, COUNT(*) FROM conversations WHERE {active} GROUP BY team_id")).all())
+        channels = dict(conn.execute(text(
+            f"SELECT channel_id, COUNT(*) FROM conversations WHERE {active} "
+            "GROUP BY channel_id")).all())
+        statuses = dict(conn.execute(text(
+            "SELECT status, COUNT(*) FROM conversations GROUP BY status")).all())
+        tags = dict(conn.execute(text(
+            f"SELECT j.value, COUNT(*) FROM conversations c, json_each(c.tags) j "
+            f"WHERE c.{active} GROUP BY j.value")).all())
+    return NavCounts(mine=int(one[0] or 0), unassigned=int(one[1] or 0), all=int(one[2] or 0),
+                     teams=teams, channels=channels, statuses=statuses, tags=tags)
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    id: str
+    name: str
+    email: str
+    role: str
+    team_ids: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True)
+class Named:
+    id: str
+    name: str
+    kind: str = ""  # a channel's type, a tag's colour
+
+
+@dataclass(frozen=True)
+class CannedReplyInfo:
+    id: str
+    shortcut: str
+    title: str
+    body: str
+    team_id: str | None
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    id: str
+    name: str
+    channel_type: str
+    locale: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The small tables: who, which teams, channels, tags, canned replies and templates."""
+
+    agents: tuple[AgentInfo, ...] = ()
+    teams: tuple[Named, ...] = ()
+    channels: tuple[Named, ...] = ()
+    tags: tuple[Named, ...] = ()
+    canned_replies: tuple[CannedReplyInfo, ...] = ()
+    templates: tuple[TemplateInfo, ...] = ()
+
+    def agent(self, agent_id: str | None) -> AgentInfo | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+
+def directory(store: Store) -> Directory:
+    with store.read_mirror() as conn:
+        agents = tuple(
+            AgentInfo(r.id, r.name, r.email, r.role, tuple(orjson.loads(r.team_ids or "[]")),
+                      bool(r.active))
+            for r in conn.execute(text("SELECT * FROM agents ORDER BY name")))
+        teams = tuple(Named(r.id, r.name) for r in
+                      conn.execute(text("SELECT id, name FROM teams ORDER BY name")))
+        channels = tuple(Named(r.id, r.name, r.type) for r in conn.execute(
+            text("SELECT id, name, type FROM channels ORDER BY name")))
+        tags = tuple(Named(r.id, r.name, r.color) for r in
+                     conn.execute(text("SELECT id, name, color FROM tags ORDER BY name")))
+        canned = tuple(CannedReplyInfo(r.id, r.shortcut, r.title, r.body, r.team_id)
+                       for r in conn.execute(text(
+                           "SELECT * FROM canned_replies ORDER BY shortcut")))
+        templates = tuple(TemplateInfo(r.id, r.name, r.channel_type, r.locale, r.body)
+                          for r in conn.execute(text("SELECT * FROM templates ORDER BY name")))
+    return Directory(agents, teams, channels, tags, canned, templates)
+
+
+# --------------------------------------------------------------------------- thread
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    items: tuple[overlay.ThreadItem, ...]
+    has_older: bool  # more history before the first item
+
+
+def thread_page(store: Store, conversation_id: str, me: str | None, limit: int = 200,
+                before: tuple[int, str] | None = None) -> ThreadPage:
+    """The newest ``limit`` messages (or those before ``before`` = (created_at, id)), with
+    the agent's unconfirmed replies and notes laid over (only on the newest page)."""
+    params: dict[str, Any] = {"cid": conversation_id, "limit": limit + 1}
+    cond = ""
+    if before is not None:
+        cond = "AND (created_at < :bt OR (created_at = :bt AND id < :bid))"
+        params.update(bt=before[0], bid=before[1])
+    with store.read_mirror() as conn:
+        rows = [dict(r) for r in conn.execute(text(
+            f"SELECT * FROM messages WHERE conversation_id = :cid {cond} "
+            "ORDER BY created_at DESC, id DESC LIMIT :limit"), params).mappings()]
+    has_older = len(rows) > limit
+    rows = rows[:limit]
+    rows.reverse()
+    intents: list[IntentRecord] = []
+    if before is None:
+        with store.read_outbox() as conn:
+            intents = outbox.unsettled(conn, conversation_id)
+    return ThreadPage(tuple(overlay.thread(rows, intents, me)), has_older)
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+@dataclass(frozen=True)
+class Identity:
+    channel_type: str
+    address: str
+    opted_out: bool
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """The 360° view: who the customer is on every channel and all their conversations."""
+
+    id: str
+    name: str
+    locale: str | None
+    identities: tuple[Identity, ...]
+    attributes: dict[str, Any]
+    conversations: tuple[ConversationRow, ...]
+
+
+def contact_view(store: Store, contact_id: str, now_ms: int) -> ContactView | None:
+    with store.read_mirror() as conn:
+        row = conn.execute(text("SELECT * FROM contacts WHERE id = :id"),
+                           {"id": contact_id}).mappings().first()
+        if row is None:
+            return None
+        ids = [r[0] for r in conn.execute(text(
+            "SELECT id FROM conversations WHERE contact_id = :id "
+            "ORDER BY last_activity_at DESC LIMIT 200"), {"id": contact_id})]
+    rows = conversation_rows(store, ids, now_ms)
+    idents = tuple(
+        Identity(i.get("channel_type", ""), str(i.get("address") or i.get("handle") or ""),
+                 bool(i.get("opted_out")))
+        for i in orjson.loads(row["identities"] or "[]"))
+    attributes = orjson.loads(row["attributes"] or "{}")
+    return ContactView(row["id"], row["name"], row["locale"], idents,
+                       attributes if isinstance(attributes, dict) else {},
+                       tuple(rows[i] for i in ids if i in rows))
+
+
+def intents_for_review(store: Store) -> list[IntentRecord]:
+    """Everything in the outbox, oldest first (the status bar's list with reasons)."""
+    with store.read_outbox() as conn:
+        return outbox.unsettled(conn)
+
+
+def conversations_touched(intents: Iterable[IntentRecord]) -> set[str]:
+    return {i.conversation_id for i in intents if i.conversation_id}
