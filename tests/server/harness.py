@@ -36,13 +36,16 @@ PREFIX = p.API_PREFIX
 class LiveServer:
     """The real ASGI app served by uvicorn on a loopback port, in a background thread."""
 
-    def __init__(self, database_url: str, data_dir: Path, **overrides: Any) -> None:
+    def __init__(self, database_url: str, data_dir: Path, port: int = 0,
+                 **overrides: Any) -> None:
+        """``port`` 0 picks a free one; a given port lets a restarted server keep its URL."""
         self.settings = ServerSettings(database_url=database_url, data_dir=data_dir)
         for key, value in overrides.items():
             setattr(self.settings, key, value)
         # IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (as serve does).
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(self.settings)
