@@ -1,0 +1,359 @@
+"""The composer on real demo conversations: sending, messaging windows, canned replies,
+mentions and drafts that survive a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import closing
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from app.conversation.composer import MAX_BODY, Composer, SendRequest
+from app.conversation.placeholders import fill, find_canned, first_name, unfilled
+from app.drafts import Draft, DraftStore
+from sync import queries
+from sync.queries import CannedReplyInfo, ConversationRow, Directory
+from sync.rules import HOUR_MS, WindowKind, WindowState
+from tests.app.conftest import until
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+OPTED_OUT_REASON = ("This contact replied STOP (opted out of SMS). "
+                    "You can't message them on SMS.")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def demo_rows(backend, desks):
+    session = await desks.session(backend)
+    ids = await session.read(queries.conversation_ids, queries.InboxFilter(statuses=None),
+                             queries.Sort.LAST_ACTIVITY, session.agent_id)
+    rows = await session.read(queries.conversation_rows, ids, now_ms())
+    return session, list(rows.values())
+
+
+def pick(rows: list[ConversationRow], channel_type: str, kind: WindowKind) -> ConversationRow:
+    return next(r for r in rows if r.channel_type == channel_type and r.window.kind is kind)
+
+
+def composer_for(qtbot, row, directory, me, drafts=None, draft=None) -> tuple[Composer, list]:
+    composer = Composer(drafts)
+    qtbot.addWidget(composer)
+    composer.resize(640, 260)
+    composer.show()
+    composer.set_conversation(row, directory, me, draft)
+    sent: list[SendRequest] = []
+    composer.sendRequested.connect(sent.append)
+    return composer, sent
+
+
+def made_row(channel_type: str, window: WindowState, name: str = "Olivia Bennett"
+             ) -> ConversationRow:
+    t = now_ms()
+    return ConversationRow(
+        id=f"conv-{channel_type}", channel_id="ch-1", channel_type=channel_type,
+        channel_name=channel_type.title(), contact_id="k-1", contact_name=name,
+        team_id="support", team_name="Customer Support", assignee_id=None, assignee_name=None,
+        subject=None, preview="Hello", status="open", snoozed_until=None, priority="normal",
+        tags=(), unread_count=0, last_activity_at=t, last_inbound_at=t - 30 * HOUR_MS,
+        sla_due_at=None, created_at=t - 40 * HOUR_MS, window=window)
+
+
+# --------------------------------------------------------------------------- placeholders
+
+
+def test_placeholders_fill_names_and_leave_unknown_ones_visible():
+    body = "Hi {{contact.first_name}} ({{contact.name}}), {{agent.first_name}} here. {{order}}"
+    assert fill(body, "Olivia Bennett", "Alex Morgan") == \
+        "Hi Olivia (Olivia Bennett), Alex here. {{order}}"
+    assert fill("{{contact.first_name}}様 {{agent.name}}", "山田花子", "Kenji Sato") == \
+        "山田花子様 Kenji Sato"
+    assert fill("Hi {{contact.first_name}}", "", "Alex") == "Hi {{contact.first_name}}"
+    assert fill("Hi {{1}}, order {{2}}", "A B", "C", {"1": "Ann"}) == "Hi Ann, order {{2}}"
+    assert unfilled("Hi {{1}}, {{2}} and {{2}}") == ["1", "2"]
+    assert first_name("  Olivia   Bennett ") == "Olivia"
+
+
+def test_find_canned_ranks_shortcut_prefix_before_title_matches():
+    canned = [CannedReplyInfo("1", "thanks", "Thanks for waiting", "", None),
+              CannedReplyInfo("2", "jp-refund", "返金のご案内", "", "japan"),
+              CannedReplyInfo("3", "refund", "Refund issued", "", "billing"),
+              CannedReplyInfo("4", "closing", "Closing (no REFUND)", "", None)]
+    assert [c.id for c in find_canned(canned, "/REF")] == ["3", "2", "4"]
+    assert [c.id for c in find_canned(canned, "")] == ["1", "2", "3", "4"]
+    assert find_canned(canned, "nothing-like-it") == []
+
+
+# --------------------------------------------------------------------------- sending
+
+
+async def test_ctrl_enter_sends_one_reply_and_clears(backend, desks, qtbot):
+    session, rows = await demo_rows(backend, desks)
+    row = pick(rows, "email", WindowKind.ALWAYS_OPEN)
+    composer, sent = composer_for(qtbot, row, session.directory, session.me)
+    assert not composer.banner.isVisible()  # email has no window: nothing to warn about
+    assert not composer.send_button.isEnabled()
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)  # empty: nothing is sent
+    qtbot.keyClicks(composer.editor, "   ")
+    assert not composer.send_button.isEnabled()
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    assert sent == []
+    composer.editor.clear()
+    qtbot.keyClicks(composer.editor, "Your replacement ships today.")
+    assert composer.send_button.isEnabled()
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    assert sent == [SendRequest(row.id, "reply", "Your replacement ships today.")]
+    assert composer.editor.toPlainText() == ""
+    assert not composer.send_button.isEnabled()
+    qtbot.keyClicks(composer.editor, "And a second line")
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Enter, CTRL)  # the keypad's Enter too
+    assert [r.body for r in sent] == ["Your replacement ships today.", "And a second line"]
+
+
+def test_a_message_over_the_server_limit_cannot_be_sent(qtbot):
+    row = made_row("email", WindowState(WindowKind.ALWAYS_OPEN))
+    composer, sent = composer_for(qtbot, row, Directory(), None)
+    composer.editor.setPlainText("x" * 1000)
+    assert not composer.counter.isVisible() and composer.send_button.isEnabled()
+    composer.editor.setPlainText("x" * MAX_BODY)
+    assert composer.counter.isVisible() and composer.send_button.isEnabled()
+    composer.editor.setPlainText("x" * (MAX_BODY + 1))
+    assert composer.counter.isVisible() and not composer.send_button.isEnabled()
+    assert "65" in composer.counter.text()
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    assert sent == []
+
+
+# --------------------------------------------------------------------------- windows
+
+
+async def test_an_opted_out_sms_contact_cannot_be_messaged_but_noted(backend, desks, qtbot):
+    session, rows = await demo_rows(backend, desks)
+    row = pick(rows, "sms", WindowKind.OPTED_OUT)
+    composer, sent = composer_for(qtbot, row, session.directory, session.me)
+    assert not composer.editor.isEnabled()
+    assert not composer.send_button.isEnabled()
+    assert composer.banner.label.isVisible()
+    assert composer.banner.label.text() == OPTED_OUT_REASON
+    assert composer.send_button.toolTip() == OPTED_OUT_REASON
+    composer.set_mode("note")
+    assert composer.editor.isEnabled()
+    qtbot.keyClicks(composer.editor, "Customer opted out; call instead.")
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    assert [(r.kind, r.body) for r in sent] == [("note", "Customer opted out; call instead.")]
+
+
+async def test_whatsapp_after_24_hours_sends_only_a_chosen_template(backend, desks, qtbot):
+    session, rows = await demo_rows(backend, desks)
+    row = pick(rows, "whatsapp", WindowKind.TEMPLATE_ONLY)
+    composer, sent = composer_for(qtbot, row, session.directory, session.me)
+    editor, banner = composer.editor, composer.banner
+    assert editor.isReadOnly()
+    assert "template" in banner.label.text()
+    qtbot.keyClicks(editor, "free text")
+    assert editor.toPlainText() == ""  # read-only: typing does nothing
+    assert not composer.send_button.isEnabled()
+    qtbot.keyClick(editor, Qt.Key.Key_Return, CTRL)
+    assert sent == []
+
+    box = banner.template_box
+    names = [box.itemText(i) for i in range(box.count())]
+    assert "follow_up · en" in names and "order_update · ja" in names
+    box.setCurrentIndex(names.index("order_update · en"))  # needs {{2}} and {{3}}
+    first = row.contact_name.split()[0]
+    assert editor.toPlainText().startswith(f"Hi {first}, there's an update")
+    assert not composer.send_button.isEnabled()  # {{2}}, {{3}} are still empty
+    banner.params["2"].setText("AH-1234567")
+    qtbot.keyClicks(banner.params["3"], "out for delivery")
+    assert "order AH-1234567: out for delivery." in editor.toPlainText()
+    assert composer.send_button.isEnabled()
+    qtbot.keyClick(banner.params["3"], Qt.Key.Key_Return, CTRL)  # from the value field too
+    assert len(sent) == 1 and sent[0].template == "order_update"
+    assert sent[0].kind == "reply" and sent[0].body.startswith(f"Hi {first}, there's an update")
+    assert "{{" not in sent[0].body
+    assert banner.template() is None and editor.toPlainText() == ""
+
+    composer.set_mode("note")  # notes are always allowed
+    assert not editor.isReadOnly() and editor.isEnabled()
+    qtbot.keyClicks(editor, "Sent the order update template")
+    qtbot.keyClick(editor, Qt.Key.Key_Return, CTRL)
+    assert sent[1] == SendRequest(row.id, "note", "Sent the order update template")
+    assert sent[1].template is None
+
+
+def test_messenger_after_24_hours_needs_the_human_agent_tag(qtbot):
+    row = made_row("messenger", WindowState(WindowKind.HUMAN_AGENT_ONLY,
+                                            now_ms() + 3 * 24 * HOUR_MS + 2 * HOUR_MS))
+    composer, sent = composer_for(qtbot, row, Directory(), None)
+    assert composer.banner.human_tag.isVisible()
+    assert "3 d 2 h left" in composer.banner.label.text()
+    qtbot.keyClicks(composer.editor, "Sorry for the wait!")
+    assert not composer.editor.isReadOnly()
+    assert not composer.send_button.isEnabled()
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    assert sent == []
+    composer.banner.human_tag.setChecked(True)
+    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    assert sent == [SendRequest(row.id, "reply", "Sorry for the wait!", human_agent_tag=True)]
+
+
+def test_open_window_shows_time_left_and_moves_on_when_it_ends(qtbot):
+    t = now_ms()
+    long = made_row("whatsapp", WindowState(WindowKind.OPEN, t + 3 * HOUR_MS + 12 * 60_000))
+    composer, _sent = composer_for(qtbot, long, Directory(), None)
+    assert composer.banner.label.text() == "Window open — 3 h 12 min left"
+    short = dataclasses.replace(long, id="conv-2",
+                                window=WindowState(WindowKind.OPEN, t + 30 * 60_000))
+    composer.set_conversation(short, Directory(), None, None)
+    assert composer.banner.label.text() == "Window open — 30 min left"
+    warning = composer.banner.label.palette().color(composer.banner.label.foregroundRole())
+    normal = composer.palette().color(composer.foregroundRole())
+    assert warning != normal  # under an hour: the warning colour
+    qtbot.keyClicks(composer.editor, "Quick answer")
+    assert composer.send_button.isEnabled()
+    # Re-read after the window ended (31 h after the last message): the composer follows.
+    ended = dataclasses.replace(short, window=WindowState(WindowKind.OPEN, t - 1))
+    composer.update_row(ended)
+    assert composer.editor.isReadOnly() and not composer.send_button.isEnabled()
+    assert composer.banner.template_box.isVisible()
+    composer.set_mode("note")  # what was typed is still there, as a note now
+    assert composer.editor.toPlainText() == "Quick answer"
+
+
+def test_a_closed_window_disables_replies_with_the_reason(qtbot):
+    row = made_row("instagram", WindowState(WindowKind.CLOSED))
+    composer, sent = composer_for(qtbot, row, Directory(), None,
+                                  draft=Draft(row.id, "reply", "Hi", 0))
+    assert not composer.editor.isEnabled() and not composer.send_button.isEnabled()
+    assert "closed" in composer.banner.label.text()
+    assert not composer.send() and sent == []
+    composer.set_mode("note")
+    assert composer.editor.isEnabled() and composer.send()
+    assert sent == [SendRequest(row.id, "note", "Hi")]
+
+
+# --------------------------------------------------------------------------- canned, mentions
+
+
+async def test_slash_inserts_a_canned_reply_with_names_filled(backend, desks, qtbot):
+    session, rows = await demo_rows(backend, desks)
+    row = pick(rows, "email", WindowKind.ALWAYS_OPEN)
+    composer, _sent = composer_for(qtbot, row, session.directory, session.me)
+    editor = composer.editor
+    qtbot.keyClicks(editor, "/gre")
+    await until(editor.popup_visible, 5, what="the canned reply list")
+    assert editor.popup_kind() == "canned"
+    qtbot.keyClick(editor._completer.popup(), Qt.Key.Key_Return)  # the list has the keys
+    first = row.contact_name.split()[0]
+    assert editor.toPlainText() == (
+        f"Hi {first}, thanks for contacting Acme Home Electronics! "
+        "My name is Alex and I'll be helping you today.")
+    assert not editor.popup_visible()
+
+    # The window's "/" shortcut: a "/" on a new line, the whole list, narrowed by typing.
+    composer.open_canned_picker()
+    await until(editor.popup_visible, 5, what="the list from the shortcut")
+    qtbot.keyClicks(editor, "closing")
+    editor.choose(0)
+    text = editor.toPlainText()
+    assert text.endswith("Have a great day!\nAlex Morgan, Acme Home Electronics")
+    assert f"\nI'm glad we could sort this out, {first}." in text
+    assert "/" not in text and "{{" not in text
+
+
+async def test_at_mentions_an_agent_in_a_note(backend, desks, qtbot):
+    session, rows = await demo_rows(backend, desks)
+    row = pick(rows, "email", WindowKind.ALWAYS_OPEN)
+    composer, sent = composer_for(qtbot, row, session.directory, session.me)
+    editor = composer.editor
+    qtbot.keyClicks(editor, "me@example.com @Jam")  # a reply: no mention list
+    assert not editor.popup_visible()
+    editor.clear()
+    composer.set_mode("note")
+    qtbot.keyClicks(editor, "Can you check this, @Jam")
+    await until(editor.popup_visible, 5, what="the agent list")
+    assert editor.popup_kind() == "mention"
+    qtbot.keyClick(editor._completer.popup(), Qt.Key.Key_Return)
+    qtbot.keyClicks(editor, "please?")
+    jamie = next(a for a in session.directory.agents if a.name == "Jamie Chen")
+    qtbot.keyClick(editor, Qt.Key.Key_Return, CTRL)
+    assert sent == [SendRequest(row.id, "note", "Can you check this, @Jamie Chen please?",
+                                mentions=(jamie.id,))]
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+def on_disk(path: Path, conversation_id: str) -> str | None:
+    if not path.exists():
+        return None
+    with closing(sqlite3.connect(path)) as conn:
+        try:
+            row = conn.execute("SELECT body FROM drafts WHERE conversation_id = ?",
+                               (conversation_id,)).fetchone()
+        except sqlite3.OperationalError:  # created a moment ago, no table yet
+            return None
+    return row[0] if row else None
+
+
+async def test_a_draft_is_saved_while_typing_and_restored(backend, desks, qtbot, tmp_path):
+    session, rows = await demo_rows(backend, desks)
+    row = pick(rows, "email", WindowKind.ALWAYS_OPEN)
+    drafts = DraftStore(tmp_path / "ws")
+    desks.closers.append(lambda: asyncio.to_thread(drafts.close))
+    composer, _sent = composer_for(qtbot, row, session.directory, session.me, drafts)
+    composer.set_mode("note")
+    qtbot.keyClicks(composer.editor, "Half-written note")
+    path = tmp_path / "ws" / "drafts.sqlite3"
+    assert on_disk(path, row.id) is None  # debounced: not one write per key
+    await until(lambda: on_disk(path, row.id), 10, what="the debounced draft write")
+
+    other = DraftStore(tmp_path / "ws")  # a restarted desk: nothing flushed or closed
+    try:
+        draft = await other.load(row.id)
+    finally:
+        await asyncio.to_thread(other.close)
+    assert draft is not None and (draft.mode, draft.body) == ("note", "Half-written note")
+
+    restored, sent2 = composer_for(qtbot, row, session.directory, session.me, drafts, draft)
+    assert restored.mode() == "note" and restored.note_button.isChecked()
+    assert restored.editor.toPlainText() == "Half-written note"
+    qtbot.keyClick(restored.editor, Qt.Key.Key_Return, CTRL)
+    assert [r.body for r in sent2] == ["Half-written note"]
+    await drafts.flush()
+    assert await drafts.load(row.id) is None  # sent: the draft is gone
+
+
+def test_a_draft_survives_the_process_being_killed(tmp_path: Path):
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from PySide6.QtCore import QCoreApplication, QTimer
+        from app.drafts import Draft, DraftStore
+        app = QCoreApplication([])
+        store = DraftStore(sys.argv[1])
+        store.save_later("conv-1", "reply", "typed just before the crash")
+        store.save_later("conv-2", "reply", "")
+        QTimer.singleShot(1500, lambda: os.kill(os.getpid(), signal.SIGKILL))
+        app.exec()
+    """)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env,
+                          cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert proc.returncode == -9  # killed, not closed
+
+    store = DraftStore(tmp_path)
+    try:
+        draft = store._load("conv-1")  # the writer's own query, on this (test) thread
+        assert draft is not None and draft.body == "typed just before the crash"
+        assert store._load("conv-2") is None
+    finally:
+        store.close()
