@@ -1,0 +1,1 @@
+"""The customer panel: the contact on every channel and all their conversations."""

@@ -1,0 +1,273 @@
+"""The customer panel (right dock): who the customer is on every channel, and all their
+conversations across channels, any of which opens with a click (the 360° view).
+
+Names, handles, attribute values, subjects and previews come from customers: every label
+showing them is plain text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QHeaderView,
+    QLabel,
+    QStackedLayout,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.inbox.nav import status_label
+from sync import queries
+from sync.queries import ContactView
+
+if TYPE_CHECKING:
+    from app.session import DeskSession
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def channel_type_label(channel_type: str) -> str:
+    """The translated name of a kind of channel."""
+    labels = {
+        "email": QCoreApplication.translate("ChannelType", "Email"),
+        "web_chat": QCoreApplication.translate("ChannelType", "Web chat"),
+        "sms": QCoreApplication.translate("ChannelType", "SMS"),
+        "whatsapp": QCoreApplication.translate("ChannelType", "WhatsApp"),
+        "messenger": QCoreApplication.translate("ChannelType", "Messenger"),
+        "instagram": QCoreApplication.translate("ChannelType", "Instagram"),
+        "line": QCoreApplication.translate("ChannelType", "LINE"),
+    }
+    return labels.get(channel_type, channel_type)
+
+
+def _channel_icon(channel_type: str) -> QIcon | None:
+    try:  # app/icons.py is optional: no icon rather than no panel
+        from app.icons import channel_icon
+
+        icon = channel_icon(channel_type)
+    except (ImportError, AttributeError, TypeError, ValueError, KeyError):
+        return None
+    return icon if isinstance(icon, QIcon) else None
+
+
+def _plain(text: str = "", parent: QWidget | None = None) -> QLabel:
+    label = QLabel(text, parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setWordWrap(True)
+    return label
+
+
+def _when(ms: int) -> str:
+    """Compact: the time for today, the date otherwise (the full stamp is in the tooltip)."""
+    when = QDateTime.fromMSecsSinceEpoch(ms)
+    if when.date() == QDate.currentDate():
+        return QLocale().toString(when.time(), QLocale.FormatType.ShortFormat)
+    return QLocale().toString(when.date(), QLocale.FormatType.ShortFormat)
+
+
+class CustomerPanel(QWidget):
+    openConversation = Signal(str)  # conversation id
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName(self.tr("Customer"))
+        self._view: ContactView | None = None
+        self._current_id: str | None = None
+        self._generation = 0
+
+        self.empty_label = QLabel(self.tr("Select a conversation"), self)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setEnabled(False)
+
+        body = QWidget(self)
+        self.name_label = _plain("", body)
+        font = self.name_label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.name_label.setFont(font)
+        self.name_label.setAccessibleName(self.tr("Customer name"))
+        self.locale_label = _plain("", body)
+        self.locale_label.setAccessibleName(self.tr("Customer language"))
+
+        self.identities = QWidget(body)
+        self.identities.setAccessibleName(self.tr("Channels the customer uses"))
+        self._identity_layout = QFormLayout(self.identities)
+        self._identity_layout.setContentsMargins(0, 0, 0, 0)
+        self._identity_layout.setVerticalSpacing(2)
+        self.attributes = QWidget(body)
+        self.attributes.setAccessibleName(self.tr("Customer details"))
+        self._attribute_layout = QFormLayout(self.attributes)
+        self._attribute_layout.setContentsMargins(0, 0, 0, 0)
+        self._attribute_layout.setVerticalSpacing(2)
+
+        self.conversations = QTreeWidget(body)
+        self.conversations.setColumnCount(4)
+        self.conversations.setHeaderLabels([self.tr("Channel"), self.tr("Subject"),
+                                            self.tr("Status"), self.tr("Updated")])
+        self.conversations.headerItem().setToolTip(3, self.tr("Last activity"))
+        self.conversations.setRootIsDecorated(False)
+        self.conversations.setUniformRowHeights(True)
+        self.conversations.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.conversations.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.conversations.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.conversations.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.conversations.setAccessibleName(self.tr("The customer's conversations"))
+        self.conversations.setToolTip(self.tr("Every conversation with this customer, on any "
+                                              "channel. Click one to open it."))
+        self.conversations.itemClicked.connect(self._on_item)
+        self.conversations.itemActivated.connect(self._on_item)
+
+        form = QVBoxLayout(body)
+        form.setContentsMargins(6, 6, 6, 6)
+        form.setSpacing(4)
+        form.addWidget(self.name_label)
+        form.addWidget(self.locale_label)
+        form.addWidget(self._heading(self.tr("Channels"), body))
+        form.addWidget(self.identities)
+        form.addWidget(self._heading(self.tr("Details"), body))
+        form.addWidget(self.attributes)
+        form.addWidget(self._heading(self.tr("Conversations"), body))
+        form.addWidget(self.conversations, 1)
+
+        self._stack = QStackedLayout(self)
+        self._stack.addWidget(self.empty_label)
+        self._stack.addWidget(body)
+        self._body = body
+
+    # ------------------------------------------------------------------ public API
+
+    def set_contact(self, view: ContactView | None, current_conversation_id: str | None) -> None:
+        """Show a contact (None: the empty state); the current conversation is marked."""
+        self._generation += 1
+        self._view = view
+        self._current_id = current_conversation_id
+        if view is None:
+            self._stack.setCurrentWidget(self.empty_label)
+            return
+        self.name_label.setText(view.name)
+        self.locale_label.setText(self.tr("Language: {locale}").format(locale=view.locale)
+                                  if view.locale else "")
+        self.locale_label.setVisible(bool(view.locale))
+        self._fill_identities(view)
+        self._fill_attributes(view)
+        self._fill_conversations(view)
+        self._stack.setCurrentWidget(self._body)
+
+    async def show_contact(self, session: DeskSession, contact_id: str | None,
+                           current_conversation_id: str | None) -> None:
+        """Read the contact off the GUI thread and show it (a newer call wins)."""
+        self._generation += 1
+        generation = self._generation
+        if contact_id is None:
+            self.set_contact(None, None)
+            return
+        view = await session.read(queries.contact_view, contact_id, int(time.time() * 1000))
+        if generation == self._generation:
+            self.set_contact(view, current_conversation_id)
+
+    def contact(self) -> ContactView | None:
+        return self._view
+
+    def current_conversation_id(self) -> str | None:
+        return self._current_id
+
+    # ------------------------------------------------------------------ filling
+
+    @staticmethod
+    def _heading(text: str, parent: QWidget) -> QLabel:
+        label = QLabel(text, parent)
+        font = label.font()
+        font.setBold(True)
+        label.setFont(font)
+        label.setContentsMargins(0, 6, 0, 0)
+        return label
+
+    @staticmethod
+    def _clear(layout: QFormLayout) -> None:
+        while layout.rowCount():
+            layout.removeRow(0)
+
+    def _fill_identities(self, view: ContactView) -> None:
+        self._clear(self._identity_layout)
+        for ident in view.identities:
+            kind = QLabel(channel_type_label(ident.channel_type) + ":", self.identities)
+            handle = _plain(ident.address, self.identities)
+            handle.setAccessibleName(channel_type_label(ident.channel_type))
+            if ident.opted_out:
+                row = QWidget(self.identities)
+                box = QVBoxLayout(row)
+                box.setContentsMargins(0, 0, 0, 0)
+                box.setSpacing(0)
+                box.addWidget(handle)
+                marker = QLabel(self.tr("opted out"), row)
+                marker.setObjectName("optedOut")
+                marker.setToolTip(self.tr("The customer asked not to be messaged on this "
+                                          "channel; replies there cannot be sent."))
+                marker.setStyleSheet("color: palette(mid); font-style: italic;")
+                box.addWidget(marker)
+                handle.setAccessibleDescription(self.tr("opted out"))
+                self._identity_layout.addRow(kind, row)
+            else:
+                self._identity_layout.addRow(kind, handle)
+        if not view.identities:
+            self._identity_layout.addRow(QLabel(self.tr("No known addresses"), self.identities))
+
+    def _fill_attributes(self, view: ContactView) -> None:
+        self._clear(self._attribute_layout)
+        for key, value in sorted(view.attributes.items()):
+            key_label = _plain(f"{key}:", self.attributes)
+            key_label.setWordWrap(False)
+            self._attribute_layout.addRow(key_label, _plain(str(value), self.attributes))
+        self.attributes.setVisible(bool(view.attributes))
+
+    def _fill_conversations(self, view: ContactView) -> None:
+        self.conversations.clear()
+        for row in view.conversations:
+            subject = (row.subject or row.preview or "").replace("\n", " ")
+            item = QTreeWidgetItem([channel_type_label(row.channel_type), subject[:200],
+                                    status_label(row.status), _when(row.last_activity_at)])
+            item.setData(0, ID_ROLE, row.id)
+            icon = _channel_icon(row.channel_type)
+            if icon is not None:
+                item.setIcon(0, icon)
+            item.setToolTip(0, row.channel_name)
+            item.setToolTip(1, subject[:500])
+            item.setToolTip(3, QLocale().toString(
+                QDateTime.fromMSecsSinceEpoch(row.last_activity_at),
+                QLocale.FormatType.LongFormat))
+            self.conversations.addTopLevelItem(item)
+        self._mark_current()
+
+    def _mark_current(self) -> None:
+        for n in range(self.conversations.topLevelItemCount()):
+            item = self.conversations.topLevelItem(n)
+            current = item.data(0, ID_ROLE) == self._current_id
+            for col in range(item.columnCount()):
+                font = item.font(col)
+                font.setBold(current)
+                item.setFont(col, font)
+            name = f"{item.toolTip(0)}, {item.text(1)}, {item.text(2)}"
+            item.setData(0, Qt.ItemDataRole.AccessibleTextRole,
+                         self.tr("{name} (open now)").format(name=name) if current else name)
+            if current:
+                self.conversations.setCurrentItem(item)
+
+    def _on_item(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        cid = item.data(0, ID_ROLE)
+        if not cid or cid == self._current_id:  # a double click also clicks: open once
+            return
+        self._current_id = cid
+        self._mark_current()
+        self.openConversation.emit(cid)

@@ -1,0 +1,245 @@
+"""The outbox: every change not yet settled with the server, with the reason for a refusal,
+and Retry / Discard for what failed. Opened from the status bar; non-modal."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, QDateTime, QLocale, Qt, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.inbox.nav import status_label
+from app.tasks import spawn
+from sync import outbox, queries
+from sync.outbox import IntentRecord
+from sync.store import Store
+
+if TYPE_CHECKING:
+    from app.session import DeskSession
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+COL_WHAT, COL_CONVERSATION, COL_STATE, COL_REASON, COL_CREATED = range(5)
+
+
+def intent_label(intent: IntentRecord) -> str:
+    """What the agent did, in their words: "Reply", "Tag added: vip"…"""
+    tr = QCoreApplication.translate
+    names = {
+        "send_message": tr("Outbox", "Reply"),
+        "add_note": tr("Outbox", "Internal note"),
+        "set_status": tr("Outbox", "Status change"),
+        "assign": tr("Outbox", "Assignment"),
+        "set_priority": tr("Outbox", "Priority"),
+        "add_tag": tr("Outbox", "Tag added"),
+        "remove_tag": tr("Outbox", "Tag removed"),
+        "mark_read": tr("Outbox", "Mark read"),
+    }
+    label = names.get(intent.name, intent.name)
+    a = intent.args
+    if intent.name == "set_status" and a.get("status"):
+        return f"{label}: {status_label(a['status'])}"
+    if intent.name in ("add_tag", "remove_tag") and a.get("tag"):
+        return f"{label}: {a['tag']}"
+    return label
+
+
+def state_label(state: str) -> str:
+    tr = QCoreApplication.translate
+    return {outbox.PENDING: tr("Outbox", "Pending"), outbox.APPLIED: tr("Outbox", "Sent"),
+            outbox.REJECTED: tr("Outbox", "Failed")}.get(state, state)
+
+
+def _review(store: Store, now_ms: int
+            ) -> tuple[list[IntentRecord], dict[str, queries.ConversationRow]]:
+    intents = queries.intents_for_review(store)
+    ids = sorted(queries.conversations_touched(intents))
+    return intents, queries.conversation_rows(store, ids, now_ms)
+
+
+class OutboxDialog(QDialog):
+    openConversation = Signal(str)  # double-click on an entry
+
+    def __init__(self, session: DeskSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setModal(False)
+        self.setWindowTitle(self.tr("Outbox"))
+        self.setAccessibleName(self.tr("Outbox"))
+        self.resize(760, 320)
+        self._intents: dict[int, IntentRecord] = {}
+        self._generation = 0
+        self.confirm_box: QMessageBox | None = None
+
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.tree = QTreeWidget(self)
+        self.tree.setHeaderLabels([self.tr("What"), self.tr("Conversation"), self.tr("State"),
+                                   self.tr("Reason"), self.tr("Created")])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setAccessibleName(self.tr("Changes waiting for the server"))
+        header = self.tree.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_REASON, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        self.tree.itemSelectionChanged.connect(self._update_buttons)
+        self.tree.itemDoubleClicked.connect(self._on_double_click)
+
+        self.retry_button = QPushButton(self.tr("Retry"), self)
+        self.retry_button.setToolTip(self.tr("Send the selected failed changes again"))
+        self.retry_button.setAccessibleName(self.tr("Retry"))
+        self.retry_button.clicked.connect(self._retry)
+        self.discard_button = QPushButton(self.tr("Discard…"), self)
+        self.discard_button.setToolTip(self.tr("Give up on the selected failed changes"))
+        self.discard_button.setAccessibleName(self.tr("Discard"))
+        self.discard_button.clicked.connect(self._ask_discard)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.addButton(self.retry_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.discard_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.close)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(buttons)
+
+        session.dataChanged.connect(self.refresh)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ public API
+
+    def refresh(self) -> None:
+        """Re-read the outbox (off the GUI thread); keeps the selection. A hidden dialog
+        reads when it is shown."""
+        if self.isVisible():
+            spawn(self._reload(), "outbox-dialog")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        spawn(self._reload(), "outbox-dialog")
+
+    def intents(self) -> list[IntentRecord]:
+        """What the list shows, in order."""
+        return list(self._intents.values())
+
+    def select_intents(self, intent_ids: list[int]) -> None:
+        wanted = set(intent_ids)
+        for n in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(n)
+            item.setSelected(item.data(0, ID_ROLE) in wanted)
+
+    # ------------------------------------------------------------------ reading
+
+    async def _reload(self) -> None:
+        self._generation += 1
+        generation = self._generation
+        intents, rows = await self.session.read(_review, int(time.time() * 1000))
+        if generation != self._generation:
+            return  # a newer read is on its way
+        self._show(intents, rows)
+
+    def _show(self, intents: list[IntentRecord],
+              rows: dict[str, queries.ConversationRow]) -> None:
+        selected = {item.data(0, ID_ROLE) for item in self.tree.selectedItems()}
+        self._intents = {i.id: i for i in intents}
+        self.tree.clear()
+        failed_colour = theme.color("failed")
+        locale = QLocale()
+        for intent in intents:
+            row = rows.get(intent.conversation_id or "")
+            where = ""
+            if row is not None:
+                where = row.contact_name
+                if row.subject:
+                    where += " — " + row.subject
+                where += f" ({row.channel_name})"
+            created = QDateTime.fromMSecsSinceEpoch(intent.created_at)
+            item = QTreeWidgetItem([
+                intent_label(intent), where, state_label(intent.state),
+                (intent.error_message or "") if intent.state == outbox.REJECTED else "",
+                locale.toString(created, QLocale.FormatType.ShortFormat)])
+            item.setData(0, ID_ROLE, intent.id)
+            if intent.name in ("send_message", "add_note"):
+                item.setToolTip(COL_WHAT, (intent.args.get("body") or "")[:500])
+            if intent.state == outbox.REJECTED:
+                item.setForeground(COL_STATE, failed_colour)
+                item.setToolTip(COL_REASON, intent.error_message or "")
+            self.tree.addTopLevelItem(item)
+            item.setSelected(intent.id in selected)
+        failed = sum(1 for i in intents if i.state == outbox.REJECTED)
+        if not intents:
+            self.summary.setText(self.tr("Nothing is waiting to be sent."))
+        else:
+            self.summary.setText(self.tr("{n} changes not yet confirmed by the server, "
+                                         "{failed} failed.").format(n=len(intents),
+                                                                    failed=failed))
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ actions
+
+    def _selected_failed(self) -> list[int]:
+        out = []
+        for item in self.tree.selectedItems():
+            intent = self._intents.get(item.data(0, ID_ROLE))
+            if intent is not None and intent.state == outbox.REJECTED:
+                out.append(intent.id)
+        return out
+
+    def _update_buttons(self) -> None:
+        any_failed = bool(self._selected_failed())
+        self.retry_button.setEnabled(any_failed)
+        self.discard_button.setEnabled(any_failed)
+
+    def _retry(self) -> None:
+        ids = self._selected_failed()
+        if ids:
+            spawn(self._act(self.session.retry, ids), "outbox-retry")
+
+    def _ask_discard(self) -> None:
+        ids = self._selected_failed()
+        if not ids:
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Discard changes"),
+                          self.tr("Discard {n} failed changes? They will not be sent.")
+                          .format(n=len(ids)),
+                          QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+                          self)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda result: self._discard_answer(box, result, ids))
+        self.confirm_box = box
+        box.open()  # not exec(): no nested event loop under qasync
+
+    def _discard_answer(self, box: QMessageBox, _result: int, ids: list[int]) -> None:
+        if box.clickedButton() is box.button(QMessageBox.StandardButton.Discard):
+            spawn(self._act(self.session.discard, ids), "outbox-discard")
+        self.confirm_box = None
+        box.deleteLater()
+
+    async def _act(self, fn: Callable[[int], Awaitable[None]], ids: list[int]) -> None:
+        for intent_id in ids:
+            with contextlib.suppress(outbox.InvalidIntent):  # settled meanwhile
+                await fn(intent_id)
+        await self._reload()
+
+    def _on_double_click(self, item: QTreeWidgetItem, _column: int) -> None:
+        intent = self._intents.get(item.data(0, ID_ROLE))
+        if intent is not None and intent.conversation_id:
+            self.openConversation.emit(intent.conversation_id)
