@@ -5,7 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= .relaydesk-demo
 
-.PHONY: install run serve-demo test test-server test-fast lint bench clean
+.PHONY: install run serve-demo test test-server test-fast lint bench clean translations \
+	screenshots
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,10 +14,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Qt Linguist sources (.ts) are compiled to .qm at install time; .qm files are build outputs.
+QM := $(patsubst %.ts,%.qm,$(wildcard resources/translations/*.ts))
+resources/translations/%.qm: resources/translations/%.ts $(STAMP)
+	$(PY) -m app.i18n build
 
-# The desk arrives with issue #4; until then `make run` serves the demo workspace.
-run: serve-demo
+install: $(STAMP) $(QM)
+
+# The desk on its embedded demo workspace: the backend runs in-process on loopback.
+run: install
+	$(VENV)/bin/relaydesk --demo
+
+# Refresh resources/translations/*.ts from the source (then translate what is new).
+translations: install
+	$(PY) -m app.i18n update
 
 serve-demo: install
 	$(VENV)/bin/relaydesk-server seed demo --data-dir $(DEMO_DIR)
@@ -39,4 +50,5 @@ bench: install
 	$(PY) benchmarks/sync_client.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench-cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench-cache build dist *.egg-info \
+		screenshots resources/translations/*.qm

@@ -1,15 +1,74 @@
-"""``relaydesk``: the desk's entry point."""
+"""``relaydesk``: the desk's entry point.
+
+Python 3.11 has no ``asyncio.run(loop_factory=...)``: an ``asyncio.Runner`` with a qasync
+loop factory runs the Qt event loop and asyncio as one. Start-up work that touches the disk
+or the network (opening the mirror, starting the demo backend, signing in) runs off the GUI
+thread; the window appears as soon as the local mirror is open, online or not.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
 import sys
+from pathlib import Path
+
+log = logging.getLogger("relaydesk.main")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="relaydesk", description="Relaydesk — the contact-center agent desk.")
+    p.add_argument("--demo", action="store_true",
+                   help="open the embedded demo workspace (backend started in-process)")
+    p.add_argument("--demo-role", choices=["agent", "trainee", "supervisor"], default=None,
+                   help="who to sign in as in the demo workspace (implies --demo)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="workspace data directory (default: the user data directory; env "
+                        "RELAYDESK_DATA_DIR)")
+    p.add_argument("--language", choices=["system", "en", "ja"], default=None,
+                   help="user-interface language (default: the saved setting, else the OS)")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    # The PySide6 desk is issue #4; until it lands, say so instead of failing obscurely.
-    print("relaydesk: the desk is not built yet (issue #4). Use `relaydesk-sync` for the "
-          "headless client and `relaydesk-server` for the backend.", file=sys.stderr)
-    return 2
+    args = build_parser().parse_args(argv)
+    if args.demo_role:
+        args.demo = True
+
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from app import i18n, logs, theme
+    from app.settings import DeskSettings, settings_path
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Relaydesk")
+    app.setOrganizationName("Relaydesk")
+    app.setApplicationDisplayName("Relaydesk")
+    app.setQuitOnLastWindowClosed(False)  # we quit after closing the session cleanly
+    # Logging first, so a warning about the settings or translations reaches the log.
+    recent = logs.setup_logging()
+    settings_file = settings_path()
+    settings = DeskSettings.load(settings_file)
+    i18n.install_translations(app, args.language or settings.language)
+    theme.apply_theme(app, settings.theme)
+
+    from app.crash import install_excepthook
+    from app.desk import Desk
+
+    desk = Desk(app, args, settings, lambda s: s.save(settings_file))
+    install_excepthook(recent, lambda: desk.window)
+    try:
+        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
+            return runner.run(desk.run())
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        logs.close_logging()
 
 
 if __name__ == "__main__":

@@ -155,11 +155,19 @@ def qloop(qapp: QApplication) -> Iterator[qasync.QEventLoop]:
     """A qasync loop on the session QApplication. Tests that use it are ``async def`` and
     run in ONE ``run_until_complete`` (the hook below): a task that outlives one run and
     is stepped in the next can find no running loop (anyio/httpx then fail)."""
+    qapp.setQuitOnLastWindowClosed(False)  # closing a window must not end the test's loop
     loop = qasync.QEventLoop(qapp, already_running=False)
     asyncio.set_event_loop(loop)
     yield loop
     asyncio.set_event_loop(None)
     loop.close()
+    # Never let a closed loop be garbage-collected: the collector may run on a worker
+    # thread, and deleting the loop's timer QObject there leaves a dangling Qt timer that
+    # crashes a later test's event loop.
+    _CLOSED_LOOPS.append(loop)
+
+
+_CLOSED_LOOPS: list[qasync.QEventLoop] = []
 
 
 @pytest.fixture

@@ -1,0 +1,208 @@
+"""The desk's life: pick a workspace, open it, show the window, shut down cleanly.
+
+Start-up never waits on the network: the window opens on the local mirror; signing in and
+syncing happen beside it. A second start for the same workspace focuses the running desk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app import tasks
+from app.session import DeskSession
+from app.settings import DeskSettings
+from sync.engine import EngineState
+from sync.store import OutboxUnreadable
+from sync.workspace import WorkspaceConfig, default_data_dir
+
+log = logging.getLogger("relaydesk.desk")
+
+
+class Desk(QObject):
+    def __init__(self, app: QApplication, args: argparse.Namespace, settings: DeskSettings,
+                 save_settings: Callable[[DeskSettings], None]) -> None:
+        super().__init__()
+        self.app = app
+        self.args = args
+        self.settings = settings
+        self.save_settings = save_settings
+        self.window = None
+        self.session: DeskSession | None = None
+        self.demo = None
+        self.instance = None
+        self._quit: asyncio.Future[int] | None = None
+        self._sign_in_dialog: QObject | None = None
+
+    # ------------------------------------------------------------------ run
+
+    async def run(self) -> int:
+        self._quit = asyncio.get_running_loop().create_future()
+        self.app.aboutToQuit.connect(lambda: self._finish(0))
+        try:
+            code = await self._start()
+            if code is not None:
+                return code
+            return await self._quit
+        finally:
+            await self.shutdown()
+
+    def _finish(self, code: int) -> None:
+        if self._quit is not None and not self._quit.done():
+            self._quit.set_result(code)
+
+    async def _start(self) -> int | None:
+        """Open a workspace and the window; an exit code when there is nothing to show."""
+        demo_role = self.args.demo_role or ("agent" if self.args.demo else None)
+        data_dir = (self.args.data_dir or default_data_dir()).expanduser()
+        config = None if demo_role else WorkspaceConfig.load(data_dir)
+        if demo_role is None and config is None:
+            choice = await self._welcome()
+            if choice is None:
+                return 0
+            kind, value = choice
+            if kind == "demo":
+                demo_role = value
+            else:
+                config = None  # sign in to a server below
+        if demo_role is not None:
+            return await self._open_demo(demo_role)
+        return await self._open_server(data_dir, config)
+
+    async def _welcome(self) -> tuple[str, str] | None:
+        from app.signin import WelcomeDialog, show_and_wait
+
+        dialog = WelcomeDialog()
+        self._welcome_dialog = dialog
+        if not await show_and_wait(dialog) or dialog.choice is None:
+            return None
+        if dialog.choice == WelcomeDialog.DEMO:
+            return "demo", dialog.role
+        return "sign_in", ""
+
+    async def _open_demo(self, role: str) -> int | None:
+        from app.demo import open_demo
+
+        base = self.args.data_dir.expanduser() if self.args.data_dir else None
+        self.demo, config, desk_dir, (email, password) = await open_demo(role, base)
+        if not self._claim(desk_dir):
+            return 0
+        session = await self._open_session(desk_dir, config)
+        if session is None:
+            return 1
+        if session.status.state is EngineState.SIGN_IN_REQUIRED:
+            await session.sign_in(email, password)
+        self._show_window(session)
+        return None
+
+    async def _open_server(self, data_dir: Path, config: WorkspaceConfig | None) -> int | None:
+        if not self._claim(data_dir):
+            return 0
+        if config is None:
+            config = await self._sign_in_first(data_dir)
+            if config is None:
+                return 0
+        session = await self._open_session(data_dir, config)
+        if session is None:
+            return 1
+        self._show_window(session)
+        if session.status.state is EngineState.SIGN_IN_REQUIRED:
+            self._ask_sign_in(session)
+        return None
+
+    def _claim(self, data_dir: Path) -> bool:
+        from app.single_instance import SingleInstance, key_for
+
+        self.instance = SingleInstance(key_for(data_dir))
+        if not self.instance.try_claim():
+            log.info("another desk runs for %s: asked it to come forward", data_dir)
+            return False
+        self.instance.activated.connect(self._activate)
+        return True
+
+    def _activate(self) -> None:
+        if self.window is not None:
+            self.window.showNormal()
+            self.window.raise_()
+            self.window.activateWindow()
+
+    async def _open_session(self, data_dir: Path, config: WorkspaceConfig
+                            ) -> DeskSession | None:
+        session = DeskSession(data_dir, config)
+        try:
+            await session.open()
+        except OutboxUnreadable as exc:
+            QMessageBox.critical(None, self.tr("Relaydesk"), str(exc))
+            return None
+        self.session = session
+        return session
+
+    async def _sign_in_first(self, data_dir: Path) -> WorkspaceConfig | None:
+        """No workspace yet: sign in before anything is stored."""
+        from app.signin import SignInDialog
+
+        async def attempt(server_url: str, email: str, password: str) -> WorkspaceConfig:
+            config = WorkspaceConfig(server_url.rstrip("/"), email.strip())
+            session = DeskSession(data_dir, config)
+            try:
+                await session.open(start=False)
+                await session.sign_in(email, password)
+                config.agent_id = session.agent_id
+                await asyncio.to_thread(config.save, data_dir)
+                return config
+            finally:
+                await session.close()
+
+        dialog = SignInDialog(attempt)
+        try:
+            return await dialog.ask()
+        finally:
+            dialog.deleteLater()
+
+    def _ask_sign_in(self, session: DeskSession) -> None:
+        from app.signin import SignInDialog
+
+        dialog = SignInDialog(lambda _url, email, password: session.sign_in(email, password),
+                              config=session.config, parent=self.window)
+        dialog.finished.connect(lambda _r: setattr(self, "_sign_in_dialog", None))
+        self._sign_in_dialog = dialog
+        dialog.open()
+
+    def _show_window(self, session: DeskSession) -> None:
+        from app.window import MainWindow
+
+        self.window = MainWindow(session, self.settings, self.save_settings)
+        self.window.closed.connect(lambda: self._finish(0))
+        self.window.show()
+        session.statusChanged.connect(self._watch_sign_in)
+
+    def _watch_sign_in(self, status: object) -> None:
+        if (getattr(status, "state", None) is EngineState.SIGN_IN_REQUIRED
+                and self.session is not None and self.demo is None
+                and self._sign_in_dialog is None):
+            self._ask_sign_in(self.session)
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def shutdown(self) -> None:
+        """Cancel work, close the HTTP client, the databases and the demo backend."""
+        if self.window is not None:
+            drafts = getattr(self.window, "drafts", None)
+            if drafts is not None:
+                await drafts.flush()
+                drafts.close()
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+        await tasks.cancel_all()
+        if self.demo is not None:
+            await self.demo.stop()
+            self.demo = None
+        if self.instance is not None:
+            self.instance.release()

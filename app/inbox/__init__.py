@@ -1,0 +1,1 @@
+"""The inbox: navigation, the lazy conversation list and its view."""

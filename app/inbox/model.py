@@ -1,0 +1,367 @@
+"""The inbox list model: holds only conversation ids; rows load lazily, off the GUI thread.
+
+After Anki's browser table: the model knows the ids of the current view (one query), and
+``data()`` answers from a row cache. A miss queues the id; one background read per event-loop
+turn fetches every queued id plus its neighbours, then ``dataChanged`` repaints them. When the
+mirror changes, the id list is re-read and cached rows are marked stale (they keep showing
+until their fresh copy arrives, so nothing flickers).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDateTime,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from app.session import DeskSession, now_ms
+from app.tasks import spawn
+from sync import queries
+from sync.domain import SlaState, sla_clock
+from sync.queries import ConversationRow, InboxFilter, Sort
+from sync.rules import WindowKind
+
+log = logging.getLogger("relaydesk.inbox")
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ConversationRow (or None while loading)
+ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the conversation id
+
+COL_CHANNEL, COL_CONTACT, COL_SUBJECT, COL_STATUS, COL_PRIORITY, COL_TAGS, COL_ASSIGNEE, \
+    COL_UNREAD, COL_DUE, COL_ACTIVITY = range(10)
+COLUMNS = 10
+BLOCK = 100  # rows fetched around a miss
+CACHE_LIMIT = 4000
+SORT_BY_COLUMN = {COL_ACTIVITY: Sort.LAST_ACTIVITY, COL_PRIORITY: Sort.PRIORITY,
+                  COL_DUE: Sort.WAITING}
+
+
+def _tr(text: str) -> str:
+    from PySide6.QtCore import QCoreApplication
+
+    return QCoreApplication.translate("InboxModel", text)
+
+
+def status_label(status: str) -> str:
+    return {"open": _tr("Open"), "pending": _tr("Pending"), "snoozed": _tr("Snoozed"),
+            "resolved": _tr("Resolved")}.get(status, status)
+
+
+def priority_label(priority: str) -> str:
+    return {"urgent": _tr("Urgent"), "high": _tr("High"), "normal": _tr("Normal"),
+            "low": _tr("Low")}.get(priority, priority)
+
+
+def duration_label(ms: int) -> str:
+    minutes = max(0, ms) // 60_000
+    if minutes < 60:
+        return _tr("{m} min").format(m=minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return _tr("{h} h {m} min").format(h=hours, m=minutes % 60)
+    return _tr("{d} d").format(d=hours // 24)
+
+
+def due_badge(row: ConversationRow, now: int) -> tuple[str, str | None]:
+    """(text, severity) for the messaging-window / SLA column; severity: overdue, due_soon,
+    blocked or None."""
+    kind = row.window.kind
+    if kind is WindowKind.OPTED_OUT:
+        return _tr("Opted out"), "blocked"
+    if kind is WindowKind.TEMPLATE_ONLY:
+        return _tr("Template only"), "blocked"
+    if kind is WindowKind.CLOSED:
+        return _tr("Window closed"), "blocked"
+    clock = sla_clock({"sla_due_at": row.sla_due_at, "status": row.status}, now)
+    if clock.state is SlaState.OVERDUE:
+        return _tr("Overdue {t}").format(t=duration_label(-(clock.remaining_ms or 0))), \
+            "overdue"
+    if clock.state is SlaState.DUE_SOON:
+        return _tr("Due in {t}").format(t=duration_label(clock.remaining_ms or 0)), "due_soon"
+    if kind is WindowKind.HUMAN_AGENT_ONLY:
+        return _tr("Human agent only"), "due_soon"
+    if kind is WindowKind.OPEN and row.window.open_until is not None:
+        left = row.window.open_until - now
+        if left < 3 * 3_600_000:
+            return _tr("Window {t}").format(t=duration_label(left)), "due_soon"
+    if clock.state is SlaState.OK:
+        return _tr("Due in {t}").format(t=duration_label(clock.remaining_ms or 0)), None
+    return "", None
+
+
+_ROOT = QModelIndex()
+SEVERITY_COLORS = {"overdue": "#d93025", "due_soon": "#b06000", "blocked": "#8e24aa"}
+
+
+class InboxModel(QAbstractTableModel):
+    """Ids of one view; rows from a cache filled in the background."""
+
+    loaded = Signal()  # the id list of the current view arrived (count may have changed)
+    rowsFetched = Signal()
+
+    def __init__(self, session: DeskSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._ids: list[str] = []
+        self._cache: OrderedDict[str, ConversationRow] = OrderedDict()
+        self._stale: set[str] = set()
+        self._wanted: set[str] = set()
+        self._fetching = False
+        self._filter = InboxFilter(assignee="me")
+        self._sort = Sort.LAST_ACTIVITY
+        self._generation = 0
+        self._now = now_ms()
+        self._fetch_timer = QTimer(self)
+        self._fetch_timer.setSingleShot(True)
+        self._fetch_timer.setInterval(0)
+        self._fetch_timer.timeout.connect(self._start_fetch)
+        session.dataChanged.connect(self.refresh)
+        self.headers = [_tr("Channel"), _tr("Customer"), _tr("Subject / last message"),
+                        _tr("Status"), _tr("Priority"), _tr("Tags"), _tr("Assignee"),
+                        _tr("Unread"), _tr("Due"), _tr("Last activity")]
+
+    # ------------------------------------------------------------------ the view
+
+    @property
+    def inbox_filter(self) -> InboxFilter:
+        return self._filter
+
+    @property
+    def sort_order(self) -> Sort:
+        return self._sort
+
+    def set_view(self, flt: InboxFilter | None = None, sort: Sort | None = None) -> None:
+        if flt is not None:
+            self._filter = flt
+        if sort is not None:
+            self._sort = sort
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the id list (off-thread); cached rows go stale but keep showing."""
+        self._generation += 1
+        self._stale.update(self._cache)
+        spawn(self._load_ids(self._generation), "inbox-ids")
+
+    async def _load_ids(self, generation: int) -> None:
+        ids = await self.session.read(queries.conversation_ids, self._filter, self._sort,
+                                      self.session.agent_id)
+        if generation != self._generation:
+            return  # a newer view or refresh won
+        self._now = now_ms()
+        if ids != self._ids:
+            self.beginResetModel()
+            self._ids = ids
+            self.endResetModel()
+        elif self._ids:
+            self._wanted.update(i for i in self._stale if i in self._cache)
+            self._fetch_timer.start()
+        self.loaded.emit()
+
+    def ids(self) -> Sequence[str]:
+        return self._ids
+
+    def row_of(self, conversation_id: str) -> int:
+        try:
+            return self._ids.index(conversation_id)
+        except ValueError:
+            return -1
+
+    def cached(self, conversation_id: str) -> ConversationRow | None:
+        return self._cache.get(conversation_id)
+
+    # ------------------------------------------------------------------ lazy rows
+
+    def _row(self, index: int) -> ConversationRow | None:
+        cid = self._ids[index]
+        row = self._cache.get(cid)
+        if row is None or cid in self._stale:
+            self._want(index)
+        return row
+
+    def _want(self, index: int) -> None:
+        start = max(0, index - BLOCK // 2)
+        for cid in self._ids[start:start + BLOCK]:
+            if cid not in self._cache or cid in self._stale:
+                self._wanted.add(cid)
+        if not self._fetching:
+            self._fetch_timer.start()
+
+    def _start_fetch(self) -> None:
+        if self._fetching or not self._wanted:
+            return
+        wanted = list(self._wanted)
+        self._wanted.clear()
+        self._fetching = True
+        spawn(self._fetch(wanted), "inbox-rows")
+
+    async def _fetch(self, ids: list[str]) -> None:
+        try:
+            rows = await self.session.read(queries.conversation_rows, ids, now_ms())
+        finally:
+            self._fetching = False
+        for cid in ids:
+            self._stale.discard(cid)
+            row = rows.get(cid)
+            if row is not None:
+                self._cache[cid] = row
+                self._cache.move_to_end(cid)
+        while len(self._cache) > CACHE_LIMIT:
+            old, _ = self._cache.popitem(last=False)
+            self._stale.discard(old)
+        positions = {cid: n for n, cid in enumerate(self._ids)} if len(ids) > 50 else None
+        rows_changed = sorted(
+            (positions.get(cid, -1) if positions is not None else self.row_of(cid))
+            for cid in ids)
+        rows_changed = [r for r in rows_changed if r >= 0]
+        if rows_changed:
+            self.dataChanged.emit(self.index(rows_changed[0], 0),
+                                  self.index(rows_changed[-1], COLUMNS - 1))
+        self.rowsFetched.emit()
+        if self._wanted:
+            self._fetch_timer.start()
+
+    # ------------------------------------------------------------------ Qt model API
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
+        return 0 if parent.isValid() else COLUMNS
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMNS:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return "" if section == COL_CHANNEL else self.headers[section]
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return self.headers[section]
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._ids)):
+            return None
+        if role == ID_ROLE:
+            return self._ids[index.row()]
+        row = self._row(index.row())
+        if role == ROW_ROLE:
+            return row
+        if row is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 1 else None
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, col)
+        if role == Qt.ItemDataRole.DecorationRole and col == COL_CHANNEL:
+            return _channel_icon(row.channel_type)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, col)
+        if role == Qt.ItemDataRole.FontRole and row.unread_count > 0:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if col == COL_DUE:
+                severity = due_badge(row, self._now)[1]
+                if severity:
+                    return QBrush(QColor(SEVERITY_COLORS[severity]))
+            if col == COL_PRIORITY and row.priority in ("urgent", "high"):
+                return QBrush(QColor(SEVERITY_COLORS["overdue"]))
+            if (row.pending_intents or row.failed_intents) and col == COL_STATUS:
+                return QBrush(QColor(SEVERITY_COLORS["due_soon"] if not row.failed_intents
+                                     else SEVERITY_COLORS["overdue"]))
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"{row.contact_name}: {row.subject or row.preview}"
+        return None
+
+    def _display(self, row: ConversationRow, col: int) -> str:
+        if col == COL_CHANNEL:
+            return ""
+        if col == COL_CONTACT:
+            return row.contact_name
+        if col == COL_SUBJECT:
+            text = row.subject or row.preview
+            if row.subject and row.preview:
+                text = f"{row.subject} — {row.preview}"
+            return " ".join(text.split())[:160]
+        if col == COL_STATUS:
+            label = status_label(row.status)
+            if row.failed_intents:
+                return _tr("{status} (failed)").format(status=label)
+            if row.pending_intents:
+                return _tr("{status} (pending)").format(status=label)
+            return label
+        if col == COL_PRIORITY:
+            return priority_label(row.priority)
+        if col == COL_TAGS:
+            return ", ".join(row.tags)
+        if col == COL_ASSIGNEE:
+            if row.assignee_id is None:
+                return _tr("Unassigned")
+            if row.assignee_id == self.session.agent_id:
+                return _tr("Me")
+            return row.assignee_name or ""
+        if col == COL_UNREAD:
+            return str(row.unread_count) if row.unread_count else ""
+        if col == COL_DUE:
+            return due_badge(row, self._now)[0]
+        if col == COL_ACTIVITY:
+            return _when(row.last_activity_at, self._now)
+        return ""
+
+    def _tooltip(self, row: ConversationRow, col: int) -> str | None:
+        if col == COL_CHANNEL:
+            return row.channel_name
+        if col == COL_ACTIVITY:
+            return QDateTime.fromMSecsSinceEpoch(row.last_activity_at).toString(
+                Qt.DateFormat.TextDate)
+        if col == COL_SUBJECT:
+            return (row.preview or "")[:500]
+        if col == COL_ASSIGNEE:
+            return f"{row.team_name}"
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        sort = SORT_BY_COLUMN.get(column)
+        if sort is not None and sort is not self._sort:
+            self.set_view(sort=sort)
+
+
+def _when(ms: int, now: int) -> str:
+    dt = QDateTime.fromMSecsSinceEpoch(ms)
+    today = QDateTime.fromMSecsSinceEpoch(now).date()
+    if dt.date() == today:
+        return dt.toString("HH:mm")
+    if dt.date().year() == today.year():
+        return dt.toString("MM-dd HH:mm")
+    return dt.toString("yyyy-MM-dd")
+
+
+_icon_cache: dict[str, Any] = {}
+
+
+def _channel_icon(channel_type: str) -> Any:
+    if channel_type not in _icon_cache:
+        try:
+            from app.icons import channel_icon
+
+            _icon_cache[channel_type] = channel_icon(channel_type)
+        except Exception:  # icons are decoration; the tooltip still names the channel
+            _icon_cache[channel_type] = None
+    return _icon_cache[channel_type]

@@ -1,0 +1,224 @@
+"""The inbox list: search field, sort choice and the lazy table, keeping the agent's place.
+
+A refresh that changes the id list resets the model; the view puts the selection back on the
+same conversation and the scroll position back on the same top row, so live updates never
+make the agent lose their place.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QFocusEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.inbox.model import (
+    COL_ACTIVITY,
+    COL_ASSIGNEE,
+    COL_CHANNEL,
+    COL_CONTACT,
+    COL_DUE,
+    COL_PRIORITY,
+    COL_STATUS,
+    COL_SUBJECT,
+    COL_TAGS,
+    COL_UNREAD,
+    ID_ROLE,
+    InboxModel,
+)
+from sync.queries import InboxFilter, Sort
+
+
+class InboxTable(QTableView):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setShowGrid(False)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setSortingEnabled(False)  # the model sorts in SQL; header clicks handled below
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.verticalHeader().hide()
+        self.verticalHeader().setDefaultSectionSize(24)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.setAccessibleName(self.tr("Conversations"))
+        self.focusing = False
+
+    def focusInEvent(self, event: QFocusEvent) -> None:
+        # Qt makes the first row current when a view without one gains focus; that is not
+        # the agent choosing a conversation, so the pane must not switch because of it.
+        self.focusing = True
+        try:
+            super().focusInEvent(event)
+        finally:
+            self.focusing = False
+
+
+class InboxView(QWidget):
+    """Search + sort + the table. Emits ``conversationActivated(id)`` on selection."""
+
+    conversationActivated = Signal(str)
+    saveFilterRequested = Signal(object)  # the current InboxFilter
+
+    def __init__(self, model: InboxModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.search = QLineEdit(self)
+        self.search.setPlaceholderText(self.tr("Search customer, subject or message (Ctrl+K)"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName(self.tr("Search conversations"))
+        self.sort_box = QComboBox(self)
+        self.sort_box.setAccessibleName(self.tr("Sort conversations"))
+        for label, sort in ((self.tr("Last activity"), Sort.LAST_ACTIVITY),
+                            (self.tr("Waiting longest"), Sort.WAITING),
+                            (self.tr("Priority"), Sort.PRIORITY)):
+            self.sort_box.addItem(label, sort.value)
+        self.save_button = QToolButton(self)
+        self.save_button.setText(self.tr("Save view"))
+        self.save_button.setToolTip(self.tr("Save this view and search as a filter"))
+        self.count_label = QLabel(self)
+        self.count_label.setAccessibleName(self.tr("Conversation count"))
+        self.table = InboxTable(self)
+        self.table.setModel(model)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionsClickable(True)
+        header.setHighlightSections(False)
+        widths = {COL_CHANNEL: 28, COL_CONTACT: 150, COL_STATUS: 90, COL_PRIORITY: 70,
+                  COL_TAGS: 110, COL_ASSIGNEE: 110, COL_UNREAD: 52, COL_DUE: 120,
+                  COL_ACTIVITY: 92}
+        for col, width in widths.items():
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
+        header.sectionClicked.connect(self._header_clicked)
+
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.search, 1)
+        top.addWidget(self.sort_box)
+        top.addWidget(self.save_button)
+        top.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(200)
+        self._search_timer.timeout.connect(self._apply_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.sort_box.currentIndexChanged.connect(self._sort_changed)
+        self.save_button.clicked.connect(
+            lambda: self.saveFilterRequested.emit(self.model.inbox_filter))
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        model.modelAboutToBeReset.connect(self._remember_place)
+        model.modelReset.connect(self._restore_place)
+        model.loaded.connect(self._update_count)
+        self._current_id: str | None = None
+        self._top_id: str | None = None
+        self._restoring = False
+
+    # ------------------------------------------------------------------ navigation
+
+    def set_filter(self, flt: InboxFilter) -> None:
+        text = self.search.text().strip()
+        self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
+
+    def current_id(self) -> str | None:
+        return self._current_id
+
+    def select_id(self, conversation_id: str) -> bool:
+        row = self.model.row_of(conversation_id)
+        if row < 0:
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(row, COL_CONTACT),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(self.model.index(row, COL_CONTACT))
+        return True
+
+    def move(self, step: int) -> None:
+        """J/K: the next or previous conversation."""
+        count = self.model.rowCount()
+        if not count:
+            return
+        current = self.table.currentIndex().row()
+        row = 0 if current < 0 else min(count - 1, max(0, current + step))
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(row, COL_CONTACT),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(self.model.index(row, COL_CONTACT))
+
+    def focus_search(self) -> None:
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    # ------------------------------------------------------------------ internals
+
+    def _apply_search(self) -> None:
+        flt = self.model.inbox_filter
+        text = self.search.text().strip()
+        if text != flt.text:
+            self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
+
+    def _sort_changed(self, _index: int) -> None:
+        self.model.set_view(sort=Sort(self.sort_box.currentData()))
+
+    def _header_clicked(self, column: int) -> None:
+        sort = {COL_ACTIVITY: Sort.LAST_ACTIVITY, COL_PRIORITY: Sort.PRIORITY,
+                COL_DUE: Sort.WAITING}.get(column)
+        if sort is not None:
+            self.sort_box.setCurrentIndex(self.sort_box.findData(sort.value))
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if self._restoring or self.table.focusing or not current.isValid():
+            return
+        cid = current.data(ID_ROLE)
+        if cid and cid != self._current_id:
+            self._current_id = cid
+            self.conversationActivated.emit(cid)
+
+    def _remember_place(self) -> None:
+        top = self.table.indexAt(self.table.viewport().rect().topLeft())
+        self._top_id = top.data(ID_ROLE) if top.isValid() else None
+        self._top_offset = self.table.visualRect(top).top() if top.isValid() else 0
+
+    def _restore_place(self) -> None:
+        self._restoring = True
+        try:
+            # A conversation that left the view (resolved, reassigned) stays open in the
+            # pane until the agent moves on; nothing else gets opened (or marked read).
+            if self._current_id is not None:
+                row = self.model.row_of(self._current_id)
+                if row >= 0:
+                    self.table.selectionModel().setCurrentIndex(
+                        self.model.index(row, COL_CONTACT),
+                        QItemSelectionModel.SelectionFlag.ClearAndSelect
+                        | QItemSelectionModel.SelectionFlag.Rows)
+            if self._top_id is not None:
+                row = self.model.row_of(self._top_id)
+                if row >= 0:
+                    height = self.table.verticalHeader().defaultSectionSize()
+                    self.table.verticalScrollBar().setValue(row * height - self._top_offset)
+        finally:
+            self._restoring = False
+
+    def _update_count(self) -> None:
+        n = self.model.rowCount()
+        self.count_label.setText(self.tr("{n} conversations").format(n=f"{n:,}"))

@@ -1,0 +1,327 @@
+"""The main window: navigation | inbox | conversation, the customer panel docked on the right.
+
+Later panels (knowledge, guides) are QDockWidgets in the right dock area, tabbed with the
+customer panel (``add_side_panel``): the central layout never changes for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QInputDialog,
+    QMainWindow,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.conversation.pane import ConversationPane
+from app.customer.panel import CustomerPanel
+from app.drafts import DraftStore
+from app.inbox.model import InboxModel
+from app.inbox.nav import NavigationPane
+from app.inbox.view import InboxView
+from app.notifications import Notifier
+from app.outbox_dialog import OutboxDialog
+from app.session import DeskSession, now_ms
+from app.settings import DeskSettings
+from app.statusbar import OfflineBanner, SyncStatusWidget
+from app.tasks import spawn
+from sync import queries
+from sync.queries import InboxFilter
+
+log = logging.getLogger("relaydesk.window")
+
+
+class MainWindow(QMainWindow):
+    closed = Signal()
+
+    def __init__(self, session: DeskSession, settings: DeskSettings,
+                 save_settings: Callable[[DeskSettings], None] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self._save_settings = save_settings
+        self.setObjectName("MainWindow")
+        who = session.config.email
+        self.setWindowTitle(self.tr("Relaydesk — {who}").format(who=who))
+        self.drafts = DraftStore(session.data_dir)
+
+        self.nav = NavigationPane(self)
+        self.inbox_model = InboxModel(session, self)
+        self.inbox = InboxView(self.inbox_model, self)
+        self.conversation = ConversationPane(session, self.drafts, self)
+        self.customer = CustomerPanel(self)
+        self.banner = OfflineBanner(self)
+        self.sync_status = SyncStatusWidget(self)
+        self.notifier = Notifier(session, enabled=settings.notifications, parent=self)
+
+        center = QSplitter(Qt.Orientation.Horizontal, self)
+        center.setObjectName("mainSplitter")
+        center.addWidget(self.nav)
+        center.addWidget(self.inbox)
+        center.addWidget(self.conversation)
+        center.setStretchFactor(0, 0)
+        center.setStretchFactor(1, 1)
+        center.setStretchFactor(2, 1)
+        center.setChildrenCollapsible(False)
+        self.nav.setMinimumWidth(170)
+        self.inbox.setMinimumWidth(420)
+        self.conversation.setMinimumWidth(380)
+        self.splitter = center
+        self._sized = False
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.banner)
+        layout.addWidget(center, 1)
+        self.setCentralWidget(body)
+
+        self.customer_dock = self.add_side_panel("customerDock", self.tr("Customer"),
+                                                 self.customer)
+        self.statusBar().addPermanentWidget(self.sync_status, 1)
+        self.statusBar().setSizeGripEnabled(True)
+
+        self._build_actions()
+        self._connect()
+        self.resize(1440, 860)
+        self._restore_geometry()
+        self.nav.set_saved_filters(self._saved_filters())
+        session.directoryChanged.connect(self._directory_changed)
+        self._directory_changed(session.directory)
+        self.sync_status.update_status(session.status)
+        self.banner.update_status(session.status)
+        self.nav.select_view("mine")
+        self.inbox.set_filter(InboxFilter(assignee="me"))
+        self._refresh_counts()
+
+    # ------------------------------------------------------------------ layout
+
+    def add_side_panel(self, name: str, title: str, widget: QWidget) -> QDockWidget:
+        """Dock a panel on the right; later ones are tabbed with the customer panel."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        existing = [d for d in self.findChildren(QDockWidget)
+                    if d is not dock and self.dockWidgetArea(d)
+                    == Qt.DockWidgetArea.RightDockWidgetArea]
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        if existing:
+            self.tabifyDockWidget(existing[0], dock)
+        dock.setMinimumWidth(260)
+        return dock
+
+    def _build_actions(self) -> None:
+        def action(text: str, shortcut: str | QKeySequence | None, slot: Callable[[], None],
+                   name: str) -> QAction:
+            act = QAction(text, self)
+            act.setObjectName(name)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+                act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            act.triggered.connect(slot)
+            self.addAction(act)
+            return act
+
+        c = self.conversation
+        self.act_next = action(self.tr("Next conversation"), "J", lambda: self.inbox.move(1),
+                               "nextConversation")
+        self.act_prev = action(self.tr("Previous conversation"), "K",
+                               lambda: self.inbox.move(-1), "previousConversation")
+        self.act_search = action(self.tr("Search"), "Ctrl+K", self.inbox.focus_search, "search")
+        self.act_resolve = action(self.tr("Resolve"), "E", c.resolve, "resolve")
+        self.act_assign_me = action(self.tr("Assign to me"), "A", c.assign_to_me, "assignToMe")
+        self.act_snooze = action(self.tr("Snooze…"), "S", c.show_snooze_menu, "snooze")
+        self.act_canned = action(self.tr("Insert canned reply"), "/", self._canned, "canned")
+        self.act_reply = action(self.tr("Reply"), "R", self._focus_composer, "reply")
+        self.act_help = action(self.tr("Keyboard shortcuts"), "?", self.show_shortcuts,
+                               "shortcuts")
+        self.act_outbox = action(self.tr("Outbox…"), None, self.show_outbox, "outbox")
+        self.act_sync = action(self.tr("Sync now"), "F5",
+                               lambda: self.session.engine.trigger("user"), "syncNow")
+        self.act_sign_out = action(self.tr("Sign out"), None,
+                                   lambda: spawn(self.session.sign_out()), "signOut")
+        self.act_quit = action(self.tr("Quit"), QKeySequence.StandardKey.Quit, self.close,
+                               "quit")
+        self.act_notify = QAction(self.tr("Desktop notifications"), self)
+        self.act_notify.setCheckable(True)
+        self.act_notify.setChecked(self.settings.notifications)
+        self.act_notify.toggled.connect(self._toggle_notifications)
+
+        bar = self.menuBar()
+        file_menu = bar.addMenu(self.tr("&File"))
+        for act in (self.act_sync, self.act_outbox, self.act_sign_out, self.act_quit):
+            file_menu.addAction(act)
+        conv_menu = bar.addMenu(self.tr("&Conversation"))
+        for act in (self.act_next, self.act_prev, self.act_reply, self.act_canned,
+                    self.act_assign_me, self.act_resolve, self.act_snooze):
+            conv_menu.addAction(act)
+        view_menu = bar.addMenu(self.tr("&View"))
+        view_menu.addAction(self.act_search)
+        view_menu.addAction(self.customer_dock.toggleViewAction())
+        view_menu.addAction(self.act_notify)
+        help_menu = bar.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.act_help)
+
+    def _connect(self) -> None:
+        self.nav.filterChanged.connect(self.inbox.set_filter)
+        self.nav.deleteSavedFilter.connect(self._delete_saved_filter)
+        self.inbox.conversationActivated.connect(self.conversation.open_conversation)
+        self.inbox.saveFilterRequested.connect(self._save_filter)
+        self.conversation.contactChanged.connect(self._show_contact)
+        self.customer.openConversation.connect(self.open_conversation)
+        self.notifier.openConversation.connect(self.open_conversation)
+        self.sync_status.outboxRequested.connect(self.show_outbox)
+        self.session.statusChanged.connect(self.sync_status.update_status)
+        self.session.statusChanged.connect(self.banner.update_status)
+        self.session.dataChanged.connect(self._refresh_counts)
+
+    # ------------------------------------------------------------------ behaviour
+
+    def open_conversation(self, conversation_id: str) -> None:
+        if not self.inbox.select_id(conversation_id):
+            self.conversation.open_conversation(conversation_id)
+        self.raise_()
+        self.activateWindow()
+
+    def _show_contact(self, contact_id: str, conversation_id: str) -> None:
+        async def load() -> None:
+            view = await self.session.read(queries.contact_view, contact_id, now_ms())
+            if self.conversation.conversation_id == conversation_id:
+                self.customer.set_contact(view, conversation_id)
+
+        spawn(load(), "contact-view")
+
+    def _refresh_counts(self) -> None:
+        async def load() -> None:
+            counts = await self.session.read(queries.nav_counts, self.session.agent_id)
+            self.nav.set_counts(counts)
+
+        spawn(load(), "nav-counts")
+
+    def _directory_changed(self, directory: queries.Directory) -> None:
+        self.nav.set_directory(directory)
+
+    def _focus_composer(self) -> None:
+        self.conversation.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def _canned(self) -> None:
+        opener = getattr(self.conversation.composer, "open_canned_picker", None)
+        if opener is not None and self.conversation.row is not None:
+            opener()
+
+    def show_outbox(self) -> None:
+        dialog = OutboxDialog(self.session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_shortcuts(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle(self.tr("Keyboard shortcuts"))
+        table = QTableWidget(0, 2, dialog)
+        table.setHorizontalHeaderLabels([self.tr("Key"), self.tr("Action")])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        rows = [(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText), a.text())
+                for a in (self.act_next, self.act_prev, self.act_search, self.act_reply,
+                          self.act_canned, self.act_assign_me, self.act_resolve,
+                          self.act_snooze, self.act_sync, self.act_help)]
+        rows.insert(4, ("Ctrl+Enter", self.tr("Send the reply or note")))
+        for key, text in rows:
+            n = table.rowCount()
+            table.insertRow(n)
+            table.setItem(n, 0, QTableWidgetItem(key))
+            table.setItem(n, 1, QTableWidgetItem(text.replace("&", "")))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.close)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        dialog.resize(420, 380)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.shortcut_sheet = dialog
+
+    def _toggle_notifications(self, enabled: bool) -> None:
+        self.settings.notifications = enabled
+        self.notifier.set_enabled(enabled) if hasattr(self.notifier, "set_enabled") else None
+        self._persist()
+
+    # ------------------------------------------------------------------ saved filters
+
+    def _saved_filters(self) -> list[tuple[str, InboxFilter]]:
+        out = []
+        for raw in self.settings.saved_filters:
+            try:
+                out.append((str(raw["name"]), InboxFilter.from_json(raw["filter"])))
+            except (KeyError, TypeError, ValueError):
+                log.warning("ignoring an unreadable saved filter")
+        return out
+
+    def _save_filter(self, flt: InboxFilter) -> None:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(self.tr("Save view"))
+        dialog.setLabelText(self.tr("Name for this view:"))
+
+        def save(name: str) -> None:
+            name = name.strip()
+            if not name:
+                return
+            self.settings.saved_filters = [f for f in self.settings.saved_filters
+                                           if f.get("name") != name]
+            self.settings.saved_filters.append({"name": name, "filter": flt.to_json()})
+            self.nav.set_saved_filters(self._saved_filters())
+            self._persist()
+
+        dialog.textValueSelected.connect(save)
+        dialog.open()
+
+    def _delete_saved_filter(self, name: str) -> None:
+        self.settings.saved_filters = [f for f in self.settings.saved_filters
+                                       if f.get("name") != name]
+        self.nav.set_saved_filters(self._saved_filters())
+        self._persist()
+
+    # ------------------------------------------------------------------ persistence
+
+    def _restore_geometry(self) -> None:
+        if self.settings.window_geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
+        if self.settings.window_state:
+            self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode()))
+
+    def _persist(self) -> None:
+        if self._save_settings is not None:
+            self._save_settings(self.settings)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized and not self.settings.window_state:
+            self._sized = True  # first run: nav fits its labels, inbox and thread share
+            width = self.splitter.width()
+            nav = 210
+            inbox = max(420, int((width - nav) * 0.55))
+            self.splitter.setSizes([nav, inbox, max(380, width - nav - inbox)])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+        self.settings.window_state = bytes(self.saveState().toBase64()).decode()
+        self._persist()
+        super().closeEvent(event)
+        self.closed.emit()

@@ -1,0 +1,100 @@
+"""The inbox model and view on a real mirror: lazy rows, filters, sorting, live updates."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from app.inbox.model import COL_CONTACT, COL_SUBJECT, ID_ROLE, ROW_ROLE, InboxModel
+from app.inbox.view import InboxView
+from sync import queries
+from sync.queries import InboxFilter, Sort
+from tests.app.conftest import DEMO_SUPERVISOR, until
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+async def loaded(model: InboxModel) -> None:
+    """Wait until every row of the model has been fetched."""
+    await until(lambda: all(model.index(r, 0).data(ROW_ROLE) is not None
+                            for r in range(model.rowCount())), 10, what="rows to load")
+
+
+async def test_inbox_model_passes_qt_model_tester(backend, desks, qtmodeltester):
+    session = await desks.session(backend)
+    model = InboxModel(session)
+    model.set_view(InboxFilter(statuses=None))
+    await until(lambda: model.rowCount() > 0, what="the id list")
+    await loaded(model)
+    qtmodeltester.check(model, force_py=True)
+
+
+async def test_views_show_the_seeded_conversations_filtered_and_sorted(backend, desks, qtbot):
+    session = await desks.session(backend)
+    model = InboxModel(session)
+    view = InboxView(model)
+    qtbot.addWidget(view)
+    view.set_filter(InboxFilter(assignee="me"))
+    await until(lambda: model.rowCount() > 0, what="Mine")
+    counts = await session.read(queries.nav_counts, session.agent_id)
+    assert model.rowCount() == counts.mine
+    await loaded(model)
+    rows = [model.index(r, 0).data(ROW_ROLE) for r in range(model.rowCount())]
+    assert all(r.assignee_id == session.agent_id for r in rows)
+    assert all(r.status in ("open", "pending") for r in rows)
+    acts = [r.last_activity_at for r in rows]
+    assert acts == sorted(acts, reverse=True)
+
+    view.sort_box.setCurrentIndex(view.sort_box.findData(Sort.PRIORITY.value))
+    await until(lambda: model.sort_order is Sort.PRIORITY, what="priority sort")
+    await asyncio.sleep(0.3)
+    await loaded(model)
+    ranks = [queries.PRIORITY_RANK[model.index(r, 0).data(ROW_ROLE).priority]
+             for r in range(model.rowCount())]
+    assert ranks == sorted(ranks)
+
+    # Search narrows the list to matching customers or text.
+    first = rows[0]
+    view.search.setText(first.contact_name)
+    await until(lambda: model.inbox_filter.text == first.contact_name, what="the search")
+    await until(lambda: 0 < model.rowCount() < len(rows) or model.rowCount() == 1,
+                what="search results")
+    await loaded(model)
+    shown = {model.index(r, COL_CONTACT).data() for r in range(model.rowCount())}
+    assert first.contact_name in shown
+
+
+async def test_a_server_side_change_appears_without_losing_the_selection(backend, desks, qtbot):
+    session = await desks.session(backend, DEMO_SUPERVISOR)
+    model = InboxModel(session)
+    view = InboxView(model)
+    qtbot.addWidget(view)
+    view.resize(1000, 400)
+    view.show()
+    view.set_filter(InboxFilter())
+    await until(lambda: model.rowCount() > 10, what="All")
+    await loaded(model)
+    chosen = model.index(5, 0).data(ID_ROLE)
+    assert view.select_id(chosen)
+    before = model.rowCount()
+    # A new customer writes in on the web chat: a new conversation at the top.
+    await asyncio.to_thread(backend.inbound, "Website Chat", "visitor-test-123",
+                            "Hello, is anyone there? My order never arrived.")
+    await until(lambda: model.rowCount() == before + 1, 15, what="the new conversation")
+    await loaded(model)
+    top = model.index(0, COL_SUBJECT).data()
+    assert "order never arrived" in top
+    assert view.current_id() == chosen
+    assert view.table.currentIndex().data(ID_ROLE) == chosen
+
+
+async def test_lazy_rows_load_only_what_is_looked_at(backend, desks):
+    session = await desks.session(backend, DEMO_SUPERVISOR)
+    model = InboxModel(session)
+    model.set_view(InboxFilter(statuses=None))
+    await until(lambda: model.rowCount() > 200, what="All statuses")
+    assert model.index(0, 0).data(ROW_ROLE) is None  # nothing fetched until asked
+    await until(lambda: model.index(0, 0).data(ROW_ROLE) is not None, what="the first block")
+    assert model.cached(model.index(model.rowCount() - 1, 0).data(ID_ROLE)) is None
