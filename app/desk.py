@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import tasks
@@ -45,6 +47,7 @@ class Desk(QObject):
     async def run(self) -> int:
         self._quit = asyncio.get_running_loop().create_future()
         self.app.aboutToQuit.connect(lambda: self._finish(0))
+        self._handle_signals()
         try:
             code = await self._start()
             if code is not None:
@@ -52,6 +55,19 @@ class Desk(QObject):
             return await self._quit
         finally:
             await self.shutdown()
+
+    def _handle_signals(self) -> None:
+        """Ctrl+C / SIGTERM close the desk like the window's Quit (drafts flushed, outbox
+        kept); a short timer lets Python run its signal handlers while Qt is idle."""
+        def stop(_signum: int, _frame: object) -> None:
+            QTimer.singleShot(0, lambda: self._finish(0))
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                signal.signal(sig, stop)
+        self._signal_timer = QTimer(self)
+        self._signal_timer.start(250)
+        self._signal_timer.timeout.connect(lambda: None)
 
     def _finish(self, code: int) -> None:
         if self._quit is not None and not self._quit.done():

@@ -213,14 +213,23 @@ class ConversationPane(QWidget):
     # ------------------------------------------------------------------ actions
 
     def _send(self, request: SendRequest) -> None:
-        if request.kind == "note":
-            spawn(self.session.add_note(request.conversation_id, request.body,
-                                        list(request.mentions)), "add-note")
-        else:
-            spawn(self.session.send_reply(request.conversation_id, request.body,
-                                          template=request.template,
-                                          human_agent_tag=request.human_agent_tag),
-                  "send-reply")
+        spawn(self._queue(request), "send")
+
+    async def _queue(self, request: SendRequest) -> None:
+        """Into the outbox; if even that fails (disk full…), the text goes back into the
+        composer so nothing typed is lost, and the error is reported."""
+        try:
+            if request.kind == "note":
+                await self.session.add_note(request.conversation_id, request.body,
+                                            list(request.mentions))
+            else:
+                await self.session.send_reply(request.conversation_id, request.body,
+                                              template=request.template,
+                                              human_agent_tag=request.human_agent_tag)
+        except Exception:
+            if self.composer.conversation_id == request.conversation_id:
+                self.composer.restore(request)
+            raise
 
     def assign_to_me(self) -> None:
         if self._cid and self.session.agent_id:

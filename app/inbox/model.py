@@ -114,6 +114,7 @@ class InboxModel(QAbstractTableModel):
         super().__init__(parent)
         self.session = session
         self._ids: list[str] = []
+        self._positions: dict[str, int] = {}
         self._cache: OrderedDict[str, ConversationRow] = OrderedDict()
         self._stale: set[str] = set()
         self._wanted: set[str] = set()
@@ -155,14 +156,14 @@ class InboxModel(QAbstractTableModel):
         spawn(self._load_ids(self._generation), "inbox-ids")
 
     async def _load_ids(self, generation: int) -> None:
-        ids = await self.session.read(queries.conversation_ids, self._filter, self._sort,
-                                      self.session.agent_id)
+        ids, positions = await self.session.read(_ids_and_positions, self._filter, self._sort,
+                                                 self.session.agent_id)
         if generation != self._generation:
             return  # a newer view or refresh won
         self._now = now_ms()
         if ids != self._ids:
             self.beginResetModel()
-            self._ids = ids
+            self._ids, self._positions = ids, positions
             self.endResetModel()
         elif self._ids:
             self._wanted.update(i for i in self._stale if i in self._cache)
@@ -173,10 +174,7 @@ class InboxModel(QAbstractTableModel):
         return self._ids
 
     def row_of(self, conversation_id: str) -> int:
-        try:
-            return self._ids.index(conversation_id)
-        except ValueError:
-            return -1
+        return self._positions.get(conversation_id, -1)
 
     def cached(self, conversation_id: str) -> ConversationRow | None:
         return self._cache.get(conversation_id)
@@ -220,11 +218,7 @@ class InboxModel(QAbstractTableModel):
         while len(self._cache) > CACHE_LIMIT:
             old, _ = self._cache.popitem(last=False)
             self._stale.discard(old)
-        positions = {cid: n for n, cid in enumerate(self._ids)} if len(ids) > 50 else None
-        rows_changed = sorted(
-            (positions.get(cid, -1) if positions is not None else self.row_of(cid))
-            for cid in ids)
-        rows_changed = [r for r in rows_changed if r >= 0]
+        rows_changed = sorted(r for r in map(self.row_of, ids) if r >= 0)
         if rows_changed:
             self.dataChanged.emit(self.index(rows_changed[0], 0),
                                   self.index(rows_changed[-1], COLUMNS - 1))
@@ -341,6 +335,13 @@ class InboxModel(QAbstractTableModel):
         sort = SORT_BY_COLUMN.get(column)
         if sort is not None and sort is not self._sort:
             self.set_view(sort=sort)
+
+
+def _ids_and_positions(store: Any, flt: InboxFilter, sort: Sort, me: str | None
+                       ) -> tuple[list[str], dict[str, int]]:
+    """The view's ids and each id's row, built on the reader thread (100k ids: ~10 ms)."""
+    ids = queries.conversation_ids(store, flt, sort, me)
+    return ids, {cid: n for n, cid in enumerate(ids)}
 
 
 def _when(ms: int, now: int) -> str:
