@@ -143,6 +143,7 @@ class Desk(QObject):
         return True
 
     def _activate(self) -> None:
+        log.info("a second start asked for this desk: bringing it forward")
         if self.window is not None:
             self.window.showNormal()
             self.window.raise_()
@@ -196,6 +197,7 @@ class Desk(QObject):
         self.window = MainWindow(session, self.settings, self.save_settings)
         self.window.closed.connect(lambda: self._finish(0))
         self.window.show()
+        log.info("desk window open for %s", session.config.email)
         session.statusChanged.connect(self._watch_sign_in)
 
     def _watch_sign_in(self, status: object) -> None:
@@ -222,3 +224,4 @@ class Desk(QObject):
             self.demo = None
         if self.instance is not None:
             self.instance.release()
+        log.info("desk closed cleanly")
