@@ -98,3 +98,23 @@ async def test_lazy_rows_load_only_what_is_looked_at(backend, desks):
     assert model.index(0, 0).data(ROW_ROLE) is None  # nothing fetched until asked
     await until(lambda: model.index(0, 0).data(ROW_ROLE) is not None, what="the first block")
     assert model.cached(model.index(model.rowCount() - 1, 0).data(ID_ROLE)) is None
+
+
+async def test_a_live_update_keeps_the_scroll_position(backend, desks, qtbot):
+    session = await desks.session(backend, DEMO_SUPERVISOR)
+    model = InboxModel(session)
+    view = InboxView(model)
+    qtbot.addWidget(view)
+    view.resize(1000, 300)
+    view.show()
+    view.set_filter(InboxFilter(statuses=None))
+    await until(lambda: model.rowCount() > 150, what="every conversation")
+    view.table.scrollTo(model.index(120, 0), view.table.ScrollHint.PositionAtTop)
+    await asyncio.sleep(0.2)
+    top = view.table.indexAt(view.table.viewport().rect().topLeft()).data(ID_ROLE)
+    before = model.rowCount()
+    await asyncio.to_thread(backend.inbound, "Website Chat", "visitor-scroll-1",
+                            "A new chat arrives while the agent reads further down.")
+    await until(lambda: model.rowCount() == before + 1, 15, what="the new conversation")
+    await asyncio.sleep(0.2)
+    assert view.table.indexAt(view.table.viewport().rect().topLeft()).data(ID_ROLE) == top
