@@ -315,8 +315,8 @@ class MainWindow(QMainWindow):
         if not self._sized and not self.settings.window_state:
             self._sized = True  # first run: nav fits its labels, inbox and thread share
             width = self.splitter.width()
-            nav = 210
-            inbox = max(420, int((width - nav) * 0.55))
+            nav = 200
+            inbox = max(420, int((width - nav) * 0.58))
             self.splitter.setSizes([nav, inbox, max(380, width - nav - inbox)])
 
     def closeEvent(self, event: QCloseEvent) -> None:

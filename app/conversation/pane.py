@@ -6,16 +6,14 @@ sent when the server is reachable, never lost.
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QMenu,
     QSplitter,
     QToolButton,
@@ -29,6 +27,7 @@ from app.drafts import DraftStore
 from app.inbox.model import priority_label, status_label
 from app.session import DeskSession, now_ms
 from app.tasks import spawn
+from app.widgets import ElidedLabel
 from sync import queries
 from sync.queries import ConversationRow
 
@@ -50,6 +49,19 @@ def snooze_choices(now: datetime) -> list[tuple[str, datetime]]:
             (tr("Snooze", "Until Monday 9:00"), monday)]
 
 
+def thread_colors() -> dict[str, str]:
+    """The thread's bubble colours for the current light or dark theme."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from app import theme
+
+    colors = {key: theme.color(key).name()
+              for key in ("pending", "failed", "note_bg", "inbound_bg", "outbound_bg")}
+    colors["muted"] = QApplication.palette().color(QPalette.ColorRole.PlaceholderText).name()
+    return colors
+
+
 class ConversationPane(QWidget):
     """Shows one conversation; ``open_conversation(id)`` switches (draft kept per id)."""
 
@@ -67,12 +79,9 @@ class ConversationPane(QWidget):
         self._loaded = PAGE
         self._generation = 0
 
-        self.title = QLabel(self)
-        self.title.setTextFormat(Qt.TextFormat.RichText)  # built from escaped parts only
+        self.title = ElidedLabel(self, bold=True)
         self.title.setAccessibleName(self.tr("Conversation title"))
-        self.title.setWordWrap(False)
-        self.details = QLabel(self)
-        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details = ElidedLabel(self)
         self.details.setAccessibleName(self.tr("Conversation details"))
 
         self.assign_button = self._menu_button(self.tr("Assign"), self.tr("Assign (A: to me)"))
@@ -85,23 +94,26 @@ class ConversationPane(QWidget):
         self.priority_button.menu().aboutToShow.connect(self._fill_priority_menu)
         self.tags_button.menu().aboutToShow.connect(self._fill_tags_menu)
 
-        self.thread = ThreadView(self)
+        self.thread = ThreadView(self, colors=thread_colors())
         self.composer = Composer(drafts=drafts, parent=self)
         self.composer.sendRequested.connect(self._send)
         self.thread.retryRequested.connect(lambda i: spawn(self.session.retry(i)))
         self.thread.discardRequested.connect(lambda i: spawn(self.session.discard(i)))
         self.thread.olderRequested.connect(self._load_older)
 
-        header = QHBoxLayout()
+        # Title on its own line; details and the action buttons share the second, so a
+        # long subject never runs under the buttons.
+        header = QVBoxLayout()
         header.setContentsMargins(6, 4, 6, 0)
-        titles = QVBoxLayout()
-        titles.setSpacing(0)
-        titles.addWidget(self.title)
-        titles.addWidget(self.details)
-        header.addLayout(titles, 1)
+        header.setSpacing(2)
+        header.addWidget(self.title)
+        second = QHBoxLayout()
+        second.setSpacing(4)
+        second.addWidget(self.details, 1)
         for button in (self.assign_button, self.status_button, self.priority_button,
                        self.tags_button):
-            header.addWidget(button)
+            second.addWidget(button)
+        header.addLayout(second)
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.thread)
         split.addWidget(self.composer)
@@ -116,6 +128,11 @@ class ConversationPane(QWidget):
         session.dataChanged.connect(self.refresh)
         session.directoryChanged.connect(self.composer.set_directory)
         self._show_empty()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:  # light <-> dark: bubbles follow
+            self.thread.set_colors(thread_colors())
+        super().changeEvent(event)
 
     def _menu_button(self, text: str, tip: str) -> QToolButton:
         button = QToolButton(self)
@@ -183,7 +200,7 @@ class ConversationPane(QWidget):
     def _show_empty(self, text: str | None = None) -> None:
         self.row = None
         self._shown_cid = None
-        self.title.setText(html.escape(text or self.tr("No conversation selected")))
+        self.title.setText(text or self.tr("No conversation selected"))
         self.details.setText("")
         for button in (self.assign_button, self.status_button, self.priority_button,
                        self.tags_button):
@@ -192,9 +209,8 @@ class ConversationPane(QWidget):
         self.composer.set_conversation(None, self.session.directory, self.session.me, None)
 
     def _show_header(self, row: ConversationRow) -> None:
-        subject = row.subject or row.preview[:80]
-        self.title.setText(f"<b>{html.escape(row.contact_name)}</b>"
-                           f"&nbsp;&nbsp;{html.escape(subject)}")
+        subject = row.subject or row.preview[:200]
+        self.title.setText(f"{row.contact_name} — {subject}")
         assignee = (self.tr("Unassigned") if row.assignee_id is None else
                     self.tr("Me") if row.assignee_id == self.session.agent_id else
                     row.assignee_name or "")

@@ -163,7 +163,8 @@ def day_label(day: date, today: date) -> str:
 def _state_badge(item: ThreadItem, colors: Mapping[str, str]) -> str:
     state = item.local_state
     if state == LOCAL_PENDING:
-        label = _tr("Saving…") if item.direction == "note" else _tr("Sending…")
+        # Queued in the outbox: sent when the server is reachable (now, or after offline).
+        label = _tr("Waiting to save") if item.direction == "note" else _tr("Waiting to send")
         return f' · <span style="color:{colors["pending"]};">{html.escape(label)}</span>'
     if state == LOCAL_SENT:
         return f' · <span style="color:{colors["muted"]};">{html.escape(_tr("Sent"))}</span>'

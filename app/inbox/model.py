@@ -64,13 +64,14 @@ def priority_label(priority: str) -> str:
 
 
 def duration_label(ms: int) -> str:
+    """Compact, for a dense column: 45m, 3h, 4d."""
     minutes = max(0, ms) // 60_000
     if minutes < 60:
-        return _tr("{m} min").format(m=minutes)
+        return _tr("{m}m").format(m=minutes)
     hours = minutes // 60
     if hours < 48:
-        return _tr("{h} h {m} min").format(h=hours, m=minutes % 60)
-    return _tr("{d} d").format(d=hours // 24)
+        return _tr("{h}h").format(h=hours)
+    return _tr("{d}d").format(d=hours // 24)
 
 
 def due_badge(row: ConversationRow, now: int) -> tuple[str, str | None]:
@@ -85,7 +86,7 @@ def due_badge(row: ConversationRow, now: int) -> tuple[str, str | None]:
         return _tr("Window closed"), "blocked"
     clock = sla_clock({"sla_due_at": row.sla_due_at, "status": row.status}, now)
     if clock.state is SlaState.OVERDUE:
-        return _tr("Overdue {t}").format(t=duration_label(-(clock.remaining_ms or 0))), \
+        return _tr("Late {t}").format(t=duration_label(-(clock.remaining_ms or 0))), \
             "overdue"
     if clock.state is SlaState.DUE_SOON:
         return _tr("Due in {t}").format(t=duration_label(clock.remaining_ms or 0)), "due_soon"
@@ -128,7 +129,7 @@ class InboxModel(QAbstractTableModel):
         self._fetch_timer.setInterval(0)
         self._fetch_timer.timeout.connect(self._start_fetch)
         session.dataChanged.connect(self.refresh)
-        self.headers = [_tr("Channel"), _tr("Customer"), _tr("Subject / last message"),
+        self.headers = [_tr("Channel"), _tr("Customer"), _tr("Subject"),
                         _tr("Status"), _tr("Priority"), _tr("Tags"), _tr("Assignee"),
                         _tr("Unread"), _tr("Due"), _tr("Last activity")]
 
@@ -238,7 +239,8 @@ class InboxModel(QAbstractTableModel):
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMNS:
             if role == Qt.ItemDataRole.DisplayRole:
-                return "" if section == COL_CHANNEL else self.headers[section]
+                # Icon-sized columns show no title; their tooltip names them.
+                return "" if section in (COL_CHANNEL, COL_UNREAD) else self.headers[section]
             if role == Qt.ItemDataRole.ToolTipRole:
                 return self.headers[section]
         return None
@@ -266,10 +268,14 @@ class InboxModel(QAbstractTableModel):
             return _channel_icon(row.channel_type)
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, col)
-        if role == Qt.ItemDataRole.FontRole and row.unread_count > 0:
-            font = QFont()
-            font.setBold(True)
-            return font
+        if role == Qt.ItemDataRole.FontRole:
+            # Bold: unread. Italic status: changes the agent made that are not sent yet.
+            pending = col == COL_STATUS and (row.pending_intents or row.failed_intents)
+            if row.unread_count > 0 or pending:
+                font = QFont()
+                font.setBold(row.unread_count > 0)
+                font.setItalic(bool(pending))
+                return font
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == COL_DUE:
                 severity = due_badge(row, self._now)[1]
@@ -295,14 +301,9 @@ class InboxModel(QAbstractTableModel):
                 text = f"{row.subject} — {row.preview}"
             return " ".join(text.split())[:160]
         if col == COL_STATUS:
-            label = status_label(row.status)
-            if row.failed_intents:
-                return _tr("{status} (failed)").format(status=label)
-            if row.pending_intents:
-                return _tr("{status} (pending)").format(status=label)
-            return label
-        if col == COL_PRIORITY:
-            return priority_label(row.priority)
+            return status_label(row.status)
+        if col == COL_PRIORITY:  # only what stands out; normal and low stay quiet
+            return priority_label(row.priority) if row.priority in ("urgent", "high") else ""
         if col == COL_TAGS:
             return ", ".join(row.tags)
         if col == COL_ASSIGNEE:
@@ -329,7 +330,23 @@ class InboxModel(QAbstractTableModel):
             return (row.preview or "")[:500]
         if col == COL_ASSIGNEE:
             return f"{row.team_name}"
+        if col == COL_STATUS and row.failed_intents:
+            return _tr("A change to this conversation failed: open it to retry or discard.")
+        if col == COL_STATUS and row.pending_intents:
+            return _tr("{n} change(s) waiting to be sent").format(n=row.pending_intents)
+        if col == COL_CONTACT:
+            return row.contact_name
+        if col == COL_PRIORITY:
+            return priority_label(row.priority)
+        if col == COL_DUE:
+            return self._due_tooltip(row)
         return None
+
+    def _due_tooltip(self, row: ConversationRow) -> str | None:
+        if row.sla_due_at is None:
+            return None
+        due = QDateTime.fromMSecsSinceEpoch(row.sla_due_at).toString(Qt.DateFormat.TextDate)
+        return _tr("Answer due {when}").format(when=due)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         sort = SORT_BY_COLUMN.get(column)
@@ -350,19 +367,22 @@ def _when(ms: int, now: int) -> str:
     if dt.date() == today:
         return dt.toString("HH:mm")
     if dt.date().year() == today.year():
-        return dt.toString("MM-dd HH:mm")
-    return dt.toString("yyyy-MM-dd")
+        return dt.toString("MM-dd")
+    return dt.toString("yy-MM-dd")
 
 
 _icon_cache: dict[str, Any] = {}
 
 
 def _channel_icon(channel_type: str) -> Any:
-    if channel_type not in _icon_cache:
+    from app import theme
+
+    key = f"{channel_type}:{theme.is_dark()}"  # icons are tinted for the theme
+    if key not in _icon_cache:
         try:
             from app.icons import channel_icon
 
-            _icon_cache[channel_type] = channel_icon(channel_type)
+            _icon_cache[key] = channel_icon(channel_type)
         except Exception:  # icons are decoration; the tooltip still names the channel
-            _icon_cache[channel_type] = None
-    return _icon_cache[channel_type]
+            _icon_cache[key] = None
+    return _icon_cache[key]

@@ -96,12 +96,16 @@ class InboxView(QWidget):
         header.setStretchLastSection(False)
         header.setSectionsClickable(True)
         header.setHighlightSections(False)
-        widths = {COL_CHANNEL: 28, COL_CONTACT: 150, COL_STATUS: 90, COL_PRIORITY: 70,
-                  COL_TAGS: 110, COL_ASSIGNEE: 110, COL_UNREAD: 52, COL_DUE: 120,
-                  COL_ACTIVITY: 92}
+        # Dense: the subject takes what is left; the rest are as narrow as their content.
+        widths = {COL_CHANNEL: 24, COL_CONTACT: 118, COL_STATUS: 64, COL_PRIORITY: 58,
+                  COL_TAGS: 92, COL_ASSIGNEE: 84, COL_UNREAD: 30, COL_DUE: 84,
+                  COL_ACTIVITY: 54}
         for col, width in widths.items():
             header.resizeSection(col, width)
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.horizontalScrollBar().setEnabled(True)
         header.sectionClicked.connect(self._header_clicked)
 
         top = QHBoxLayout()
@@ -135,6 +139,8 @@ class InboxView(QWidget):
     # ------------------------------------------------------------------ navigation
 
     def set_filter(self, flt: InboxFilter) -> None:
+        # In "Mine" every row says "Me": the column's room goes to the subject instead.
+        self.table.setColumnHidden(COL_ASSIGNEE, flt.assignee == "me")
         text = self.search.text().strip()
         self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
 

@@ -168,7 +168,7 @@ def test_a_failed_reply_shows_its_reason_with_retry_and_discard(qtbot):
     view.set_thread([item(1), failed, pending], False, NAMES, "Eve")
     text = view.browser.document().toPlainText()
     assert "Failed: The 24-hour window has closed" in text
-    assert "Sending…" in text
+    assert "Waiting to send" in text
     links = anchors(view.browser.document())
     assert links == ["relaydesk:retry/42", "relaydesk:discard/42"]
     with qtbot.waitSignal(view.retryRequested) as retry:
