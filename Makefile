@@ -49,6 +49,11 @@ bench: install
 	$(PY) benchmarks/server_feed.py
 	$(PY) benchmarks/sync_client.py
 
+# The main screens rendered offscreen from a fresh demo workspace into screenshots/*.png.
+screenshots: install
+	scripts/ensure-cjk-font
+	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis .bench-cache build dist *.egg-info \
 		screenshots resources/translations/*.qm
