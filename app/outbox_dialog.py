@@ -40,16 +40,15 @@ COL_WHAT, COL_CONVERSATION, COL_STATE, COL_REASON, COL_CREATED = range(5)
 
 def intent_label(intent: IntentRecord) -> str:
     """What the agent did, in their words: "Reply", "Tag added: vip"…"""
-    tr = QCoreApplication.translate
     names = {
-        "send_message": tr("Outbox", "Reply"),
-        "add_note": tr("Outbox", "Internal note"),
-        "set_status": tr("Outbox", "Status change"),
-        "assign": tr("Outbox", "Assignment"),
-        "set_priority": tr("Outbox", "Priority"),
-        "add_tag": tr("Outbox", "Tag added"),
-        "remove_tag": tr("Outbox", "Tag removed"),
-        "mark_read": tr("Outbox", "Mark read"),
+        "send_message": QCoreApplication.translate("Outbox", "Reply"),
+        "add_note": QCoreApplication.translate("Outbox", "Internal note"),
+        "set_status": QCoreApplication.translate("Outbox", "Status change"),
+        "assign": QCoreApplication.translate("Outbox", "Assignment"),
+        "set_priority": QCoreApplication.translate("Outbox", "Priority"),
+        "add_tag": QCoreApplication.translate("Outbox", "Tag added"),
+        "remove_tag": QCoreApplication.translate("Outbox", "Tag removed"),
+        "mark_read": QCoreApplication.translate("Outbox", "Mark read"),
     }
     label = names.get(intent.name, intent.name)
     a = intent.args
@@ -61,9 +60,10 @@ def intent_label(intent: IntentRecord) -> str:
 
 
 def state_label(state: str) -> str:
-    tr = QCoreApplication.translate
-    return {outbox.PENDING: tr("Outbox", "Pending"), outbox.APPLIED: tr("Outbox", "Sent"),
-            outbox.REJECTED: tr("Outbox", "Failed")}.get(state, state)
+    labels = {outbox.PENDING: QCoreApplication.translate("Outbox", "Pending"),
+              outbox.APPLIED: QCoreApplication.translate("Outbox", "Sent"),
+              outbox.REJECTED: QCoreApplication.translate("Outbox", "Failed")}
+    return labels.get(state, state)
 
 
 def _review(store: Store, now_ms: int

@@ -39,14 +39,14 @@ def snooze_choices(now: datetime) -> list[tuple[str, datetime]]:
     """(label, until) for the snooze menu: in 1 hour, in 4 hours, tomorrow 9:00, Monday 9:00."""
     from PySide6.QtCore import QCoreApplication
 
-    tr = QCoreApplication.translate
     tomorrow = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     monday = (now + timedelta(days=(7 - now.weekday()) or 7)).replace(
         hour=9, minute=0, second=0, microsecond=0)
-    return [(tr("Snooze", "For 1 hour"), now + timedelta(hours=1)),
-            (tr("Snooze", "For 4 hours"), now + timedelta(hours=4)),
-            (tr("Snooze", "Until tomorrow 9:00"), tomorrow),
-            (tr("Snooze", "Until Monday 9:00"), monday)]
+    # Literal QCoreApplication.translate calls: lupdate reads an alias as a self.tr().
+    return [(QCoreApplication.translate("Snooze", "For 1 hour"), now + timedelta(hours=1)),
+            (QCoreApplication.translate("Snooze", "For 4 hours"), now + timedelta(hours=4)),
+            (QCoreApplication.translate("Snooze", "Until tomorrow 9:00"), tomorrow),
+            (QCoreApplication.translate("Snooze", "Until Monday 9:00"), monday)]
 
 
 def thread_colors() -> dict[str, str]:
