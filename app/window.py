@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QInputDialog,
     QMainWindow,
+    QMenu,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -174,6 +175,21 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.act_search)
         view_menu.addAction(self.customer_dock.toggleViewAction())
         view_menu.addAction(self.act_notify)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu(self.tr("Theme"))
+        for value, label in (("system", self.tr("Follow the system")),
+                             ("light", self.tr("Light")), ("dark", self.tr("Dark"))):
+            act = theme_menu.addAction(label)
+            act.setCheckable(True)
+            act.setChecked(self.settings.theme == value)
+            act.triggered.connect(lambda _c=False, v=value: self._set_theme(v))
+        language_menu = view_menu.addMenu(self.tr("Language"))
+        for value, label in (("system", self.tr("Follow the system")), ("en", "English"),
+                             ("ja", "日本語")):
+            act = language_menu.addAction(label)
+            act.setCheckable(True)
+            act.setChecked(self.settings.language == value)
+            act.triggered.connect(lambda _c=False, v=value: self._set_language(v))
         help_menu = bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.act_help)
 
@@ -257,6 +273,33 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.shortcut_sheet = dialog
+
+    def _set_theme(self, value: str) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from app import theme
+
+        self.settings.theme = value
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            theme.apply_theme(app, value)
+        self._persist()
+        self._check_menu(self.tr("Theme"), value)
+
+    def _set_language(self, value: str) -> None:
+        self.settings.language = value
+        self._persist()
+        self._check_menu(self.tr("Language"), value)
+        self.statusBar().showMessage(
+            self.tr("The language changes the next time Relaydesk starts."), 8000)
+
+    def _check_menu(self, title: str, value: str) -> None:
+        order = {"Theme": ("system", "light", "dark"), "Language": ("system", "en", "ja")}
+        for menu in self.menuBar().findChildren(QMenu):
+            if menu.title() == title:
+                key = "Theme" if title == self.tr("Theme") else "Language"
+                for act, v in zip(menu.actions(), order[key], strict=False):
+                    act.setChecked(v == value)
 
     def _toggle_notifications(self, enabled: bool) -> None:
         self.settings.notifications = enabled

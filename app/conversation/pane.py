@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QDateTime, QEvent, Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QDateTimeEdit,
+    QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QInputDialog,
     QMenu,
@@ -264,7 +267,35 @@ class ConversationPane(QWidget):
             action = menu.addAction(label)
             action.triggered.connect(
                 lambda _c=False, u=until: self.set_status("snoozed", int(u.timestamp() * 1000)))
+        menu.addSeparator()
+        custom = menu.addAction(self.tr("Until…"))
+        custom.triggered.connect(self.pick_snooze_time)
         return menu
+
+    def pick_snooze_time(self) -> None:
+        """Snooze until a date and time the agent picks (opened, never a nested exec)."""
+        dialog = QDialog(self)
+        dialog.setWindowTitle(self.tr("Snooze until"))
+        picker = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600), dialog)
+        picker.setCalendarPopup(True)
+        picker.setMinimumDateTime(QDateTime.currentDateTime())
+        picker.setAccessibleName(self.tr("Snooze until"))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel, dialog)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(picker)
+        layout.addWidget(buttons)
+        cid = self._cid
+        dialog.accepted.connect(lambda: self._snooze_until(cid, picker.dateTime()))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.snooze_dialog = dialog
+
+    def _snooze_until(self, cid: str | None, when: QDateTime) -> None:
+        if cid is not None and cid == self._cid:
+            self.set_status("snoozed", when.toMSecsSinceEpoch())
 
     def show_snooze_menu(self) -> None:
         if self._cid:

@@ -200,3 +200,34 @@ async def test_a_customer_reply_appears_in_the_open_conversation(
         (window.inbox_model.index(r, 0).data(ROW_ROLE) or None) is not None
         and text[:20] in window.inbox_model.index(r, 0).data(ROW_ROLE).preview
         for r in range(min(5, window.inbox_model.rowCount()))), 10, what="the inbox preview")
+
+
+async def test_snooze_until_a_picked_time_and_switch_the_theme(
+        backend, desks, qtbot, settings_dir):
+    from PySide6.QtCore import QDateTime
+    from PySide6.QtWidgets import QApplication, QDateTimeEdit
+
+    from app import theme
+
+    session = await desks.session(backend)
+    window = open_window(session, qtbot)
+    row = await email_conversation_of_mine(session)
+    await opened(window, row)
+    window.conversation.pick_snooze_time()
+    dialog = window.conversation.snooze_dialog
+    until_time = QDateTime.currentDateTime().addDays(2)
+    dialog.findChild(QDateTimeEdit).setDateTime(until_time)
+    dialog.accept()
+    await until(lambda: window.conversation.row is not None
+                and window.conversation.row.status == "snoozed", what="snoozed at once")
+    assert abs(window.conversation.row.snoozed_until - until_time.toMSecsSinceEpoch()) < 60_000
+    await until(lambda: session.status.pending == 0, 20, what="the snooze to land")
+
+    saved = []
+    window._save_settings = saved.append
+    try:
+        window._set_theme("dark")
+        assert theme.is_dark(QApplication.instance()) and window.settings.theme == "dark"
+        assert saved and saved[-1].theme == "dark"
+    finally:
+        window._set_theme("light")
