@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
@@ -171,18 +171,38 @@ class WelcomeDialog(QDialog):
         self.sign_in_button.setAccessibleName(self.tr("Sign in to your team's server"))
         self.sign_in_button.setToolTip(self.tr("Connect to your team's Relaydesk server"))
 
+        buttons = QDialogButtonBox()
+        self.quit_button = buttons.addButton(self.tr("Quit"),
+                                             QDialogButtonBox.ButtonRole.RejectRole)
+        self.quit_button.setAccessibleName(self.tr("Quit"))
+        self.quit_button.setToolTip(self.tr("Close Relaydesk"))
+        self.quit_button.setAutoDefault(False)  # Enter is for the choice that has focus
+        buttons.rejected.connect(self.reject)
+
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(blurb)
-        layout.addSpacing(12)
+        layout.addSpacing(8)
         layout.addWidget(self.demo_button)
         layout.addLayout(role_row)
-        layout.addSpacing(8)
+        layout.addSpacing(4)
         layout.addWidget(self.sign_in_button)
         layout.addStretch(1)
+        layout.addSpacing(8)
+        layout.addWidget(buttons)
 
         self.demo_button.clicked.connect(self._choose_demo)
         self.sign_in_button.clicked.connect(self._choose_sign_in)
+
+    def sizeHint(self) -> QSize:
+        """Just as tall as the content at the dialog's width (the command links' own hint
+        is for a narrower width, where their descriptions take more lines)."""
+        hint = super().sizeHint()
+        width = max(hint.width(), self.minimumWidth())
+        layout = self.layout()
+        if layout is not None and layout.hasHeightForWidth():
+            return QSize(width, layout.totalHeightForWidth(width))
+        return QSize(width, hint.height())
 
     def _choose_demo(self) -> None:
         self.choice, self.role = self.DEMO, self.role_combo.currentData()

@@ -70,8 +70,11 @@ class SyncStatusWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         for w in (self._keyring_icon, self.keyring_label, self.pending_button,
-                  self.failed_button, self.progress_bar, self.state_label, self.synced_label):
+                  self.failed_button, self.progress_bar, self.state_label):
             layout.addWidget(w)
+        layout.addSpacing(12)
+        layout.addWidget(self.synced_label)
+        layout.addStretch(1)  # the bar may give this widget its width: keep it all together
 
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
@@ -120,7 +123,10 @@ class SyncStatusWidget(QWidget):
             short = (locale.toString(when.time(), QLocale.FormatType.ShortFormat)
                      if when.date() == QDate.currentDate()
                      else locale.toString(when, QLocale.FormatType.ShortFormat))
-            self.synced_label.setText(self.tr("Synced {time}").format(time=short))
+            if status.state in (EngineState.UP_TO_DATE, EngineState.SYNCING):
+                self.synced_label.setText(self.tr("Synced {time}").format(time=short))
+            else:  # offline, an error, signed out: how old what the desk shows is
+                self.synced_label.setText(self.tr("Last sync {time}").format(time=short))
             self.synced_label.setToolTip(locale.toString(when, QLocale.FormatType.LongFormat))
         self.synced_label.setVisible(bool(status.last_sync_at))
 

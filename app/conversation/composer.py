@@ -35,6 +35,19 @@ COUNTER_FROM = 60_000  # show the character counter from here on
 REFRESH_MS = 30_000  # the window's time left is re-evaluated this often
 REPLY, NOTE = "reply", "note"
 _NOTE_BASE = ("#fff6d8", "#3a321c")  # the editor's background for notes (light, dark)
+# Reply | Internal note as one segmented control; the chosen mode is filled, on either theme.
+_MODES_SHEET = """
+QToolButton { border: 1px solid palette(mid); background: palette(button); padding: 2px 10px; }
+QToolButton:hover:!checked { background: palette(midlight); }
+QToolButton:checked { background: palette(highlight); color: palette(highlighted-text);
+                      border-color: palette(highlight); }
+QToolButton:disabled { color: palette(mid); }
+QToolButton:checked:disabled { background: palette(mid); color: palette(button);
+                               border-color: palette(mid); }
+QToolButton#replyMode { border-top-left-radius: 3px; border-bottom-left-radius: 3px; }
+QToolButton#noteMode { border-left: none; border-top-right-radius: 3px;
+                       border-bottom-right-radius: 3px; }
+"""
 
 
 def now_ms() -> int:
@@ -70,6 +83,8 @@ class Composer(QWidget):
         self.reply_button = self._mode_button(self.tr("Reply"), self.tr("Reply to the customer"))
         self.note_button = self._mode_button(
             self.tr("Internal note"), self.tr("A note for your team; the customer never sees it"))
+        self.reply_button.setObjectName("replyMode")
+        self.note_button.setObjectName("noteMode")
         self.reply_button.setChecked(True)
         self._modes = QButtonGroup(self)
         self._modes.setExclusive(True)
@@ -98,10 +113,15 @@ class Composer(QWidget):
         self.send_button.setAccessibleName(self.tr("Send"))
         self.send_button.clicked.connect(self.send)
 
+        self._mode_bar = QWidget(self)
+        self._mode_bar.setStyleSheet(_MODES_SHEET)
+        segments = QHBoxLayout(self._mode_bar)
+        segments.setContentsMargins(0, 0, 0, 0)
+        segments.setSpacing(0)  # the two modes read as one segmented control
+        segments.addWidget(self.reply_button)
+        segments.addWidget(self.note_button)
         top = QHBoxLayout()
-        top.setSpacing(2)
-        top.addWidget(self.reply_button)
-        top.addWidget(self.note_button)
+        top.addWidget(self._mode_bar)
         top.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.hint, 1)
@@ -125,7 +145,8 @@ class Composer(QWidget):
         button = QToolButton(self)
         button.setText(text)
         button.setCheckable(True)
-        button.setAutoRaise(True)
+        button.setAutoRaise(False)  # both framed alike (and styled by _MODES_SHEET)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         button.setToolTip(tip)
         button.setAccessibleName(text)
         return button
@@ -262,6 +283,9 @@ class Composer(QWidget):
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:  # light/dark switched
+            for button in (self.reply_button, self.note_button):  # re-read palette(...)
+                button.style().unpolish(button)
+                button.style().polish(button)
             self._refresh()
 
     # ------------------------------------------------------------------ state → widgets

@@ -7,6 +7,7 @@ contact. The rules themselves are ``sync.rules``; this only shows them.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
@@ -14,14 +15,14 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
+    QFormLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from app.conversation.placeholders import fill, first_name, unfilled
+from app.conversation.placeholders import PLACEHOLDER, fill, first_name, unfilled
 from sync.queries import ConversationRow, TemplateInfo
 from sync.rules import HOUR_MS, WindowKind, WindowState, window_state
 
@@ -40,6 +41,41 @@ def effective_window(row: ConversationRow, now_ms: int) -> WindowState:
         return window_state(row.channel_type, row.last_inbound_at, now_ms)
     except ValueError:  # a channel type this desk does not know
         return WindowState(WindowKind.CLOSED)
+
+
+def _columns(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def _keep(text: str, columns: int, *, tail: bool) -> tuple[str, bool]:
+    """At most ``columns`` (a CJK character counts 2) of ``text``: its end when ``tail``,
+    else its start, on a word boundary when the text has spaces; and whether it was cut."""
+    chars = list(reversed(text)) if tail else list(text)
+    kept, used = [], 0
+    for char in chars:
+        used += _columns(char)
+        if used > columns:
+            break
+        kept.append(char)
+    else:
+        return text, False
+    part = "".join(reversed(kept)) if tail else "".join(kept)
+    if tail and " " in part[:-1]:
+        part = part[part.index(" ") + 1:]
+    elif not tail and " " in part[1:]:
+        part = part[:part.rindex(" ")]
+    return part, True
+
+
+def placeholder_context(body: str, name: str, before: int = 26, after: int = 18) -> str:
+    """The template words around ``{{name}}`` ("…Electronics order {{2}}: {{3}}…"), so an
+    empty value field says where its text goes; "" when ``body`` lacks it."""
+    match = next((m for m in PLACEHOLDER.finditer(body) if m.group(1) == name), None)
+    if match is None:
+        return ""
+    head, cut_head = _keep(body[:match.start()].replace("\n", " "), before, tail=True)
+    tail, cut_tail = _keep(body[match.end():].replace("\n", " "), after, tail=False)
+    return ("…" if cut_head else "") + head + match.group(0) + tail + ("…" if cut_tail else "")
 
 
 def set_tone(label: QLabel, level: str) -> None:
@@ -79,15 +115,14 @@ class WindowBanner(QWidget):
         self.template_box.setAccessibleName(self.tr("Message template"))
         self.template_box.setToolTip(self.tr("Only an approved template can be sent now"))
         self.template_box.currentIndexChanged.connect(self._template_changed)
-        self._params_row = QHBoxLayout()
-        self._params_row.setContentsMargins(0, 0, 0, 0)
         self.params: dict[str, QLineEdit] = {}
-        picker = QHBoxLayout()
-        picker.setContentsMargins(0, 0, 0, 0)
-        picker.addWidget(self.template_box, 1)
-        picker.addLayout(self._params_row, 2)
         self._picker = QWidget(self)
-        self._picker.setLayout(picker)
+        self._params_box = QWidget(self._picker)  # a labelled field per {{n}}: rebuilt
+        self._picker_layout = QVBoxLayout(self._picker)
+        self._picker_layout.setContentsMargins(0, 0, 0, 0)
+        self._picker_layout.setSpacing(4)
+        self._picker_layout.addWidget(self.template_box)
+        self._picker_layout.addWidget(self._params_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -145,22 +180,38 @@ class WindowBanner(QWidget):
         return self.template() is not None and not unfilled(self.template_text())
 
     def _template_changed(self) -> None:
-        for edit in self.params.values():
-            self._params_row.removeWidget(edit)
-            edit.deleteLater()
+        # A new box rather than removed rows: Ctrl+Enter in a value field sends, and the
+        # reset that follows must not delete the field still handling that key.
+        old = self._params_box
+        old.hide()
+        old.deleteLater()
+        box = QWidget(self._picker)
+        form = QFormLayout(box)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(2)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self._picker_layout.replaceWidget(old, box)
+        self._params_box = box
         self.params = {}
         t = self.template()
-        for name in unfilled(fill(t.body, self._contact, self._agent)) if t else []:
-            edit = QLineEdit(self)
+        body = fill(t.body, self._contact, self._agent) if t else ""
+        for name in unfilled(body):
+            edit = QLineEdit(box)
             mark = "{{" + name + "}}"
-            edit.setPlaceholderText(mark)
+            edit.setPlaceholderText(placeholder_context(body, name) or mark)
             edit.setAccessibleName(self.tr("Template value {mark}").format(mark=mark))
             edit.setToolTip(self.tr("Replaces {mark} in the template").format(mark=mark))
             if name == "1":  # by convention the greeting: the contact's name
                 edit.setText(first_name(self._contact))
             edit.textChanged.connect(self.changed)
-            self._params_row.addWidget(edit)
+            label = QLabel(self.tr("Value {n}:").format(n=name) if name.isdigit()
+                           else f"{mark}:", box)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setToolTip(edit.toolTip())
+            label.setBuddy(edit)
+            form.addRow(label, edit)
             self.params[name] = edit
+        box.setVisible(bool(self.params))
         self.changed.emit()
 
     # ------------------------------------------------------------------ state

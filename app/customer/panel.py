@@ -7,16 +7,19 @@ showing them is plain text.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QHeaderView,
     QLabel,
+    QSizePolicy,
     QStackedLayout,
     QTreeWidget,
     QTreeWidgetItem,
@@ -58,6 +61,87 @@ def _channel_icon(channel_type: str) -> QIcon | None:
     return icon if isinstance(icon, QIcon) else None
 
 
+def language_name(code: str) -> str:
+    """A language code ("ja", "pt-BR") as the language's own name ("日本語"); else the code."""
+    locale = QLocale(code)
+    if locale.language() in (QLocale.Language.C, QLocale.Language.AnyLanguage):
+        return code
+    if not re.search(r"[-_]", code):  # "en" is English, not "American English"
+        world = QLocale(locale.language(), QLocale.Country.World)
+        if world.language() == locale.language() and world.nativeLanguageName():
+            locale = world
+    return locale.nativeLanguageName() or code
+
+
+def attribute_label(key: str) -> str:
+    """A customer attribute's key as a label: known keys translated, others made readable
+    ("last_order_date" → "Last order date")."""
+    known = _known_attributes()
+    if key in known:
+        return known[key]
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").replace("-", " ")
+    # "lifetimeValue" → "Lifetime value"; an acronym ("VAT", "ID") keeps its capitals
+    words = " ".join(w if w.isupper() else w.lower() for w in spaced.split())
+    return words[:1].upper() + words[1:] if words else key
+
+
+def _known_attributes() -> dict[str, str]:
+    """Known attribute keys and their labels, in the order the panel lists them."""
+    return {
+        "customer_id": QCoreApplication.translate("CustomerAttribute", "Customer ID"),
+        "account_id": QCoreApplication.translate("CustomerAttribute", "Account ID"),
+        "tier": QCoreApplication.translate("CustomerAttribute", "Tier"),
+        "plan": QCoreApplication.translate("CustomerAttribute", "Plan"),
+        "orders": QCoreApplication.translate("CustomerAttribute", "Orders"),
+        "company": QCoreApplication.translate("CustomerAttribute", "Company"),
+        "email": QCoreApplication.translate("CustomerAttribute", "Email"),
+        "phone": QCoreApplication.translate("CustomerAttribute", "Phone"),
+        "city": QCoreApplication.translate("CustomerAttribute", "City"),
+        "country": QCoreApplication.translate("CustomerAttribute", "Country"),
+    }
+
+
+def _attribute_order(key: str) -> tuple[int, str]:
+    order = list(_known_attributes())
+    return (order.index(key), "") if key in order else (len(order), attribute_label(key))
+
+
+def plain_tooltip(text: str) -> str:
+    """A tooltip showing untrusted ``text`` literally (a tooltip would render markup)."""
+    return "<p>" + html.escape(text) + "</p>" if "<" in text else text
+
+
+class ElidedLabel(QLabel):
+    """One line of plain text, elided in the middle when narrow (the full value is the
+    tooltip), so a long handle never widens the dock. ``text()`` is the full value."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(plain_tooltip(text))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.fontMetrics().horizontalAdvance("…") * 4,
+                     super().minimumSizeHint().height())
+
+    def displayed_text(self) -> str:
+        """What is painted: the text, elided in the middle to the label's width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle,
+                                             self.contentsRect().width())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(),
+                                  int(self.alignment() | Qt.AlignmentFlag.AlignVCenter),
+                                  self.palette(), self.isEnabled(), self.displayed_text(),
+                                  self.foregroundRole())
+
+
 def _plain(text: str = "", parent: QWidget | None = None) -> QLabel:
     label = QLabel(text, parent)
     label.setTextFormat(Qt.TextFormat.PlainText)
@@ -66,12 +150,28 @@ def _plain(text: str = "", parent: QWidget | None = None) -> QLabel:
     return label
 
 
-def _when(ms: int) -> str:
-    """Compact: the time for today, the date otherwise (the full stamp is in the tooltip)."""
+def month_day_format(locale: QLocale) -> str:
+    """The locale's date without year or weekday ("MMM d", "d. MMM", "M月d日")."""
+    fmt = locale.dateFormat(QLocale.FormatType.LongFormat)
+    fmt = re.sub(r"^d{3,}[^dMy']*|[\s,،]*d{3,}$", "", fmt)  # the weekday, first or last
+    fmt = re.sub(r"[\s,،]*(?:'[^']*'\s*)?y+[\s\u202f]*(?:'[^']*')?[^\sdM']*", "", fmt)
+    fmt = fmt.replace("MMMM", "MMM").strip(" ,.،\u202f")
+    if "d" not in fmt or "M" not in fmt or "y" in fmt or "ddd" in fmt or "(" in fmt:
+        return "MMM d"  # a layout the patterns above do not know
+    return fmt
+
+
+def when_text(ms: int, today: QDate | None = None) -> str:
+    """Compact: the time today, the month and day this year, else the short date (the full
+    stamp is in the tooltip)."""
     when = QDateTime.fromMSecsSinceEpoch(ms)
-    if when.date() == QDate.currentDate():
-        return QLocale().toString(when.time(), QLocale.FormatType.ShortFormat)
-    return QLocale().toString(when.date(), QLocale.FormatType.ShortFormat)
+    today = today or QDate.currentDate()
+    locale = QLocale()
+    if when.date() == today:
+        return locale.toString(when.time(), QLocale.FormatType.ShortFormat)
+    if when.date().year() == today.year():
+        return locale.toString(when.date(), month_day_format(locale))
+    return locale.toString(when.date(), QLocale.FormatType.ShortFormat)
 
 
 class CustomerPanel(QWidget):
@@ -111,15 +211,20 @@ class CustomerPanel(QWidget):
 
         self.conversations = QTreeWidget(body)
         self.conversations.setColumnCount(4)
-        self.conversations.setHeaderLabels([self.tr("Channel"), self.tr("Subject"),
-                                            self.tr("Status"), self.tr("Updated")])
-        self.conversations.headerItem().setToolTip(3, self.tr("Last activity"))
+        # The channel is an icon (its name in the tooltip): the subject gets the room.
+        self.conversations.setHeaderLabels(["", self.tr("Subject"), self.tr("Status"),
+                                            self.tr("Updated")])
+        header_item = self.conversations.headerItem()
+        header_item.setToolTip(0, self.tr("Channel"))
+        header_item.setData(0, Qt.ItemDataRole.AccessibleTextRole, self.tr("Channel"))
+        header_item.setToolTip(3, self.tr("Last activity"))
         self.conversations.setRootIsDecorated(False)
         self.conversations.setUniformRowHeights(True)
         self.conversations.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.conversations.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.conversations.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         header = self.conversations.header()
+        header.setMinimumSectionSize(8)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
@@ -157,8 +262,9 @@ class CustomerPanel(QWidget):
             self._stack.setCurrentWidget(self.empty_label)
             return
         self.name_label.setText(view.name)
-        self.locale_label.setText(self.tr("Language: {locale}").format(locale=view.locale)
-                                  if view.locale else "")
+        self.locale_label.setText(self.tr("Language: {locale}").format(
+            locale=language_name(view.locale)) if view.locale else "")
+        self.locale_label.setToolTip(view.locale)
         self.locale_label.setVisible(bool(view.locale))
         self._fill_identities(view)
         self._fill_attributes(view)
@@ -203,7 +309,7 @@ class CustomerPanel(QWidget):
         self._clear(self._identity_layout)
         for ident in view.identities:
             kind = QLabel(channel_type_label(ident.channel_type) + ":", self.identities)
-            handle = _plain(ident.address, self.identities)
+            handle = ElidedLabel(ident.address, self.identities)
             handle.setAccessibleName(channel_type_label(ident.channel_type))
             if ident.opted_out:
                 row = QWidget(self.identities)
@@ -226,24 +332,30 @@ class CustomerPanel(QWidget):
 
     def _fill_attributes(self, view: ContactView) -> None:
         self._clear(self._attribute_layout)
-        for key, value in sorted(view.attributes.items()):
-            key_label = _plain(f"{key}:", self.attributes)
+        for key in sorted(view.attributes, key=_attribute_order):
+            key_label = _plain(self.tr("{label}:").format(label=attribute_label(key)),
+                               self.attributes)
             key_label.setWordWrap(False)
-            self._attribute_layout.addRow(key_label, _plain(str(value), self.attributes))
+            key_label.setToolTip(plain_tooltip(key))
+            value = _plain(str(view.attributes[key]), self.attributes)
+            value.setAccessibleName(attribute_label(key))
+            self._attribute_layout.addRow(key_label, value)
         self.attributes.setVisible(bool(view.attributes))
 
     def _fill_conversations(self, view: ContactView) -> None:
         self.conversations.clear()
         for row in view.conversations:
             subject = (row.subject or row.preview or "").replace("\n", " ")
-            item = QTreeWidgetItem([channel_type_label(row.channel_type), subject[:200],
-                                    status_label(row.status), _when(row.last_activity_at)])
+            item = QTreeWidgetItem(["", subject[:200], status_label(row.status),
+                                    when_text(row.last_activity_at)])
             item.setData(0, ID_ROLE, row.id)
             icon = _channel_icon(row.channel_type)
             if icon is not None:
                 item.setIcon(0, icon)
+            else:  # no icon set: the kind of channel in words
+                item.setText(0, channel_type_label(row.channel_type))
             item.setToolTip(0, row.channel_name)
-            item.setToolTip(1, subject[:500])
+            item.setToolTip(1, plain_tooltip(subject[:500]))
             item.setToolTip(3, QLocale().toString(
                 QDateTime.fromMSecsSinceEpoch(row.last_activity_at),
                 QLocale.FormatType.LongFormat))

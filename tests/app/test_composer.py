@@ -14,9 +14,11 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import QLabel
 
 from app.conversation.composer import MAX_BODY, Composer, SendRequest
+from app.conversation.composer_window import placeholder_context
 from app.conversation.placeholders import fill, find_canned, first_name, unfilled
 from app.drafts import Draft, DraftStore
 from sync import queries
@@ -172,6 +174,19 @@ async def test_whatsapp_after_24_hours_sends_only_a_chosen_template(backend, des
     first = row.contact_name.split()[0]
     assert editor.toPlainText().startswith(f"Hi {first}, there's an update")
     assert not composer.send_button.isEnabled()  # {{2}}, {{3}} are still empty
+    # One labelled, full-width field per value, below the picker; empty, it shows its place.
+    assert list(banner.params) == ["1", "2", "3"]
+    def at(widget, corner):
+        return widget.mapTo(composer, corner(widget.rect()))
+
+    for name, edit in banner.params.items():
+        label = next(w for w in edit.parentWidget().findChildren(QLabel) if w.buddy() is edit)
+        assert label.text() == f"Value {name}:"
+        qtbot.waitUntil(lambda e=edit: e.isVisible()
+                        and at(e, QRect.topLeft).y() > at(box, QRect.bottomLeft).y()
+                        and at(e, QRect.topRight).x() >= at(box, QRect.topRight).x() - 1)
+    assert banner.params["1"].text() == first  # the greeting defaults to the first name
+    assert "order {{2}}" in banner.params["2"].placeholderText()
     banner.params["2"].setText("AH-1234567")
     qtbot.keyClicks(banner.params["3"], "out for delivery")
     assert "order AH-1234567: out for delivery." in editor.toPlainText()
@@ -188,6 +203,30 @@ async def test_whatsapp_after_24_hours_sends_only_a_chosen_template(backend, des
     qtbot.keyClick(editor, Qt.Key.Key_Return, CTRL)
     assert sent[1] == SendRequest(row.id, "note", "Sent the order update template")
     assert sent[1].template is None
+
+
+def test_template_value_placeholders_show_the_words_around_them():
+    body = ("Hi Ann, there's an update on your Acme Home Electronics order {{2}}: {{3}}. "
+            "Reply to this message if you have any questions.")
+    assert placeholder_context(body, "2") == "…Home Electronics order {{2}}: {{3}}. Reply to…"
+    assert placeholder_context("Hi {{1}}!", "1") == "Hi {{1}}!"
+    assert placeholder_context("Hi {{1}}!", "9") == ""
+    ja = "アクメ家電をご利用いただきありがとうございます。ご注文 {{2}} の状況が更新されました"
+    shown = placeholder_context(ja, "2")
+    assert shown.startswith("…") and shown.endswith("…") and "ご注文 {{2}} の" in shown
+    assert len(shown) < 30  # wide characters count double: it fits the field
+
+
+def test_reply_and_note_modes_look_like_one_control(qtbot):
+    composer, _sent = composer_for(qtbot, made_row("sms", WindowState(
+        WindowKind.OPEN, now_ms() + 5 * HOUR_MS)), Directory(), None)
+    reply, note = composer.reply_button, composer.note_button
+    assert not reply.autoRaise() and not note.autoRaise()  # both framed, not one plain text
+    assert reply.height() == note.height() and reply.y() == note.y()
+    assert note.mapTo(composer, note.rect().topLeft()).x() == reply.mapTo(
+        composer, reply.rect().topRight()).x() + 1  # side by side, no gap
+    qtbot.mouseClick(note, Qt.MouseButton.LeftButton)
+    assert composer.mode() == "note" and note.isChecked() and not reply.isChecked()
 
 
 def test_messenger_after_24_hours_needs_the_human_agent_tag(qtbot):

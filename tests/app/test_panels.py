@@ -7,11 +7,18 @@ import time
 from typing import Any
 
 import orjson
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QDate, QDateTime, QLocale, Qt, QTime
+from PySide6.QtWidgets import QFormLayout, QLabel, QMessageBox, QVBoxLayout, QWidget
 from sqlalchemy import text
 
-from app.customer.panel import CustomerPanel
+from app.customer.panel import (
+    CustomerPanel,
+    ElidedLabel,
+    attribute_label,
+    language_name,
+    month_day_format,
+    when_text,
+)
 from app.inbox.nav import NavigationPane
 from app.notifications import Notifier
 from app.outbox_dialog import COL_REASON, COL_STATE, OutboxDialog
@@ -19,7 +26,7 @@ from app.statusbar import OfflineBanner, SyncStatusWidget
 from sync import queries
 from sync.engine import EngineState, EngineStatus
 from sync.mirror import BootstrapProgress
-from sync.queries import InboxFilter
+from sync.queries import ContactView, Identity, InboxFilter
 from sync.store import Store
 from tests.app.conftest import DEMO_SUPERVISOR, until
 
@@ -159,7 +166,13 @@ async def test_customer_panel_shows_every_identity_and_opens_conversations(backe
     attrs = [w.text() for w in panel.attributes.findChildren(QLabel)]
     for value in view.attributes.values():
         assert str(value) in attrs
+    assert "Customer ID:" in attrs and "customer_id:" not in attrs  # keys read as labels
+    assert panel.locale_label.text() == "Language: English"  # the demo's "en"
     tree = panel.conversations
+    # The channel is an icon with its name as tooltip: the subject gets the width.
+    assert tree.topLevelItem(0).text(0) == "" and not tree.topLevelItem(0).icon(0).isNull()
+    assert tree.columnWidth(1) > max(tree.columnWidth(0), tree.columnWidth(2),
+                                     tree.columnWidth(3))
     assert tree.topLevelItemCount() == len(view.conversations)
     assert tree.topLevelItem(0).font(0).bold()  # the open one is marked
     assert not tree.topLevelItem(1).font(0).bold()
@@ -190,6 +203,57 @@ async def test_customer_panel_shows_a_hostile_name_literally(backend, desks, qtb
     assert panel.name_label.text() == HOSTILE
     handles = [w for w in panel.identities.findChildren(QLabel) if w.text() == HOSTILE]
     assert handles and all(w.textFormat() == Qt.TextFormat.PlainText for w in handles)
+
+
+def test_customer_panel_elides_long_handles_and_names_languages_and_details(qtbot):
+    line_id = "line-U5f7cd3d65ddc4102f33325d32866bd27"
+    view = ContactView("k-1", "山田 美咲", "ja", (
+        Identity("email", "misaki.yamada@example.jp", False), Identity("line", line_id, False)),
+        {"orders": "6", "last_order_date": "2026-01-02", "customer_id": "CU-339946",
+         "city": "宮城県仙台市"}, ())
+    panel = CustomerPanel()
+    qtbot.addWidget(panel)
+    panel.resize(230, 500)
+    panel.show()
+    panel.set_contact(view, None)
+    assert panel.minimumSizeHint().width() < 230  # a long handle does not widen the dock
+    handle = next(w for w in panel.identities.findChildren(ElidedLabel) if w.text() == line_id)
+    qtbot.waitUntil(lambda: "…" in handle.displayed_text())
+    shown = handle.displayed_text()
+    assert shown.startswith("line-U5") and shown.endswith("bd27")  # elided in the middle
+    assert handle.toolTip() == line_id
+    assert panel.locale_label.text() == "Language: 日本語"
+    labels = [panel._attribute_layout.itemAt(n, QFormLayout.ItemRole.LabelRole).widget().text()
+              for n in range(panel._attribute_layout.rowCount())]
+    assert labels == ["Customer ID:", "Orders:", "City:", "Last order date:"]
+
+    hostile = ElidedLabel(HOSTILE)
+    qtbot.addWidget(hostile)
+    assert HOSTILE not in hostile.toolTip() and "&lt;b&gt;" in hostile.toolTip()
+
+
+def test_panel_labels_for_languages_details_and_dates():
+    assert language_name("ja") == "日本語"
+    assert language_name("en") == "English"
+    assert language_name("pt-BR") == "português"
+    assert language_name("zz-unknown") == "zz-unknown"
+    assert attribute_label("tier") == "Tier"
+    assert attribute_label("last_order_date") == "Last order date"
+    assert attribute_label("lifetimeValue") == "Lifetime value"
+    assert month_day_format(QLocale("en_US")) == "MMM d"
+    assert month_day_format(QLocale("ja_JP")) == "M月d日"
+    assert month_day_format(QLocale("de_DE")) == "d. MMM"
+    today = QDate(2026, 11, 21)
+    at = QDateTime(today, QTime(9, 5)).toMSecsSinceEpoch()
+    loc = QLocale()
+    assert when_text(at, today) == loc.toString(QTime(9, 5), QLocale.FormatType.ShortFormat)
+    earlier = QDateTime(QDate(2026, 3, 4), QTime(9, 5)).toMSecsSinceEpoch()
+    assert when_text(earlier, today) == loc.toString(QDate(2026, 3, 4),
+                                                     month_day_format(loc))
+    assert "2026" not in when_text(earlier, today)  # this year: no year
+    last_year = QDateTime(QDate(2025, 12, 30), QTime(9, 5)).toMSecsSinceEpoch()
+    assert when_text(last_year, today) == loc.toString(QDate(2025, 12, 30),
+                                                       QLocale.FormatType.ShortFormat)
 
 
 # --------------------------------------------------------------------------- status bar
@@ -247,8 +311,12 @@ def test_status_phrases_progress_and_keyring_warning(qtbot):
     assert not widget.synced_label.isVisible()  # never synced yet
 
     widget.update_status(EngineStatus(EngineState.OFFLINE, "Cannot reach the server.",
-                                      retry_in_s=8.2, rejected=1))
+                                      retry_in_s=8.2, rejected=1, last_sync_at=now_ms()))
     assert widget.state_text() == "Offline — retrying in 8 s"
+    assert widget.synced_label.text().startswith("Last sync ")  # not "Synced": it is not
+    widget.resize(900, widget.height())  # the status bar gives it the whole width:
+    qtbot.waitUntil(lambda: widget.synced_label.x() - widget.state_label.geometry().right()
+                    < 40)  # the time stays beside the state
     assert widget.state_label.toolTip() == "Cannot reach the server."
     assert not widget.progress_bar.isVisible() and not widget.keyring_label.isVisible()
     assert widget.failed_button.isVisible() and widget.failed_button.text() == "1 failed"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QDir
+from PySide6.QtCore import QDir, QPoint
 from PySide6.QtWidgets import QApplication, QDialog
 
 from app.demo import DemoServer, demo_data_dir, open_demo
@@ -208,6 +208,21 @@ def test_welcome_demo_choice_carries_the_role(qtbot) -> None:
     other.open()
     other.sign_in_button.click()
     assert other.choice == WelcomeDialog.SIGN_IN
+
+
+def test_welcome_quit_rejects_and_the_dialog_has_no_empty_tail(qtbot) -> None:
+    dialog = WelcomeDialog()
+    qtbot.addWidget(dialog)
+    dialog.open()
+    qtbot.waitExposed(dialog)
+    # just as tall as its content: Quit sits right below the last choice
+    quit_rect = dialog.quit_button.rect().translated(dialog.quit_button.mapTo(dialog,
+                                                                              QPoint(0, 0)))
+    gap = quit_rect.top() - dialog.sign_in_button.geometry().bottom()
+    assert 0 < gap < 40
+    assert dialog.height() - quit_rect.bottom() < 24
+    dialog.quit_button.click()
+    assert dialog.result() == QDialog.DialogCode.Rejected and dialog.choice is None
 
 
 # --------------------------------------------------------------------------- sign-in
