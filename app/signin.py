@@ -36,6 +36,9 @@ from app.tasks import spawn
 from sync.client import ApiError, ServerBusy, ServerFailed, Unreachable
 from sync.workspace import WorkspaceConfig
 
+# A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
+translate = QCoreApplication.translate
+
 log = logging.getLogger("relaydesk.signin")
 
 Attempt = Callable[[str, str, str], Awaitable[Any]]
@@ -55,10 +58,6 @@ async def show_and_wait(dialog: QDialog) -> int:
         return await future
     finally:
         dialog.finished.disconnect(finished)
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("SignIn", text)
 
 
 def normalize_server_url(text: str) -> str | None:
@@ -96,25 +95,37 @@ def sign_in_error_text(exc: BaseException) -> str:
     """The sentence an agent reads when signing in failed with ``exc``."""
     tls = _ssl_error(exc)
     if isinstance(tls, ssl.SSLCertVerificationError):
-        return _tr("The server's certificate could not be verified. Check the address, or ask "
-                   "your IT team to install the certificate on this computer.")
+        return translate(
+            "SignIn",
+            "The server's certificate could not be verified. Check the address, or ask "
+            "your IT team to install the certificate on this computer.",
+        )
     if tls is not None:
-        return _tr("A secure connection to the server could not be set up. Check the address "
-                   "(http:// or https://) and the port.")
+        return translate(
+            "SignIn",
+            "A secure connection to the server could not be set up. Check the address "
+            "(http:// or https://) and the port.",
+        )
     if isinstance(exc, Unreachable):
-        return _tr("The server could not be reached. Check the address and your network "
-                   "connection.")
+        return translate(
+            "SignIn",
+            "The server could not be reached. Check the address and your network connection.",
+        )
     if isinstance(exc, ApiError):
         if exc.status == 401:
-            return _tr("Wrong email or password.")
+            return translate("SignIn", "Wrong email or password.")
         if exc.status == 429:
-            return _tr("Too many failed attempts. Wait a few minutes, then try again.")
+            return translate(
+                "SignIn", "Too many failed attempts. Wait a few minutes, then try again."
+            )
         if exc.status in (404, 405):
-            return _tr("There is no Relaydesk server at this address.")
+            return translate("SignIn", "There is no Relaydesk server at this address.")
         if isinstance(exc, ServerBusy | ServerFailed):
-            return _tr("The server has a problem right now. Try again in a moment.")
+            return translate("SignIn", "The server has a problem right now. Try again in a moment.")
         return exc.message  # the server's own sentence (e.g. an account that is disabled)
-    return _tr("Sign-in failed: {error}").format(error=str(exc) or type(exc).__name__)
+    return translate("SignIn", "Sign-in failed: {error}").format(
+        error=str(exc) or type(exc).__name__
+    )
 
 
 # ---------------------------------------------------------------------------- welcome
@@ -141,19 +152,23 @@ class WelcomeDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.8)
         font.setBold(True)
         title.setFont(font)
-        blurb = QLabel(self.tr("One inbox for every channel your customers write on, "
-                               "online or offline."))
+        blurb = QLabel(
+            self.tr("One inbox for every channel your customers write on, online or offline.")
+        )
         blurb.setWordWrap(True)
 
         self.demo_button = QCommandLinkButton(
             self.tr("Open the demo workspace"),
-            self.tr("A sample team with real conversations, on this computer. No network "
-                    "needed."))
+            self.tr("A sample team with real conversations, on this computer. No network needed."),
+        )
         self.demo_button.setAccessibleName(self.tr("Open the demo workspace"))
         self.demo_button.setToolTip(self.tr("Start a local demo server and sign in to it"))
         self.role_combo = QComboBox()
-        for label, role in ((self.tr("Agent"), "agent"), (self.tr("Trainee"), "trainee"),
-                            (self.tr("Supervisor"), "supervisor")):
+        for label, role in (
+            (self.tr("Agent"), "agent"),
+            (self.tr("Trainee"), "trainee"),
+            (self.tr("Supervisor"), "supervisor"),
+        ):
             self.role_combo.addItem(label, role)
         self.role_combo.setAccessibleName(self.tr("Demo role"))
         self.role_combo.setToolTip(self.tr("Which demo account to sign in as"))
@@ -167,13 +182,15 @@ class WelcomeDialog(QDialog):
 
         self.sign_in_button = QCommandLinkButton(
             self.tr("Sign in to your team's server"),
-            self.tr("Use the address, email and password your team lead gave you."))
+            self.tr("Use the address, email and password your team lead gave you."),
+        )
         self.sign_in_button.setAccessibleName(self.tr("Sign in to your team's server"))
         self.sign_in_button.setToolTip(self.tr("Connect to your team's Relaydesk server"))
 
         buttons = QDialogButtonBox()
-        self.quit_button = buttons.addButton(self.tr("Quit"),
-                                             QDialogButtonBox.ButtonRole.RejectRole)
+        self.quit_button = buttons.addButton(
+            self.tr("Quit"), QDialogButtonBox.ButtonRole.RejectRole
+        )
         self.quit_button.setAccessibleName(self.tr("Quit"))
         self.quit_button.setToolTip(self.tr("Close Relaydesk"))
         self.quit_button.setAutoDefault(False)  # Enter is for the choice that has focus
@@ -224,8 +241,9 @@ class SignInDialog(QDialog):
 
     signedIn = Signal(object)
 
-    def __init__(self, attempt: Attempt, config: WorkspaceConfig | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, attempt: Attempt, config: WorkspaceConfig | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self._attempt = attempt
         self._task: asyncio.Task[Any] | None = None
@@ -282,8 +300,9 @@ class SignInDialog(QDialog):
         layout.addWidget(self.status_label)
         layout.addWidget(buttons)
 
-        first_empty = next((e for e in (self.server_edit, self.email_edit) if not e.text()),
-                           self.password_edit)
+        first_empty = next(
+            (e for e in (self.server_edit, self.email_edit) if not e.text()), self.password_edit
+        )
         first_empty.setFocus()
 
     @property
@@ -302,12 +321,13 @@ class SignInDialog(QDialog):
         url = normalize_server_url(self.server_edit.text())
         email = self.email_edit.text().strip()
         if url is None:
-            self._show_error(self.tr("Enter the server address, like "
-                                     "https://relaydesk.example.com."), self.server_edit)
+            self._show_error(
+                self.tr("Enter the server address, like https://relaydesk.example.com."),
+                self.server_edit,
+            )
             return
         if "@" not in email:
-            self._show_error(self.tr("Enter the email address of your account."),
-                             self.email_edit)
+            self._show_error(self.tr("Enter the email address of your account."), self.email_edit)
             return
         if not self.password_edit.text():
             self._show_error(self.tr("Enter your password."), self.password_edit)
@@ -329,10 +349,13 @@ class SignInDialog(QDialog):
                 log.warning("sign-in to %s failed unexpectedly", url, exc_info=exc)
             self._set_busy(False)
             self.password_edit.clear()
-            address_problem = (isinstance(exc, Unreachable)
-                               or getattr(exc, "status", 0) in (404, 405))
-            self._show_error(sign_in_error_text(exc),
-                             self.server_edit if address_problem else self.password_edit)
+            address_problem = isinstance(exc, Unreachable) or getattr(exc, "status", 0) in (
+                404,
+                405,
+            )
+            self._show_error(
+                sign_in_error_text(exc), self.server_edit if address_problem else self.password_edit
+            )
             return
         self._set_busy(False)
         self.password_edit.clear()
@@ -352,8 +375,7 @@ class SignInDialog(QDialog):
     # ------------------------------------------------------------------ state
 
     def _set_busy(self, busy: bool) -> None:
-        for widget in (self.server_edit, self.email_edit, self.password_edit,
-                       self.sign_in_button):
+        for widget in (self.server_edit, self.email_edit, self.password_edit, self.sign_in_button):
             widget.setEnabled(not busy)
         self.busy_bar.setVisible(busy)
         self.sign_in_button.setText(self.tr("Signing in…") if busy else self.tr("Sign in"))

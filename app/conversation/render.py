@@ -20,6 +20,9 @@ from PySide6.QtGui import QColor
 
 from sync.overlay import LOCAL_FAILED, LOCAL_PENDING, LOCAL_SENT, ThreadItem
 
+# A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
+translate = QCoreApplication.translate
+
 MAX_BODY_CHARS = 20_000  # per message; beyond this the body is cut with a note
 MAX_BODY_LINES = 400  # thousands of empty lines cost as much layout as a novel
 
@@ -37,9 +40,23 @@ RETRY_PREFIX = "relaydesk:retry/"
 DISCARD_PREFIX = "relaydesk:discard/"
 OLDER_URL = "relaydesk:older"
 
-_ALLOWED_TAGS = {"b", "i", "em", "strong", "p", "br", "ul", "ol", "li", "a", "blockquote",
-                 "code", "pre", "div",
-                 "img"}  # kept (bare) only to be replaced by a visible placeholder below
+_ALLOWED_TAGS = {
+    "b",
+    "i",
+    "em",
+    "strong",
+    "p",
+    "br",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "blockquote",
+    "code",
+    "pre",
+    "div",
+    "img",
+}  # kept (bare) only to be replaced by a visible placeholder below
 _CLEANER = nh3.Cleaner(
     tags=_ALLOWED_TAGS,
     clean_content_tags={"script", "style", "title"},
@@ -53,11 +70,9 @@ _URL_RE = re.compile(r"(?:https?://|mailto:)[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?'\")]}>"
 _LOOKS_HTML_RE = re.compile(
     r"<(?:!doctype|html|head|body|div|p|br|span|table|a|b|i|em|strong|ul|ol|li|img|font"
-    r"|blockquote|pre|code|h[1-6])\b[^>]*>", re.IGNORECASE)
-
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("Thread", text)
+    r"|blockquote|pre|code|h[1-6])\b[^>]*>",
+    re.IGNORECASE,
+)
 
 
 def palette(colors: Mapping[str, str] | None) -> dict[str, str]:
@@ -106,7 +121,8 @@ def sanitize_html(body: str) -> str:
     cleaned = _CLEANER.clean(body)
     # The cleaner leaves a bare "<img>" only where a tag stood: text and attribute values
     # come out escaped, so this replaces elements and nothing a customer typed.
-    placeholder = f"<i>{html.escape(_tr('[image removed]'))}</i>"
+    removed = html.escape(translate("Thread", "[image removed]"))
+    placeholder = f"<i>{removed}</i>"
     return cleaned.replace("<img>", placeholder)
 
 
@@ -128,8 +144,9 @@ def render_body(body: str, muted: str = DEFAULT_COLORS["muted"]) -> str:
     text, shortened = _shorten(body)
     rendered = sanitize_html(text) if looks_like_html(text) else linkify(text)
     if shortened:
-        note = _tr("… (message shortened, {n} characters)").format(
-            n=QLocale().toString(len(body)))
+        note = translate("Thread", "… (message shortened, {n} characters)").format(
+            n=QLocale().toString(len(body))
+        )
         rendered += f'<br><span style="color:{muted};">{html.escape(note)}</span>'
     return rendered
 
@@ -150,11 +167,10 @@ def format_time(ms: int) -> str:
 
 def day_label(day: date, today: date) -> str:
     if day == today:
-        return _tr("Today")
+        return translate("Thread", "Today")
     if day == today - timedelta(days=1):
-        return _tr("Yesterday")
-    return QLocale().toString(QDate(day.year, day.month, day.day),
-                              QLocale.FormatType.LongFormat)
+        return translate("Thread", "Yesterday")
+    return QLocale().toString(QDate(day.year, day.month, day.day), QLocale.FormatType.LongFormat)
 
 
 # ------------------------------------------------------------------ items
@@ -164,20 +180,30 @@ def _state_badge(item: ThreadItem, colors: Mapping[str, str]) -> str:
     state = item.local_state
     if state == LOCAL_PENDING:
         # Queued in the outbox: sent when the server is reachable (now, or after offline).
-        label = _tr("Waiting to save") if item.direction == "note" else _tr("Waiting to send")
+        label = (
+            translate("Thread", "Waiting to save")
+            if item.direction == "note"
+            else translate("Thread", "Waiting to send")
+        )
         return f' · <span style="color:{colors["pending"]};">{html.escape(label)}</span>'
     if state == LOCAL_SENT:
-        return f' · <span style="color:{colors["muted"]};">{html.escape(_tr("Sent"))}</span>'
+        sent = html.escape(translate("Thread", "Sent"))
+        return f' · <span style="color:{colors["muted"]};">{sent}</span>'
     if state == LOCAL_FAILED:
-        reason = item.error_message or item.error_code or _tr("unknown error")
-        failed = _tr("Failed: {reason}").format(reason=reason)
+        reason = item.error_message or item.error_code or translate("Thread", "unknown error")
+        failed = translate("Thread", "Failed: {reason}").format(reason=reason)
         links = ""
         if item.intent_id is not None:
-            links = (f' <a href="{RETRY_PREFIX}{item.intent_id}">{html.escape(_tr("Retry"))}</a>'
-                     f' <a href="{DISCARD_PREFIX}{item.intent_id}">'
-                     f'{html.escape(_tr("Discard"))}</a>')
-        return f' · <span style="color:{colors["failed"]};"><b>{html.escape(failed)}</b></span>' \
+            retry = html.escape(translate("Thread", "Retry"))
+            discard = html.escape(translate("Thread", "Discard"))
+            links = (
+                f' <a href="{RETRY_PREFIX}{item.intent_id}">{retry}</a>'
+                f' <a href="{DISCARD_PREFIX}{item.intent_id}">{discard}</a>'
+            )
+        return (
+            f' · <span style="color:{colors["failed"]};"><b>{html.escape(failed)}</b></span>'
             + links
+        )
     return ""
 
 
@@ -191,12 +217,21 @@ BUBBLE_GAP = 20  # px above each bubble's header: room for padding and a gap
 def bubble_color(item: ThreadItem, colors: Mapping[str, str] | None = None) -> str | None:
     """The background of an item's bubble; None for system lines, which have none."""
     c = palette(colors)
-    return {"inbound": c["inbound_bg"], "bot": c["inbound_bg"], "note": c["note_bg"],
-            "outbound": c["outbound_bg"]}.get(item.direction)
+    return {
+        "inbound": c["inbound_bg"],
+        "bot": c["inbound_bg"],
+        "note": c["note_bg"],
+        "outbound": c["outbound_bg"],
+    }.get(item.direction)
 
 
-def render_item(item: ThreadItem, names: Mapping[str | None, str], contact_name: str,
-                colors: Mapping[str, str] | None = None, number: int = 0) -> str:
+def render_item(
+    item: ThreadItem,
+    names: Mapping[str | None, str],
+    contact_name: str,
+    colors: Mapping[str, str] | None = None,
+    number: int = 0,
+) -> str:
     """One thread line: a header (who, when, delivery state) over the body.
 
     ``number`` (1, 2, ...) tags the first block (``QTextBlock.userState()``) so the view can
@@ -206,39 +241,54 @@ def render_item(item: ThreadItem, names: Mapping[str | None, str], contact_name:
     when = html.escape(format_time(item.created_at))
     muted = c["muted"]
     if item.direction not in ("inbound", "outbound", "note", "bot"):  # system, or unknown
-        return (f'<p align="center" style="-qt-user-state:{number}; margin-top:10px; '
-                f'margin-bottom:4px; color:{muted}; font-size:small;">'
-                f"{render_body(item.body, muted)} · {when}</p>")
+        return (
+            f'<p align="center" style="-qt-user-state:{number}; margin-top:10px; '
+            f'margin-bottom:4px; color:{muted}; font-size:small;">'
+            f"{render_body(item.body, muted)} · {when}</p>"
+        )
 
     if item.direction == "inbound":
-        who, left = contact_name or _tr("Customer"), True
+        who, left = contact_name or translate("Thread", "Customer"), True
     elif item.direction == "note":
-        author = names.get(item.author_id) or _tr("Agent")
-        who, left = _tr("Internal note · {name}").format(name=author), False
+        author = names.get(item.author_id) or translate("Thread", "Agent")
+        who, left = translate("Thread", "Internal note · {name}").format(name=author), False
     elif item.direction == "bot":
-        who, left = _tr("Bot"), True
+        who, left = translate("Thread", "Bot"), True
         if item.author_id and names.get(item.author_id):
-            who = _tr("Bot · {name}").format(name=names[item.author_id])
+            who = translate("Thread", "Bot · {name}").format(name=names[item.author_id])
     else:  # outbound
-        who, left = names.get(item.author_id) or _tr("Agent"), False
+        who, left = names.get(item.author_id) or translate("Thread", "Agent"), False
 
     header = f"<b>{html.escape(who)}</b> · {when}"
     if item.template:
-        header += " · " + html.escape(_tr("Template: {name}").format(name=item.template))
+        header += " · " + html.escape(
+            translate("Thread", "Template: {name}").format(name=item.template)
+        )
     header += _state_badge(item, c)
-    margins = (f"margin-left:{BUBBLE_NEAR if left else BUBBLE_FAR}px; "
-               f"margin-right:{BUBBLE_FAR if left else BUBBLE_NEAR}px;")
-    out = (f'<p style="-qt-user-state:{number}; margin-top:{BUBBLE_GAP}px; margin-bottom:0px; '
-           f'{margins} color:{muted}; font-size:small;">{header}</p>')
+    margins = (
+        f"margin-left:{BUBBLE_NEAR if left else BUBBLE_FAR}px; "
+        f"margin-right:{BUBBLE_FAR if left else BUBBLE_NEAR}px;"
+    )
+    out = (
+        f'<p style="-qt-user-state:{number}; margin-top:{BUBBLE_GAP}px; margin-bottom:0px; '
+        f'{margins} color:{muted}; font-size:small;">{header}</p>'
+    )
     if item.body:
-        out += (f'<div style="margin-top:3px; margin-bottom:0px; {margins}">'
-                f"{render_body(item.body, muted)}</div>")
+        out += (
+            f'<div style="margin-top:3px; margin-bottom:0px; {margins}">'
+            f"{render_body(item.body, muted)}</div>"
+        )
     return out
 
 
-def render_items(items: Iterable[ThreadItem], names: Mapping[str | None, str],
-                 contact_name: str, colors: Mapping[str, str] | None = None,
-                 now_ms: int | None = None, has_older: bool = False) -> str:
+def render_items(
+    items: Iterable[ThreadItem],
+    names: Mapping[str | None, str],
+    contact_name: str,
+    colors: Mapping[str, str] | None = None,
+    now_ms: int | None = None,
+    has_older: bool = False,
+) -> str:
     """The whole thread (oldest first) with a separator whenever the day changes.
 
     The first block of the n-th item (from 1) is tagged with user state n (see
@@ -248,15 +298,20 @@ def render_items(items: Iterable[ThreadItem], names: Mapping[str | None, str],
     today = _local(now).date()
     parts: list[str] = []
     if has_older:
-        parts.append(f'<p align="center" style="-qt-user-state:0; margin:6px;">'
-                     f'<a href="{OLDER_URL}">{html.escape(_tr("Load older messages"))}</a></p>')
+        older = html.escape(translate("Thread", "Load older messages"))
+        parts.append(
+            f'<p align="center" style="-qt-user-state:0; margin:6px;">'
+            f'<a href="{OLDER_URL}">{older}</a></p>'
+        )
     last_day: date | None = None
     for number, item in enumerate(items, start=1):
         day = _local(item.created_at).date()
         if day != last_day:
-            parts.append(f'<p align="center" style="-qt-user-state:0; margin-top:16px; '
-                         f'margin-bottom:0px; color:{c["muted"]}; font-size:small;"><b>'
-                         f'{html.escape(day_label(day, today))}</b></p>')
+            parts.append(
+                f'<p align="center" style="-qt-user-state:0; margin-top:16px; '
+                f'margin-bottom:0px; color:{c["muted"]}; font-size:small;"><b>'
+                f"{html.escape(day_label(day, today))}</b></p>"
+            )
             last_day = day
         parts.append(render_item(item, names, contact_name, c, number))
     return "".join(parts)

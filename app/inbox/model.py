@@ -16,6 +16,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCoreApplication,
     QDateTime,
     QModelIndex,
     QObject,
@@ -33,45 +34,63 @@ from sync.domain import SlaState, sla_clock
 from sync.queries import ConversationRow, InboxFilter, Sort
 from sync.rules import WindowKind
 
+# A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
+translate = QCoreApplication.translate
+
 log = logging.getLogger("relaydesk.inbox")
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ConversationRow (or None while loading)
 ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the conversation id
 
-COL_CHANNEL, COL_CONTACT, COL_SUBJECT, COL_STATUS, COL_PRIORITY, COL_TAGS, COL_ASSIGNEE, \
-    COL_UNREAD, COL_DUE, COL_ACTIVITY = range(10)
+(
+    COL_CHANNEL,
+    COL_CONTACT,
+    COL_SUBJECT,
+    COL_STATUS,
+    COL_PRIORITY,
+    COL_TAGS,
+    COL_ASSIGNEE,
+    COL_UNREAD,
+    COL_DUE,
+    COL_ACTIVITY,
+) = range(10)
 COLUMNS = 10
 BLOCK = 100  # rows fetched around a miss
 CACHE_LIMIT = 4000
-SORT_BY_COLUMN = {COL_ACTIVITY: Sort.LAST_ACTIVITY, COL_PRIORITY: Sort.PRIORITY,
-                  COL_DUE: Sort.WAITING}
-
-
-def _tr(text: str) -> str:
-    from PySide6.QtCore import QCoreApplication
-
-    return QCoreApplication.translate("InboxModel", text)
+SORT_BY_COLUMN = {
+    COL_ACTIVITY: Sort.LAST_ACTIVITY,
+    COL_PRIORITY: Sort.PRIORITY,
+    COL_DUE: Sort.WAITING,
+}
 
 
 def status_label(status: str) -> str:
-    return {"open": _tr("Open"), "pending": _tr("Pending"), "snoozed": _tr("Snoozed"),
-            "resolved": _tr("Resolved")}.get(status, status)
+    return {
+        "open": translate("InboxModel", "Open"),
+        "pending": translate("InboxModel", "Pending"),
+        "snoozed": translate("InboxModel", "Snoozed"),
+        "resolved": translate("InboxModel", "Resolved"),
+    }.get(status, status)
 
 
 def priority_label(priority: str) -> str:
-    return {"urgent": _tr("Urgent"), "high": _tr("High"), "normal": _tr("Normal"),
-            "low": _tr("Low")}.get(priority, priority)
+    return {
+        "urgent": translate("InboxModel", "Urgent"),
+        "high": translate("InboxModel", "High"),
+        "normal": translate("InboxModel", "Normal"),
+        "low": translate("InboxModel", "Low"),
+    }.get(priority, priority)
 
 
 def duration_label(ms: int) -> str:
     """Compact, for a dense column: 45m, 3h, 4d."""
     minutes = max(0, ms) // 60_000
     if minutes < 60:
-        return _tr("{m}m").format(m=minutes)
+        return translate("InboxModel", "{m}m").format(m=minutes)
     hours = minutes // 60
     if hours < 48:
-        return _tr("{h}h").format(h=hours)
-    return _tr("{d}d").format(d=hours // 24)
+        return translate("InboxModel", "{h}h").format(h=hours)
+    return translate("InboxModel", "{d}d").format(d=hours // 24)
 
 
 def due_badge(row: ConversationRow, now: int) -> tuple[str, str | None]:
@@ -79,25 +98,30 @@ def due_badge(row: ConversationRow, now: int) -> tuple[str, str | None]:
     blocked or None."""
     kind = row.window.kind
     if kind is WindowKind.OPTED_OUT:
-        return _tr("Opted out"), "blocked"
+        return translate("InboxModel", "Opted out"), "blocked"
     if kind is WindowKind.TEMPLATE_ONLY:
-        return _tr("Template only"), "blocked"
+        return translate("InboxModel", "Template only"), "blocked"
     if kind is WindowKind.CLOSED:
-        return _tr("Window closed"), "blocked"
+        return translate("InboxModel", "Window closed"), "blocked"
     clock = sla_clock({"sla_due_at": row.sla_due_at, "status": row.status}, now)
     if clock.state is SlaState.OVERDUE:
-        return _tr("Late {t}").format(t=duration_label(-(clock.remaining_ms or 0))), \
-            "overdue"
+        return translate("InboxModel", "Late {t}").format(
+            t=duration_label(-(clock.remaining_ms or 0))
+        ), "overdue"
     if clock.state is SlaState.DUE_SOON:
-        return _tr("Due in {t}").format(t=duration_label(clock.remaining_ms or 0)), "due_soon"
+        return translate("InboxModel", "Due in {t}").format(
+            t=duration_label(clock.remaining_ms or 0)
+        ), "due_soon"
     if kind is WindowKind.HUMAN_AGENT_ONLY:
-        return _tr("Human agent only"), "due_soon"
+        return translate("InboxModel", "Human agent only"), "due_soon"
     if kind is WindowKind.OPEN and row.window.open_until is not None:
         left = row.window.open_until - now
         if left < 3 * 3_600_000:
-            return _tr("Window {t}").format(t=duration_label(left)), "due_soon"
+            return translate("InboxModel", "Window {t}").format(t=duration_label(left)), "due_soon"
     if clock.state is SlaState.OK:
-        return _tr("Due in {t}").format(t=duration_label(clock.remaining_ms or 0)), None
+        return translate("InboxModel", "Due in {t}").format(
+            t=duration_label(clock.remaining_ms or 0)
+        ), None
     return "", None
 
 
@@ -129,9 +153,18 @@ class InboxModel(QAbstractTableModel):
         self._fetch_timer.setInterval(0)
         self._fetch_timer.timeout.connect(self._start_fetch)
         session.dataChanged.connect(self.refresh)
-        self.headers = [_tr("Channel"), _tr("Customer"), _tr("Subject"),
-                        _tr("Status"), _tr("Priority"), _tr("Tags"), _tr("Assignee"),
-                        _tr("Unread"), _tr("Due"), _tr("Last activity")]
+        self.headers = [
+            translate("InboxModel", "Channel"),
+            translate("InboxModel", "Customer"),
+            translate("InboxModel", "Subject"),
+            translate("InboxModel", "Status"),
+            translate("InboxModel", "Priority"),
+            translate("InboxModel", "Tags"),
+            translate("InboxModel", "Assignee"),
+            translate("InboxModel", "Unread"),
+            translate("InboxModel", "Due"),
+            translate("InboxModel", "Last activity"),
+        ]
 
     # ------------------------------------------------------------------ the view
 
@@ -157,8 +190,9 @@ class InboxModel(QAbstractTableModel):
         spawn(self._load_ids(self._generation), "inbox-ids")
 
     async def _load_ids(self, generation: int) -> None:
-        ids, positions = await self.session.read(_ids_and_positions, self._filter, self._sort,
-                                                 self.session.agent_id)
+        ids, positions = await self.session.read(
+            _ids_and_positions, self._filter, self._sort, self.session.agent_id
+        )
         if generation != self._generation:
             return  # a newer view or refresh won
         self._now = now_ms()
@@ -191,7 +225,7 @@ class InboxModel(QAbstractTableModel):
 
     def _want(self, index: int) -> None:
         start = max(0, index - BLOCK // 2)
-        for cid in self._ids[start:start + BLOCK]:
+        for cid in self._ids[start : start + BLOCK]:
             if cid not in self._cache or cid in self._stale:
                 self._wanted.add(cid)
         if not self._fetching:
@@ -221,8 +255,9 @@ class InboxModel(QAbstractTableModel):
             self._stale.discard(old)
         rows_changed = sorted(r for r in map(self.row_of, ids) if r >= 0)
         if rows_changed:
-            self.dataChanged.emit(self.index(rows_changed[0], 0),
-                                  self.index(rows_changed[-1], COLUMNS - 1))
+            self.dataChanged.emit(
+                self.index(rows_changed[0], 0), self.index(rows_changed[-1], COLUMNS - 1)
+            )
         self.rowsFetched.emit()
         if self._wanted:
             self._fetch_timer.start()
@@ -235,8 +270,9 @@ class InboxModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else COLUMNS
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMNS:
             if role == Qt.ItemDataRole.DisplayRole:
                 # Icon-sized columns show no title; their tooltip names them.
@@ -250,8 +286,9 @@ class InboxModel(QAbstractTableModel):
             return Qt.ItemFlag.NoItemFlags
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._ids)):
             return None
         if role == ID_ROLE:
@@ -284,8 +321,13 @@ class InboxModel(QAbstractTableModel):
             if col == COL_PRIORITY and row.priority in ("urgent", "high"):
                 return QBrush(QColor(SEVERITY_COLORS["overdue"]))
             if (row.pending_intents or row.failed_intents) and col == COL_STATUS:
-                return QBrush(QColor(SEVERITY_COLORS["due_soon"] if not row.failed_intents
-                                     else SEVERITY_COLORS["overdue"]))
+                return QBrush(
+                    QColor(
+                        SEVERITY_COLORS["due_soon"]
+                        if not row.failed_intents
+                        else SEVERITY_COLORS["overdue"]
+                    )
+                )
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{row.contact_name}: {row.subject or row.preview}"
         return None
@@ -308,9 +350,9 @@ class InboxModel(QAbstractTableModel):
             return ", ".join(row.tags)
         if col == COL_ASSIGNEE:
             if row.assignee_id is None:
-                return _tr("Unassigned")
+                return translate("InboxModel", "Unassigned")
             if row.assignee_id == self.session.agent_id:
-                return _tr("Me")
+                return translate("InboxModel", "Me")
             return row.assignee_name or ""
         if col == COL_UNREAD:
             return str(row.unread_count) if row.unread_count else ""
@@ -325,15 +367,20 @@ class InboxModel(QAbstractTableModel):
             return row.channel_name
         if col == COL_ACTIVITY:
             return QDateTime.fromMSecsSinceEpoch(row.last_activity_at).toString(
-                Qt.DateFormat.TextDate)
+                Qt.DateFormat.TextDate
+            )
         if col == COL_SUBJECT:
             return (row.preview or "")[:500]
         if col == COL_ASSIGNEE:
             return f"{row.team_name}"
         if col == COL_STATUS and row.failed_intents:
-            return _tr("A change to this conversation failed: open it to retry or discard.")
+            return translate(
+                "InboxModel", "A change to this conversation failed: open it to retry or discard."
+            )
         if col == COL_STATUS and row.pending_intents:
-            return _tr("{n} change(s) waiting to be sent").format(n=row.pending_intents)
+            return translate("InboxModel", "{n} change(s) waiting to be sent").format(
+                n=row.pending_intents
+            )
         if col == COL_CONTACT:
             return row.contact_name
         if col == COL_PRIORITY:
@@ -346,7 +393,7 @@ class InboxModel(QAbstractTableModel):
         if row.sla_due_at is None:
             return None
         due = QDateTime.fromMSecsSinceEpoch(row.sla_due_at).toString(Qt.DateFormat.TextDate)
-        return _tr("Answer due {when}").format(when=due)
+        return translate("InboxModel", "Answer due {when}").format(when=due)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         sort = SORT_BY_COLUMN.get(column)
@@ -354,8 +401,9 @@ class InboxModel(QAbstractTableModel):
             self.set_view(sort=sort)
 
 
-def _ids_and_positions(store: Any, flt: InboxFilter, sort: Sort, me: str | None
-                       ) -> tuple[list[str], dict[str, int]]:
+def _ids_and_positions(
+    store: Any, flt: InboxFilter, sort: Sort, me: str | None
+) -> tuple[list[str], dict[str, int]]:
     """The view's ids and each id's row, built on the reader thread (100k ids: ~10 ms)."""
     ids = queries.conversation_ids(store, flt, sort, me)
     return ids, {cid: n for n, cid in enumerate(ids)}
