@@ -1,0 +1,1470 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="ja" sourcelanguage="en">
+<context>
+    <name>ChannelType</name>
+    <message>
+        <source>Email</source>
+        <translation>メール</translation>
+    </message>
+    <message>
+        <source>Web chat</source>
+        <translation>Web チャット</translation>
+    </message>
+    <message>
+        <source>SMS</source>
+        <translation>SMS</translation>
+    </message>
+    <message>
+        <source>WhatsApp</source>
+        <translation>WhatsApp</translation>
+    </message>
+    <message>
+        <source>Messenger</source>
+        <translation>Messenger</translation>
+    </message>
+    <message>
+        <source>Instagram</source>
+        <translation>Instagram</translation>
+    </message>
+    <message>
+        <source>LINE</source>
+        <translation>LINE</translation>
+    </message>
+</context>
+<context>
+    <name>Composer</name>
+    <message>
+        <source>Composer</source>
+        <translation>メッセージ作成欄</translation>
+    </message>
+    <message>
+        <source>Reply</source>
+        <translation>返信</translation>
+    </message>
+    <message>
+        <source>Reply to the customer</source>
+        <translation>顧客に返信します</translation>
+    </message>
+    <message>
+        <source>Internal note</source>
+        <translation>社内メモ</translation>
+    </message>
+    <message>
+        <source>A note for your team; the customer never sees it</source>
+        <translation>チーム向けのメモです。顧客には表示されません</translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation>メッセージ</translation>
+    </message>
+    <message>
+        <source>Characters</source>
+        <translation>文字数</translation>
+    </message>
+    <message>
+        <source>A message can have at most {max} characters.</source>
+        <translation>メッセージは最大 {max} 文字までです。</translation>
+    </message>
+    <message>
+        <source>Send</source>
+        <translation>送信</translation>
+    </message>
+    <message>
+        <source>Choose a template above.</source>
+        <translation>上でテンプレートを選択してください。</translation>
+    </message>
+    <message>
+        <source>Write a note for your team…</source>
+        <translation>チーム向けのメモを入力…</translation>
+    </message>
+    <message>
+        <source>Write a reply…</source>
+        <translation>返信を入力…</translation>
+    </message>
+    <message>
+        <source>Ctrl+Enter to add · / for canned replies · @ to mention</source>
+        <translation>Ctrl+Enter で追加 · / で定型文 · @ でメンション</translation>
+    </message>
+    <message>
+        <source>Ctrl+Enter to send · / for canned replies</source>
+        <translation>Ctrl+Enter で送信 · / で定型文</translation>
+    </message>
+    <message>
+        <source>Add note</source>
+        <translation>メモを追加</translation>
+    </message>
+    <message>
+        <source>No conversation is open.</source>
+        <translation>会話が開かれていません。</translation>
+    </message>
+    <message>
+        <source>Choose a template first.</source>
+        <translation>先にテンプレートを選択してください。</translation>
+    </message>
+    <message>
+        <source>Fill in every value of the template.</source>
+        <translation>テンプレートの値をすべて入力してください。</translation>
+    </message>
+    <message>
+        <source>Type a message first.</source>
+        <translation>先にメッセージを入力してください。</translation>
+    </message>
+    <message>
+        <source>The message is too long.</source>
+        <translation>メッセージが長すぎます。</translation>
+    </message>
+    <message>
+        <source>Tick “Send with the human agent tag” first.</source>
+        <translation>先に「ヒューマンエージェントタグを付けて送信」にチェックを入れてください。</translation>
+    </message>
+    <message>
+        <source>{count} / {max}</source>
+        <translation>{count} / {max}</translation>
+    </message>
+    <message>
+        <source>Send (Ctrl+Enter)</source>
+        <translation>送信 (Ctrl+Enter)</translation>
+    </message>
+</context>
+<context>
+    <name>ComposerEditor</name>
+    <message>
+        <source>Suggestions</source>
+        <translation>候補</translation>
+    </message>
+</context>
+<context>
+    <name>ConversationPane</name>
+    <message>
+        <source>Conversation title</source>
+        <translation>会話のタイトル</translation>
+    </message>
+    <message>
+        <source>Conversation details</source>
+        <translation>会話の詳細</translation>
+    </message>
+    <message>
+        <source>Assign</source>
+        <translation>割り当て</translation>
+    </message>
+    <message>
+        <source>Assign (A: to me)</source>
+        <translation>割り当て (A: 自分に割り当て)</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>ステータス</translation>
+    </message>
+    <message>
+        <source>Status (E: resolve, S: snooze)</source>
+        <translation>ステータス (E: 解決、S: スヌーズ)</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>優先度</translation>
+    </message>
+    <message>
+        <source>Tags</source>
+        <translation>タグ</translation>
+    </message>
+    <message>
+        <source>This conversation is no longer available to you.</source>
+        <translation>この会話にはアクセスできなくなりました。</translation>
+    </message>
+    <message>
+        <source>No conversation selected</source>
+        <translation>会話が選択されていません</translation>
+    </message>
+    <message>
+        <source>Unassigned</source>
+        <translation>未割り当て</translation>
+    </message>
+    <message>
+        <source>Me</source>
+        <translation>自分</translation>
+    </message>
+    <message>
+        <source>{n} change(s) waiting to be sent</source>
+        <translation>送信待ちの変更 {n} 件</translation>
+    </message>
+    <message>
+        <source>Until…</source>
+        <translation>日時を指定…</translation>
+    </message>
+    <message>
+        <source>Snooze until</source>
+        <translation>スヌーズの終了日時</translation>
+    </message>
+    <message>
+        <source>Assign to me</source>
+        <translation>自分に割り当て</translation>
+    </message>
+    <message>
+        <source>Unassign</source>
+        <translation>割り当てを解除</translation>
+    </message>
+    <message>
+        <source>Agent</source>
+        <translation>エージェント</translation>
+    </message>
+    <message>
+        <source>Team</source>
+        <translation>チーム</translation>
+    </message>
+    <message>
+        <source>Snooze</source>
+        <translation>スヌーズ</translation>
+    </message>
+    <message>
+        <source>New tag…</source>
+        <translation>新しいタグ…</translation>
+    </message>
+    <message>
+        <source>New tag</source>
+        <translation>新しいタグ</translation>
+    </message>
+    <message>
+        <source>Tag name:</source>
+        <translation>タグ名:</translation>
+    </message>
+</context>
+<context>
+    <name>CrashDialog</name>
+    <message>
+        <source>Relaydesk: unexpected error</source>
+        <translation>Relaydesk: 予期しないエラー</translation>
+    </message>
+    <message>
+        <source>Something went wrong. Your drafts and queued replies are kept. Copy the details below and send them to your administrator.</source>
+        <translation>問題が発生しました。下書きと送信待ちの返信は保持されています。以下の詳細をコピーして管理者に送ってください。</translation>
+    </message>
+    <message>
+        <source>Error</source>
+        <translation>エラー</translation>
+    </message>
+    <message>
+        <source>Recent log</source>
+        <translation>最近のログ</translation>
+    </message>
+    <message>
+        <source>Copy to clipboard</source>
+        <translation>クリップボードにコピー</translation>
+    </message>
+    <message>
+        <source>Copy the error and the recent log</source>
+        <translation>エラーと最近のログをコピーします</translation>
+    </message>
+    <message>
+        <source>Quit Relaydesk</source>
+        <translation>Relaydesk を終了</translation>
+    </message>
+    <message>
+        <source>Close Relaydesk now</source>
+        <translation>Relaydesk を今すぐ終了します</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>閉じる</translation>
+    </message>
+    <message>
+        <source>Close this message and keep working</source>
+        <translation>このメッセージを閉じて作業を続けます</translation>
+    </message>
+    <message>
+        <source>Copied</source>
+        <translation>コピーしました</translation>
+    </message>
+    <message>
+        <source>{summary}
+(and {n} more errors since)</source>
+        <translation>{summary}
+(その後さらに {n} 件のエラー)</translation>
+    </message>
+</context>
+<context>
+    <name>CustomerAttribute</name>
+    <message>
+        <source>Customer ID</source>
+        <translation>顧客 ID</translation>
+    </message>
+    <message>
+        <source>Account ID</source>
+        <translation>アカウント ID</translation>
+    </message>
+    <message>
+        <source>Tier</source>
+        <translation>ランク</translation>
+    </message>
+    <message>
+        <source>Plan</source>
+        <translation>プラン</translation>
+    </message>
+    <message>
+        <source>Orders</source>
+        <translation>注文数</translation>
+    </message>
+    <message>
+        <source>Company</source>
+        <translation>会社名</translation>
+    </message>
+    <message>
+        <source>Email</source>
+        <translation>メールアドレス</translation>
+    </message>
+    <message>
+        <source>Phone</source>
+        <translation>電話番号</translation>
+    </message>
+    <message>
+        <source>City</source>
+        <translation>市区町村</translation>
+    </message>
+    <message>
+        <source>Country</source>
+        <translation>国</translation>
+    </message>
+</context>
+<context>
+    <name>CustomerPanel</name>
+    <message>
+        <source>Customer</source>
+        <translation>顧客</translation>
+    </message>
+    <message>
+        <source>Select a conversation</source>
+        <translation>会話を選択してください</translation>
+    </message>
+    <message>
+        <source>Customer name</source>
+        <translation>顧客名</translation>
+    </message>
+    <message>
+        <source>Customer language</source>
+        <translation>顧客の言語</translation>
+    </message>
+    <message>
+        <source>Channels the customer uses</source>
+        <translation>顧客が利用しているチャネル</translation>
+    </message>
+    <message>
+        <source>Customer details</source>
+        <translation>顧客の詳細</translation>
+    </message>
+    <message>
+        <source>Channel</source>
+        <translation>チャネル</translation>
+    </message>
+    <message>
+        <source>Subject</source>
+        <translation>件名</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>ステータス</translation>
+    </message>
+    <message>
+        <source>Updated</source>
+        <translation>更新日時</translation>
+    </message>
+    <message>
+        <source>Last activity</source>
+        <translation>最終アクティビティ</translation>
+    </message>
+    <message>
+        <source>The customer&apos;s conversations</source>
+        <translation>顧客の会話</translation>
+    </message>
+    <message>
+        <source>Every conversation with this customer, on any channel. Click one to open it.</source>
+        <translation>この顧客とのすべてのチャネルの会話です。クリックすると開きます。</translation>
+    </message>
+    <message>
+        <source>Channels</source>
+        <translation>チャネル</translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation>詳細</translation>
+    </message>
+    <message>
+        <source>Conversations</source>
+        <translation>会話</translation>
+    </message>
+    <message>
+        <source>Language: {locale}</source>
+        <translation>言語: {locale}</translation>
+    </message>
+    <message>
+        <source>opted out</source>
+        <translation>配信停止</translation>
+    </message>
+    <message>
+        <source>The customer asked not to be messaged on this channel; replies there cannot be sent.</source>
+        <translation>顧客がこのチャネルでの連絡を停止しているため、このチャネルでは返信を送信できません。</translation>
+    </message>
+    <message>
+        <source>No known addresses</source>
+        <translation>登録済みの連絡先はありません</translation>
+    </message>
+    <message>
+        <source>{label}:</source>
+        <translation>{label}:</translation>
+    </message>
+    <message>
+        <source>{name} (open now)</source>
+        <translation>{name} (表示中)</translation>
+    </message>
+</context>
+<context>
+    <name>Desk</name>
+    <message>
+        <source>Relaydesk</source>
+        <translation>Relaydesk</translation>
+    </message>
+</context>
+<context>
+    <name>ErrorReporter</name>
+    <message>
+        <source>Relaydesk</source>
+        <translation>Relaydesk</translation>
+    </message>
+</context>
+<context>
+    <name>InboxModel</name>
+    <message>
+        <source>Open</source>
+        <translation>オープン</translation>
+    </message>
+    <message>
+        <source>Pending</source>
+        <translation>保留中</translation>
+    </message>
+    <message>
+        <source>Snoozed</source>
+        <translation>スヌーズ中</translation>
+    </message>
+    <message>
+        <source>Resolved</source>
+        <translation>解決済み</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>緊急</translation>
+    </message>
+    <message>
+        <source>High</source>
+        <translation>高</translation>
+    </message>
+    <message>
+        <source>Normal</source>
+        <translation>通常</translation>
+    </message>
+    <message>
+        <source>Low</source>
+        <translation>低</translation>
+    </message>
+    <message>
+        <source>Opted out</source>
+        <translation>配信停止済み</translation>
+    </message>
+    <message>
+        <source>Template only</source>
+        <translation>テンプレートのみ</translation>
+    </message>
+    <message>
+        <source>Window closed</source>
+        <translation>返信不可</translation>
+    </message>
+    <message>
+        <source>Due in {t}</source>
+        <translation>残り {t}</translation>
+    </message>
+    <message>
+        <source>Human agent only</source>
+        <translation>有人対応のみ</translation>
+    </message>
+    <message>
+        <source>Window {t}</source>
+        <translation>返信可能 {t}</translation>
+    </message>
+    <message>
+        <source>Channel</source>
+        <translation>チャネル</translation>
+    </message>
+    <message>
+        <source>Customer</source>
+        <translation>顧客</translation>
+    </message>
+    <message>
+        <source>Subject</source>
+        <translation>件名</translation>
+    </message>
+    <message>
+        <source>A change to this conversation failed: open it to retry or discard.</source>
+        <translation>この会話への変更が失敗しました。会話を開いて再試行するか破棄してください。</translation>
+    </message>
+    <message>
+        <source>{n} change(s) waiting to be sent</source>
+        <translation>送信待ちの変更 {n} 件</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>ステータス</translation>
+    </message>
+    <message>
+        <source>{m}m</source>
+        <translation>{m}分</translation>
+    </message>
+    <message>
+        <source>{h}h</source>
+        <translation>{h}時間</translation>
+    </message>
+    <message>
+        <source>{d}d</source>
+        <translation>{d}日</translation>
+    </message>
+    <message>
+        <source>Late {t}</source>
+        <translation>{t} 超過</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>優先度</translation>
+    </message>
+    <message>
+        <source>Tags</source>
+        <translation>タグ</translation>
+    </message>
+    <message>
+        <source>Assignee</source>
+        <translation>担当者</translation>
+    </message>
+    <message>
+        <source>Unread</source>
+        <translation>未読</translation>
+    </message>
+    <message>
+        <source>Due</source>
+        <translation>対応期限</translation>
+    </message>
+    <message>
+        <source>Last activity</source>
+        <translation>最終アクティビティ</translation>
+    </message>
+    <message>
+        <source>Unassigned</source>
+        <translation>未割り当て</translation>
+    </message>
+    <message>
+        <source>Me</source>
+        <translation>自分</translation>
+    </message>
+    <message>
+        <source>Answer due {when}</source>
+        <translation>対応期限: {when}</translation>
+    </message>
+</context>
+<context>
+    <name>InboxTable</name>
+    <message>
+        <source>Conversations</source>
+        <translation>会話</translation>
+    </message>
+</context>
+<context>
+    <name>InboxView</name>
+    <message>
+        <source>Search customer, subject or message (Ctrl+K)</source>
+        <translation>顧客・件名・メッセージを検索 (Ctrl+K)</translation>
+    </message>
+    <message>
+        <source>Search conversations</source>
+        <translation>会話を検索</translation>
+    </message>
+    <message>
+        <source>Sort conversations</source>
+        <translation>会話の並べ替え</translation>
+    </message>
+    <message>
+        <source>Last activity</source>
+        <translation>最終アクティビティ</translation>
+    </message>
+    <message>
+        <source>Waiting longest</source>
+        <translation>待ち時間が長い順</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>優先度</translation>
+    </message>
+    <message>
+        <source>Save view</source>
+        <translation>ビューを保存</translation>
+    </message>
+    <message>
+        <source>Save this view and search as a filter</source>
+        <translation>このビューと検索条件をフィルターとして保存します</translation>
+    </message>
+    <message>
+        <source>Conversation count</source>
+        <translation>会話数</translation>
+    </message>
+    <message>
+        <source>{n} conversations</source>
+        <translation>{n} 件の会話</translation>
+    </message>
+</context>
+<context>
+    <name>KnownErrors</name>
+    <message>
+        <source>The disk is full. Free some space, then try again. Nothing you typed has been lost.</source>
+        <translation>ディスクがいっぱいです。空き容量を確保してから、もう一度お試しください。入力した内容は失われていません。</translation>
+    </message>
+    <message>
+        <source>Relaydesk&apos;s local database is busy in another program. Close other copies of Relaydesk, then try again.</source>
+        <translation>Relaydesk のローカルデータベースが別のプログラムで使用中です。ほかに起動している Relaydesk を閉じてから、もう一度お試しください。</translation>
+    </message>
+    <message>
+        <source>The server cannot be reached. Check your network connection. Your changes are kept and will be sent when it is back.</source>
+        <translation>サーバーに接続できません。ネットワーク接続を確認してください。変更は保持され、接続が回復すると送信されます。</translation>
+    </message>
+    <message>
+        <source>The outbox file is damaged, so unsent work cannot be read. It was left in place: ask your administrator before removing it.
+
+{detail}</source>
+        <translation>送信トレイのファイルが破損しているため、未送信の作業を読み込めません。ファイルはそのまま残してあります。削除する前に管理者に相談してください。
+
+{detail}</translation>
+    </message>
+    <message>
+        <source>a file</source>
+        <translation>ファイル</translation>
+    </message>
+    <message>
+        <source>Relaydesk is not allowed to use {path}. Check the folder&apos;s permissions, then try again.</source>
+        <translation>Relaydesk には {path} を使用する権限がありません。フォルダーのアクセス許可を確認してから、もう一度お試しください。</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Relaydesk — {who}</source>
+        <translation>Relaydesk — {who}</translation>
+    </message>
+    <message>
+        <source>Customer</source>
+        <translation>顧客</translation>
+    </message>
+    <message>
+        <source>Next conversation</source>
+        <translation>次の会話</translation>
+    </message>
+    <message>
+        <source>Previous conversation</source>
+        <translation>前の会話</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>検索</translation>
+    </message>
+    <message>
+        <source>Resolve</source>
+        <translation>解決</translation>
+    </message>
+    <message>
+        <source>Assign to me</source>
+        <translation>自分に割り当て</translation>
+    </message>
+    <message>
+        <source>Snooze…</source>
+        <translation>スヌーズ…</translation>
+    </message>
+    <message>
+        <source>Insert canned reply</source>
+        <translation>定型文を挿入</translation>
+    </message>
+    <message>
+        <source>Reply</source>
+        <translation>返信</translation>
+    </message>
+    <message>
+        <source>Keyboard shortcuts</source>
+        <translation>キーボードショートカット</translation>
+    </message>
+    <message>
+        <source>Outbox…</source>
+        <translation>送信トレイ…</translation>
+    </message>
+    <message>
+        <source>Sync now</source>
+        <translation>今すぐ同期</translation>
+    </message>
+    <message>
+        <source>Sign out</source>
+        <translation>サインアウト</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>終了</translation>
+    </message>
+    <message>
+        <source>Desktop notifications</source>
+        <translation>デスクトップ通知</translation>
+    </message>
+    <message>
+        <source>&amp;File</source>
+        <translation>ファイル(&amp;F)</translation>
+    </message>
+    <message>
+        <source>&amp;Conversation</source>
+        <translation>会話(&amp;C)</translation>
+    </message>
+    <message>
+        <source>&amp;View</source>
+        <translation>表示(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Theme</source>
+        <translation>テーマ</translation>
+    </message>
+    <message>
+        <source>Follow the system</source>
+        <translation>システムに合わせる</translation>
+    </message>
+    <message>
+        <source>Light</source>
+        <translation>ライト</translation>
+    </message>
+    <message>
+        <source>Dark</source>
+        <translation>ダーク</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>言語</translation>
+    </message>
+    <message>
+        <source>&amp;Help</source>
+        <translation>ヘルプ(&amp;H)</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>キー</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>操作</translation>
+    </message>
+    <message>
+        <source>Send the reply or note</source>
+        <translation>返信または社内メモを送信</translation>
+    </message>
+    <message>
+        <source>The language changes the next time Relaydesk starts.</source>
+        <translation>言語は Relaydesk の次回起動時に切り替わります。</translation>
+    </message>
+    <message>
+        <source>Save view</source>
+        <translation>ビューを保存</translation>
+    </message>
+    <message>
+        <source>Name for this view:</source>
+        <translation>このビューの名前:</translation>
+    </message>
+</context>
+<context>
+    <name>NavigationPane</name>
+    <message>
+        <source>Inbox views</source>
+        <translation>受信箱のビュー</translation>
+    </message>
+    <message>
+        <source>Choose which conversations the inbox lists</source>
+        <translation>受信箱に表示する会話を選択します</translation>
+    </message>
+    <message>
+        <source>Mine</source>
+        <translation>自分の担当</translation>
+    </message>
+    <message>
+        <source>Unassigned</source>
+        <translation>未割り当て</translation>
+    </message>
+    <message>
+        <source>All</source>
+        <translation>すべて</translation>
+    </message>
+    <message>
+        <source>Teams</source>
+        <translation>チーム</translation>
+    </message>
+    <message>
+        <source>Channels</source>
+        <translation>チャネル</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>ステータス</translation>
+    </message>
+    <message>
+        <source>Tags</source>
+        <translation>タグ</translation>
+    </message>
+    <message>
+        <source>Saved filters</source>
+        <translation>保存したフィルター</translation>
+    </message>
+    <message>
+        <source>Right-click to delete this saved filter</source>
+        <translation>右クリックでこの保存したフィルターを削除できます</translation>
+    </message>
+    <message>
+        <source>{name}, {n} conversations</source>
+        <translation>{name}、会話 {n} 件</translation>
+    </message>
+    <message>
+        <source>Delete saved filter</source>
+        <translation>保存したフィルターを削除</translation>
+    </message>
+</context>
+<context>
+    <name>Notifier</name>
+    <message>
+        <source>A customer</source>
+        <translation>顧客</translation>
+    </message>
+    <message>
+        <source>Assigned to you: {contact}</source>
+        <translation>あなたに割り当てられました: {contact}</translation>
+    </message>
+</context>
+<context>
+    <name>OfflineBanner</name>
+    <message>
+        <source>Connection notice</source>
+        <translation>接続に関するお知らせ</translation>
+    </message>
+    <message>
+        <source>You&apos;re offline. Replies and changes are saved and will be sent when the connection returns.</source>
+        <translation>オフラインです。返信と変更は保存され、接続が回復すると送信されます。</translation>
+    </message>
+    <message>
+        <source>Syncing has a problem. Replies and changes are saved and will be sent once it recovers.</source>
+        <translation>同期で問題が発生しています。返信と変更は保存され、回復すると送信されます。</translation>
+    </message>
+</context>
+<context>
+    <name>Outbox</name>
+    <message>
+        <source>Reply</source>
+        <translation>返信</translation>
+    </message>
+    <message>
+        <source>Internal note</source>
+        <translation>社内メモ</translation>
+    </message>
+    <message>
+        <source>Status change</source>
+        <translation>ステータス変更</translation>
+    </message>
+    <message>
+        <source>Assignment</source>
+        <translation>割り当て</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>優先度</translation>
+    </message>
+    <message>
+        <source>Tag added</source>
+        <translation>タグ追加</translation>
+    </message>
+    <message>
+        <source>Tag removed</source>
+        <translation>タグ削除</translation>
+    </message>
+    <message>
+        <source>Mark read</source>
+        <translation>既読にする</translation>
+    </message>
+    <message>
+        <source>Pending</source>
+        <translation>送信待ち</translation>
+    </message>
+    <message>
+        <source>Sent</source>
+        <translation>送信済み</translation>
+    </message>
+    <message>
+        <source>Failed</source>
+        <translation>失敗</translation>
+    </message>
+</context>
+<context>
+    <name>OutboxDialog</name>
+    <message>
+        <source>Outbox</source>
+        <translation>送信トレイ</translation>
+    </message>
+    <message>
+        <source>What</source>
+        <translation>内容</translation>
+    </message>
+    <message>
+        <source>Conversation</source>
+        <translation>会話</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状態</translation>
+    </message>
+    <message>
+        <source>Reason</source>
+        <translation>理由</translation>
+    </message>
+    <message>
+        <source>Created</source>
+        <translation>作成日時</translation>
+    </message>
+    <message>
+        <source>Changes waiting for the server</source>
+        <translation>サーバーの確認待ちの変更</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>再試行</translation>
+    </message>
+    <message>
+        <source>Send the selected failed changes again</source>
+        <translation>選択した失敗済みの変更をもう一度送信します</translation>
+    </message>
+    <message>
+        <source>Discard…</source>
+        <translation>破棄…</translation>
+    </message>
+    <message>
+        <source>Give up on the selected failed changes</source>
+        <translation>選択した失敗済みの変更を破棄します</translation>
+    </message>
+    <message>
+        <source>Discard</source>
+        <translation>破棄</translation>
+    </message>
+    <message>
+        <source>Nothing is waiting to be sent.</source>
+        <translation>送信待ちの項目はありません。</translation>
+    </message>
+    <message>
+        <source>{n} changes not yet confirmed by the server, {failed} failed.</source>
+        <translation>サーバーで未確認の変更が {n} 件、失敗が {failed} 件あります。</translation>
+    </message>
+    <message>
+        <source>Discard changes</source>
+        <translation>変更を破棄</translation>
+    </message>
+    <message>
+        <source>Discard {n} failed changes? They will not be sent.</source>
+        <translation>失敗した変更 {n} 件を破棄しますか? これらは送信されません。</translation>
+    </message>
+</context>
+<context>
+    <name>SignIn</name>
+    <message>
+        <source>The server&apos;s certificate could not be verified. Check the address, or ask your IT team to install the certificate on this computer.</source>
+        <translation>サーバーの証明書を検証できませんでした。アドレスを確認するか、このコンピューターへの証明書のインストールを IT 部門に依頼してください。</translation>
+    </message>
+    <message>
+        <source>A secure connection to the server could not be set up. Check the address (http:// or https://) and the port.</source>
+        <translation>サーバーとの安全な接続を確立できませんでした。アドレス (http:// または https://) とポート番号を確認してください。</translation>
+    </message>
+    <message>
+        <source>The server could not be reached. Check the address and your network connection.</source>
+        <translation>サーバーに接続できませんでした。アドレスとネットワーク接続を確認してください。</translation>
+    </message>
+    <message>
+        <source>Wrong email or password.</source>
+        <translation>メールアドレスまたはパスワードが正しくありません。</translation>
+    </message>
+    <message>
+        <source>Too many failed attempts. Wait a few minutes, then try again.</source>
+        <translation>サインインの失敗が続いています。数分待ってから、もう一度お試しください。</translation>
+    </message>
+    <message>
+        <source>There is no Relaydesk server at this address.</source>
+        <translation>このアドレスには Relaydesk サーバーがありません。</translation>
+    </message>
+    <message>
+        <source>The server has a problem right now. Try again in a moment.</source>
+        <translation>現在サーバーで問題が発生しています。しばらくしてから、もう一度お試しください。</translation>
+    </message>
+    <message>
+        <source>Sign-in failed: {error}</source>
+        <translation>サインインに失敗しました: {error}</translation>
+    </message>
+</context>
+<context>
+    <name>SignInDialog</name>
+    <message>
+        <source>Sign in to Relaydesk</source>
+        <translation>Relaydesk にサインイン</translation>
+    </message>
+    <message>
+        <source>Server address</source>
+        <translation>サーバーアドレス</translation>
+    </message>
+    <message>
+        <source>The address of your team&apos;s Relaydesk server</source>
+        <translation>チームの Relaydesk サーバーのアドレス</translation>
+    </message>
+    <message>
+        <source>you@example.com</source>
+        <translation>you@example.com</translation>
+    </message>
+    <message>
+        <source>Email</source>
+        <translation>メールアドレス</translation>
+    </message>
+    <message>
+        <source>The email address of your Relaydesk account</source>
+        <translation>Relaydesk アカウントのメールアドレス</translation>
+    </message>
+    <message>
+        <source>Password</source>
+        <translation>パスワード</translation>
+    </message>
+    <message>
+        <source>Your Relaydesk password</source>
+        <translation>Relaydesk のパスワード</translation>
+    </message>
+    <message>
+        <source>Sign-in status</source>
+        <translation>サインインの状態</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>サインイン</translation>
+    </message>
+    <message>
+        <source>Sign in with this address, email and password</source>
+        <translation>入力したサーバーアドレス、メールアドレス、パスワードでサインインします</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>キャンセル</translation>
+    </message>
+    <message>
+        <source>Close without signing in</source>
+        <translation>サインインせずに閉じます</translation>
+    </message>
+    <message>
+        <source>&amp;Server:</source>
+        <translation>サーバー(&amp;S):</translation>
+    </message>
+    <message>
+        <source>&amp;Email:</source>
+        <translation>メールアドレス(&amp;E):</translation>
+    </message>
+    <message>
+        <source>&amp;Password:</source>
+        <translation>パスワード(&amp;P):</translation>
+    </message>
+    <message>
+        <source>Enter the server address, like https://relaydesk.example.com.</source>
+        <translation>サーバーアドレスを入力してください (例: https://relaydesk.example.com)。</translation>
+    </message>
+    <message>
+        <source>Enter the email address of your account.</source>
+        <translation>アカウントのメールアドレスを入力してください。</translation>
+    </message>
+    <message>
+        <source>Enter your password.</source>
+        <translation>パスワードを入力してください。</translation>
+    </message>
+    <message>
+        <source>Signing in…</source>
+        <translation>サインイン中…</translation>
+    </message>
+</context>
+<context>
+    <name>Snooze</name>
+    <message>
+        <source>For 1 hour</source>
+        <translation>1 時間</translation>
+    </message>
+    <message>
+        <source>For 4 hours</source>
+        <translation>4 時間</translation>
+    </message>
+    <message>
+        <source>Until tomorrow 9:00</source>
+        <translation>明日 9:00 まで</translation>
+    </message>
+    <message>
+        <source>Until Monday 9:00</source>
+        <translation>月曜日 9:00 まで</translation>
+    </message>
+</context>
+<context>
+    <name>Status</name>
+    <message>
+        <source>Open</source>
+        <translation>オープン</translation>
+    </message>
+    <message>
+        <source>Pending</source>
+        <translation>保留中</translation>
+    </message>
+    <message>
+        <source>Snoozed</source>
+        <translation>スヌーズ中</translation>
+    </message>
+    <message>
+        <source>Resolved</source>
+        <translation>解決済み</translation>
+    </message>
+</context>
+<context>
+    <name>SyncStatusWidget</name>
+    <message>
+        <source>Connection</source>
+        <translation>接続</translation>
+    </message>
+    <message>
+        <source>Download progress</source>
+        <translation>ダウンロードの進行状況</translation>
+    </message>
+    <message>
+        <source>Show what is waiting to be sent</source>
+        <translation>送信待ちの項目を表示します</translation>
+    </message>
+    <message>
+        <source>Pending changes</source>
+        <translation>送信待ちの変更</translation>
+    </message>
+    <message>
+        <source>Show what the server refused, with the reasons</source>
+        <translation>サーバーが拒否した項目と理由を表示します</translation>
+    </message>
+    <message>
+        <source>Failed changes</source>
+        <translation>失敗した変更</translation>
+    </message>
+    <message>
+        <source>Last sync</source>
+        <translation>最終同期</translation>
+    </message>
+    <message>
+        <source>Session-only sign-in</source>
+        <translation>このセッション限りのサインイン</translation>
+    </message>
+    <message>
+        <source>Secure keyring unavailable: sign-in kept for this session only.</source>
+        <translation>安全なキーリングを利用できません。サインイン情報はこのセッションの間だけ保持されます。</translation>
+    </message>
+    <message>
+        <source>{n} pending</source>
+        <translation>送信待ち {n} 件</translation>
+    </message>
+    <message>
+        <source>{n} failed</source>
+        <translation>失敗 {n} 件</translation>
+    </message>
+    <message>
+        <source>Synced {time}</source>
+        <translation>{time} に同期済み</translation>
+    </message>
+    <message>
+        <source>Last sync {time}</source>
+        <translation>最終同期 {time}</translation>
+    </message>
+    <message>
+        <source>Online · up to date</source>
+        <translation>オンライン · 最新の状態</translation>
+    </message>
+    <message>
+        <source>Syncing…</source>
+        <translation>同期中…</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>接続中…</translation>
+    </message>
+    <message>
+        <source>Downloading workspace {pct}%</source>
+        <translation>ワークスペースをダウンロード中 {pct}%</translation>
+    </message>
+    <message>
+        <source>Offline — retrying in {s} s</source>
+        <translation>オフライン — {s} 秒後に再試行</translation>
+    </message>
+    <message>
+        <source>Offline — retrying…</source>
+        <translation>オフライン — 再試行中…</translation>
+    </message>
+    <message>
+        <source>Sign-in required</source>
+        <translation>サインインが必要です</translation>
+    </message>
+    <message>
+        <source>Error: {message}</source>
+        <translation>エラー: {message}</translation>
+    </message>
+</context>
+<context>
+    <name>Thread</name>
+    <message>
+        <source>[image removed]</source>
+        <translation>[画像は削除されました]</translation>
+    </message>
+    <message>
+        <source>… (message shortened, {n} characters)</source>
+        <translation>… (メッセージを省略しました。全 {n} 文字)</translation>
+    </message>
+    <message>
+        <source>Today</source>
+        <translation>今日</translation>
+    </message>
+    <message>
+        <source>Yesterday</source>
+        <translation>昨日</translation>
+    </message>
+    <message>
+        <source>Waiting to save</source>
+        <translation>保存待ち</translation>
+    </message>
+    <message>
+        <source>Waiting to send</source>
+        <translation>送信待ち</translation>
+    </message>
+    <message>
+        <source>Sent</source>
+        <translation>送信済み</translation>
+    </message>
+    <message>
+        <source>unknown error</source>
+        <translation>不明なエラー</translation>
+    </message>
+    <message>
+        <source>Failed: {reason}</source>
+        <translation>失敗: {reason}</translation>
+    </message>
+    <message>
+        <source>Retry</source>
+        <translation>再試行</translation>
+    </message>
+    <message>
+        <source>Discard</source>
+        <translation>破棄</translation>
+    </message>
+    <message>
+        <source>Customer</source>
+        <translation>顧客</translation>
+    </message>
+    <message>
+        <source>Agent</source>
+        <translation>エージェント</translation>
+    </message>
+    <message>
+        <source>Internal note · {name}</source>
+        <translation>社内メモ · {name}</translation>
+    </message>
+    <message>
+        <source>Bot</source>
+        <translation>ボット</translation>
+    </message>
+    <message>
+        <source>Bot · {name}</source>
+        <translation>ボット · {name}</translation>
+    </message>
+    <message>
+        <source>Template: {name}</source>
+        <translation>テンプレート: {name}</translation>
+    </message>
+    <message>
+        <source>Load older messages</source>
+        <translation>以前のメッセージを読み込む</translation>
+    </message>
+</context>
+<context>
+    <name>ThreadView</name>
+    <message>
+        <source>Conversation thread</source>
+        <translation>会話のスレッド</translation>
+    </message>
+    <message>
+        <source>Messages of the open conversation, newest last</source>
+        <translation>表示中の会話のメッセージ (新しいものが下)</translation>
+    </message>
+    <message>
+        <source>No messages yet</source>
+        <translation>メッセージはまだありません</translation>
+    </message>
+    <message>
+        <source>Send this message again</source>
+        <translation>このメッセージをもう一度送信します</translation>
+    </message>
+    <message>
+        <source>Remove this failed message</source>
+        <translation>送信に失敗したこのメッセージを削除します</translation>
+    </message>
+</context>
+<context>
+    <name>WelcomeDialog</name>
+    <message>
+        <source>Welcome to Relaydesk</source>
+        <translation>Relaydesk へようこそ</translation>
+    </message>
+    <message>
+        <source>Relaydesk</source>
+        <translation>Relaydesk</translation>
+    </message>
+    <message>
+        <source>One inbox for every channel your customers write on, online or offline.</source>
+        <translation>顧客とのすべてのチャネルを 1 つの受信箱に。オフラインでも使えます。</translation>
+    </message>
+    <message>
+        <source>Open the demo workspace</source>
+        <translation>デモワークスペースを開く</translation>
+    </message>
+    <message>
+        <source>A sample team with real conversations, on this computer. No network needed.</source>
+        <translation>実際の会話を含むサンプルのチームを、このコンピューター上で試せます。ネットワークは不要です。</translation>
+    </message>
+    <message>
+        <source>Start a local demo server and sign in to it</source>
+        <translation>ローカルのデモサーバーを起動してサインインします</translation>
+    </message>
+    <message>
+        <source>Agent</source>
+        <translation>エージェント</translation>
+    </message>
+    <message>
+        <source>Trainee</source>
+        <translation>研修生</translation>
+    </message>
+    <message>
+        <source>Supervisor</source>
+        <translation>スーパーバイザー</translation>
+    </message>
+    <message>
+        <source>Demo role</source>
+        <translation>デモのロール</translation>
+    </message>
+    <message>
+        <source>Which demo account to sign in as</source>
+        <translation>サインインに使うデモアカウント</translation>
+    </message>
+    <message>
+        <source>&amp;Role:</source>
+        <translation>ロール(&amp;R):</translation>
+    </message>
+    <message>
+        <source>Sign in to your team&apos;s server</source>
+        <translation>チームのサーバーにサインイン</translation>
+    </message>
+    <message>
+        <source>Use the address, email and password your team lead gave you.</source>
+        <translation>チームリーダーから受け取ったサーバーアドレス、メールアドレス、パスワードを使います。</translation>
+    </message>
+    <message>
+        <source>Connect to your team&apos;s Relaydesk server</source>
+        <translation>チームの Relaydesk サーバーに接続します</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>終了</translation>
+    </message>
+    <message>
+        <source>Close Relaydesk</source>
+        <translation>Relaydesk を終了します</translation>
+    </message>
+</context>
+<context>
+    <name>WindowBanner</name>
+    <message>
+        <source>Messaging window</source>
+        <translation>返信可能期間</translation>
+    </message>
+    <message>
+        <source>Send with the human agent tag</source>
+        <translation>ヒューマンエージェントタグを付けて送信</translation>
+    </message>
+    <message>
+        <source>Messenger and Instagram allow replies up to 7 days after the customer&apos;s last message when a person (not automation) answers. Tick to confirm.</source>
+        <translation>Messenger と Instagram では、自動応答ではなく担当者本人が返信する場合に限り、顧客の最後のメッセージから 7 日以内であれば返信できます。確認のうえチェックしてください。</translation>
+    </message>
+    <message>
+        <source>Message template</source>
+        <translation>メッセージテンプレート</translation>
+    </message>
+    <message>
+        <source>Only an approved template can be sent now</source>
+        <translation>現在は承認済みのテンプレートのみ送信できます</translation>
+    </message>
+    <message>
+        <source>Choose a template…</source>
+        <translation>テンプレートを選択…</translation>
+    </message>
+    <message>
+        <source>No approved templates for this channel</source>
+        <translation>このチャネルには承認済みのテンプレートがありません</translation>
+    </message>
+    <message>
+        <source>Template value {mark}</source>
+        <translation>テンプレートの値 {mark}</translation>
+    </message>
+    <message>
+        <source>Replaces {mark} in the template</source>
+        <translation>テンプレート内の {mark} を置き換えます</translation>
+    </message>
+    <message>
+        <source>Value {n}:</source>
+        <translation>値 {n}:</translation>
+    </message>
+    <message>
+        <source>Internal note: only your team sees it.</source>
+        <translation>社内メモ: チームのメンバーだけが閲覧できます。</translation>
+    </message>
+    <message>
+        <source>Window open — {time} left</source>
+        <translation>返信可能期間 — 残り {time}</translation>
+    </message>
+    <message>
+        <source>More than 24 h since the customer&apos;s last message: replies need the human agent tag ({time} left).</source>
+        <translation>顧客の最後のメッセージから 24 時間以上経過しています。返信にはヒューマンエージェントタグが必要です (残り {time})。</translation>
+    </message>
+    <message>
+        <source>More than 24 h since the customer&apos;s last message: only an approved template can be sent.</source>
+        <translation>顧客の最後のメッセージから 24 時間以上経過しています。承認済みのテンプレートのみ送信できます。</translation>
+    </message>
+    <message>
+        <source>The messaging window is closed: you can reply when the customer writes again. Internal notes are still possible.</source>
+        <translation>返信可能期間が終了しました。顧客から再びメッセージが届くと返信できます。社内メモは引き続き追加できます。</translation>
+    </message>
+    <message>
+        <source>This contact replied STOP (opted out of SMS). You can&apos;t message them on SMS.</source>
+        <translation>この連絡先は STOP と返信しました (SMS の配信停止)。SMS ではメッセージを送信できません。</translation>
+    </message>
+    <message>
+        <source>less than a minute</source>
+        <translation>1 分未満</translation>
+    </message>
+    <message>
+        <source>{d} d {h} h</source>
+        <translation>{d} 日 {h} 時間</translation>
+    </message>
+    <message>
+        <source>{d} d</source>
+        <translation>{d} 日</translation>
+    </message>
+    <message>
+        <source>{h} h {m} min</source>
+        <translation>{h} 時間 {m} 分</translation>
+    </message>
+    <message>
+        <source>{m} min</source>
+        <translation>{m} 分</translation>
+    </message>
+</context>
+</TS>
