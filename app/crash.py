@@ -149,8 +149,9 @@ class CrashDialog(QDialog):
         """Another error while this one is shown: note it rather than stack dialogs."""
         self.more += 1
         self.details += f"\n\n{summary}\n{details}"
-        self.summary_label.setText(self.tr("{summary}\n(and {n} more errors since)")
-                                   .format(summary=self.summary, n=self.more))
+        more = (self.tr("(and 1 more error since)") if self.more == 1
+                else self.tr("(and {n} more errors since)").format(n=self.more))
+        self.summary_label.setText(f"{self.summary}\n{more}")
         self.log_view.setPlainText(log_text)
         self.log_view.moveCursor(QTextCursor.MoveOperation.End)
 

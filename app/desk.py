@@ -155,7 +155,9 @@ class Desk(QObject):
         try:
             await session.open()
         except OutboxUnreadable as exc:
-            QMessageBox.critical(None, self.tr("Relaydesk"), str(exc))
+            from app.crash import describe_known_error
+
+            QMessageBox.critical(None, self.tr("Relaydesk"), describe_known_error(exc) or str(exc))
             return None
         self.session = session
         return session

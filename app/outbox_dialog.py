@@ -188,9 +188,11 @@ class OutboxDialog(QDialog):
         if not intents:
             self.summary.setText(self.tr("Nothing is waiting to be sent."))
         else:
-            self.summary.setText(self.tr("{n} changes not yet confirmed by the server, "
-                                         "{failed} failed.").format(n=len(intents),
-                                                                    failed=failed))
+            waiting = (self.tr("1 change not yet confirmed by the server") if len(intents) == 1
+                       else self.tr("{n} changes not yet confirmed by the server")
+                       .format(n=len(intents)))
+            self.summary.setText(self.tr("{waiting}; {failed} failed.").format(
+                waiting=waiting, failed=failed))
         self._update_buttons()
 
     # ------------------------------------------------------------------ actions
@@ -218,6 +220,8 @@ class OutboxDialog(QDialog):
         if not ids:
             return
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Discard changes"),
+                          self.tr("Discard the failed change? It will not be sent.")
+                          if len(ids) == 1 else
                           self.tr("Discard {n} failed changes? They will not be sent.")
                           .format(n=len(ids)),
                           QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
     QDateTime,
+    QLocale,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -366,9 +367,7 @@ class InboxModel(QAbstractTableModel):
         if col == COL_CHANNEL:
             return row.channel_name
         if col == COL_ACTIVITY:
-            return QDateTime.fromMSecsSinceEpoch(row.last_activity_at).toString(
-                Qt.DateFormat.TextDate
-            )
+            return _long_date(row.last_activity_at)
         if col == COL_SUBJECT:
             return (row.preview or "")[:500]
         if col == COL_ASSIGNEE:
@@ -392,7 +391,7 @@ class InboxModel(QAbstractTableModel):
     def _due_tooltip(self, row: ConversationRow) -> str | None:
         if row.sla_due_at is None:
             return None
-        due = QDateTime.fromMSecsSinceEpoch(row.sla_due_at).toString(Qt.DateFormat.TextDate)
+        due = _long_date(row.sla_due_at)
         return translate("InboxModel", "Answer due {when}").format(when=due)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -407,6 +406,11 @@ def _ids_and_positions(
     """The view's ids and each id's row, built on the reader thread (100k ids: ~10 ms)."""
     ids = queries.conversation_ids(store, flt, sort, me)
     return ids, {cid: n for n, cid in enumerate(ids)}
+
+
+def _long_date(ms: int) -> str:
+    """Date and time in the user-interface language (day and month names included)."""
+    return QLocale().toString(QDateTime.fromMSecsSinceEpoch(ms), QLocale.FormatType.LongFormat)
 
 
 def _when(ms: int, now: int) -> str:

@@ -216,8 +216,9 @@ class NavigationPane(QWidget):
         item.setText(1, "" if n is None else str(n))
         name = item.text(0)
         item.setData(0, Qt.ItemDataRole.AccessibleTextRole,
-                     name if n is None else self.tr("{name}, {n} conversations").format(
-                         name=name, n=n))
+                     name if n is None else
+                     self.tr("{name}, 1 conversation").format(name=name) if n == 1 else
+                     self.tr("{name}, {n} conversations").format(name=name, n=n))
 
     def _count_for(self, key: str) -> int | None:
         c = self._counts

@@ -7,7 +7,7 @@ make the agent lose their place.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QLocale, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -227,4 +227,6 @@ class InboxView(QWidget):
 
     def _update_count(self) -> None:
         n = self.model.rowCount()
-        self.count_label.setText(self.tr("{n} conversations").format(n=f"{n:,}"))
+        text = (self.tr("1 conversation") if n == 1
+                else self.tr("{n} conversations").format(n=QLocale().toString(n)))
+        self.count_label.setText(text)

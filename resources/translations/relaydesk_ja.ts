@@ -276,10 +276,12 @@
         <translation>コピーしました</translation>
     </message>
     <message>
-        <source>{summary}
-(and {n} more errors since)</source>
-        <translation>{summary}
-(その後さらに {n} 件のエラー)</translation>
+        <source>(and 1 more error since)</source>
+        <translation>（その後さらに 1 件のエラー）</translation>
+    </message>
+    <message>
+        <source>(and {n} more errors since)</source>
+        <translation>（その後さらに {n} 件のエラー）</translation>
     </message>
 </context>
 <context>
@@ -611,6 +613,10 @@
         <translation>会話数</translation>
     </message>
     <message>
+        <source>1 conversation</source>
+        <translation>1 件の会話</translation>
+    </message>
+    <message>
         <source>{n} conversations</source>
         <translation>{n} 件の会話</translation>
     </message>
@@ -820,6 +826,10 @@
         <translation>右クリックでこの保存したフィルターを削除できます</translation>
     </message>
     <message>
+        <source>{name}, 1 conversation</source>
+        <translation>{name}、会話 1 件</translation>
+    </message>
+    <message>
         <source>{name}, {n} conversations</source>
         <translation>{name}、会話 {n} 件</translation>
     </message>
@@ -956,12 +966,24 @@
         <translation>送信待ちの項目はありません。</translation>
     </message>
     <message>
-        <source>{n} changes not yet confirmed by the server, {failed} failed.</source>
-        <translation>サーバーで未確認の変更が {n} 件、失敗が {failed} 件あります。</translation>
+        <source>1 change not yet confirmed by the server</source>
+        <translation>サーバー未確認の変更 1 件</translation>
+    </message>
+    <message>
+        <source>{n} changes not yet confirmed by the server</source>
+        <translation>サーバー未確認の変更 {n} 件</translation>
+    </message>
+    <message>
+        <source>{waiting}; {failed} failed.</source>
+        <translation>{waiting}、失敗 {failed} 件。</translation>
     </message>
     <message>
         <source>Discard changes</source>
         <translation>変更を破棄</translation>
+    </message>
+    <message>
+        <source>Discard the failed change? It will not be sent.</source>
+        <translation>失敗した変更を破棄しますか? これは送信されません。</translation>
     </message>
     <message>
         <source>Discard {n} failed changes? They will not be sent.</source>
