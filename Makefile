@@ -48,6 +48,7 @@ lint: install
 bench: install
 	$(PY) benchmarks/server_feed.py
 	$(PY) benchmarks/sync_client.py
+	$(PY) benchmarks/desk.py
 
 # The main screens rendered offscreen from a fresh demo workspace into screenshots/*.png.
 screenshots: install
