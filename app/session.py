@@ -41,6 +41,7 @@ class DeskSession(QObject):
     statusChanged = Signal(object)  # EngineStatus
     dataChanged = Signal()  # coalesced: the mirror or the outbox moved; views re-read
     directoryChanged = Signal(object)  # queries.Directory (agents, teams, channels, tags…)
+    mirrorDamaged = Signal(str)  # the deferred check failed: rebuilt at the next start
 
     # How long data changes are gathered before views re-read (a bootstrap moves it often).
     COALESCE_MS = 120
@@ -54,8 +55,10 @@ class DeskSession(QObject):
         self.config = config
         self.store = Store(data_dir)
         self.api = ApiClient(config.server_url, transport=transport)
-        self.credentials = CredentialStore(config.server_url, config.email)
-        self.engine = SyncEngine(self.store, self.api, self.credentials, options)
+        self._options = options
+        # Both made in open(), off the GUI thread: asking keyring for its backend can block.
+        self.credentials: CredentialStore | None = None
+        self.engine: SyncEngine | None = None  # type: ignore[assignment]
         self.directory = queries.Directory()
         self.agent_id: str | None = config.agent_id
         self._data_version = -1
@@ -70,17 +73,31 @@ class DeskSession(QObject):
     async def open(self, *, start: bool = True) -> None:
         """Open (check, repair, migrate) the local files off the GUI thread, then start
         syncing. Raises ``sync.store.OutboxUnreadable`` when the outbox cannot be read."""
-        await asyncio.to_thread(self.store.open)
+        await asyncio.to_thread(self.store.open, True)
         self._opened = True
+        self.credentials = await asyncio.to_thread(
+            CredentialStore, self.config.server_url, self.config.email)
+        self.engine = SyncEngine(self.store, self.api, self.credentials, self._options)
         self.agent_id = await self.engine.agent_id() or self.config.agent_id
         await self.refresh_directory()
+        self._data_version = self.engine.status.data_version  # what was just read
         self.engine.subscribe(self._on_status)
         if start:
             await self.engine.start()
+            from app.tasks import spawn
+
+            spawn(self._deferred_check(), "mirror-check")
+
+    async def _deferred_check(self) -> None:
+        """The mirror check skipped at open, now that the window is up (own thread)."""
+        problem = await asyncio.to_thread(self.store.deferred_check)
+        if problem is not None:
+            self.mirrorDamaged.emit(problem)
 
     async def close(self) -> None:
         self._data_timer.stop()
-        await self.engine.stop()
+        if self.engine is not None:
+            await self.engine.stop()
         await self.api.aclose()
         if self._opened:
             await asyncio.to_thread(self.store.close)

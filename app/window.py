@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -103,8 +104,9 @@ class MainWindow(QMainWindow):
         self._directory_changed(session.directory)
         self.sync_status.update_status(session.status)
         self.banner.update_status(session.status)
-        self.nav.select_view("mine")
-        self.inbox.set_filter(InboxFilter(assignee="me"))
+        self._counting = False
+        self._count_again = False
+        self.nav.select_view("mine")  # emits filterChanged: the inbox loads Mine once
         self._refresh_counts()
 
     # ------------------------------------------------------------------ layout
@@ -205,6 +207,7 @@ class MainWindow(QMainWindow):
         self.session.statusChanged.connect(self.sync_status.update_status)
         self.session.statusChanged.connect(self.banner.update_status)
         self.session.dataChanged.connect(self._refresh_counts)
+        self.session.mirrorDamaged.connect(self._mirror_damaged)
 
     # ------------------------------------------------------------------ behaviour
 
@@ -223,14 +226,36 @@ class MainWindow(QMainWindow):
         spawn(load(), "contact-view")
 
     def _refresh_counts(self) -> None:
+        """Counts beside the views; one count at a time (a burst of changes during a sync
+        makes at most one more), so they never crowd out the rows the agent is looking at."""
+        if self._counting:
+            self._count_again = True
+            return
+        self._counting = True
+
         async def load() -> None:
-            counts = await self.session.read(queries.nav_counts, self.session.agent_id)
-            self.nav.set_counts(counts)
+            try:
+                counts = await self.session.read(queries.nav_counts, self.session.agent_id)
+                self.nav.set_counts(counts)
+            finally:
+                self._counting = False
+                if self._count_again:
+                    self._count_again = False
+                    self._refresh_counts()
 
         spawn(load(), "nav-counts")
 
     def _directory_changed(self, directory: queries.Directory) -> None:
         self.nav.set_directory(directory)
+
+    def _mirror_damaged(self, problem: str) -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Relaydesk"),
+                          self.tr("The local copy of your inbox is damaged. Restart Relaydesk "
+                                  "to rebuild it from the server; your unsent work is kept."),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(problem)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _focus_composer(self) -> None:
         self.conversation.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)

@@ -67,7 +67,7 @@ from sync.client import ApiClient
 from sync.engine import EngineOptions, EngineState, EngineStatus, SyncEngine
 from sync.models import BOOTSTRAP_DEFERRED_INDEXES
 from sync.protocol import API_PREFIX, BOOTSTRAP_ORDER
-from sync.store import Store
+from sync.store import WRITER_CACHE_KIB, Store
 
 TARGET_BOOTSTRAP = ">= 100000"  # rows/s end to end
 TARGET_RAW_RATIO = ">= 0.2"  # engine rows/s ÷ raw executemany rows/s
@@ -367,10 +367,12 @@ PRAGMAS = ("journal_mode", "synchronous", "cache_size", "wal_autocheckpoint")
 
 
 def mirror_pragmas(store: Store) -> dict[str, Any]:
-    """The settings the store gives its mirror connections (for the raw baseline)."""
+    """The settings the store gives its mirror writer connection (for the raw baseline)."""
     assert store.mirror is not None
     with store.mirror.connect() as conn:
-        return {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in PRAGMAS}
+        pragmas = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in PRAGMAS}
+    pragmas["cache_size"] = -WRITER_CACHE_KIB  # readers get less; the writer inserts
+    return pragmas
 
 
 def raw_executemany(mirror: Path, target: Path, batch: int, pragmas: dict[str, Any]

@@ -144,6 +144,7 @@ class InboxModel(QAbstractTableModel):
         self._cache: OrderedDict[str, ConversationRow] = OrderedDict()
         self._stale: set[str] = set()
         self._wanted: set[str] = set()
+        self._in_flight: set[str] = set()
         self._fetching = False
         self._filter = InboxFilter(assignee="me")
         self._sort = Sort.LAST_ACTIVITY
@@ -225,11 +226,15 @@ class InboxModel(QAbstractTableModel):
         return row
 
     def _want(self, index: int) -> None:
+        cid = self._ids[index]
+        if cid in self._wanted or cid in self._in_flight:
+            return  # asked already: data() runs for every cell of every painted row
         start = max(0, index - BLOCK // 2)
-        for cid in self._ids[start : start + BLOCK]:
-            if cid not in self._cache or cid in self._stale:
-                self._wanted.add(cid)
-        if not self._fetching:
+        for other in self._ids[start : start + BLOCK]:
+            stale = other not in self._cache or other in self._stale
+            if stale and other not in self._in_flight:
+                self._wanted.add(other)
+        if not self._fetching and not self._fetch_timer.isActive():
             self._fetch_timer.start()
 
     def _start_fetch(self) -> None:
@@ -237,6 +242,7 @@ class InboxModel(QAbstractTableModel):
             return
         wanted = list(self._wanted)
         self._wanted.clear()
+        self._in_flight = set(wanted)
         self._fetching = True
         spawn(self._fetch(wanted), "inbox-rows")
 
@@ -245,6 +251,7 @@ class InboxModel(QAbstractTableModel):
             rows = await self.session.read(queries.conversation_rows, ids, now_ms())
         finally:
             self._fetching = False
+            self._in_flight = set()
         for cid in ids:
             self._stale.discard(cid)
             row = rows.get(cid)

@@ -755,6 +755,14 @@
         <translation>ヘルプ(&amp;H)</translation>
     </message>
     <message>
+        <source>Relaydesk</source>
+        <translation>Relaydesk</translation>
+    </message>
+    <message>
+        <source>The local copy of your inbox is damaged. Restart Relaydesk to rebuild it from the server; your unsent work is kept.</source>
+        <translation>受信箱のローカルコピーが破損しています。Relaydesk を再起動すると、サーバーから作り直します。未送信の作業は保持されます。</translation>
+    </message>
+    <message>
         <source>Key</source>
         <translation>キー</translation>
     </message>

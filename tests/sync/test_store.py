@@ -30,6 +30,7 @@ from sync.store import (
     MIGRATIONS,
     MIRROR_FILE,
     OUTBOX_FILE,
+    SUSPECT_MARKER,
     OutboxUnreadable,
     Store,
 )
@@ -230,6 +231,35 @@ def test_cli_closing_beside_a_running_desk_does_not_mark_the_mirror_clean(
     store.open()
     store.close()
     assert calls[0] == (MIRROR_FILE, True)
+
+
+def test_a_deferred_check_that_fails_makes_the_next_open_rebuild(tmp_path: Path) -> None:
+    """The desk opens a cleanly closed mirror without reading it all, checks it once the
+    window is up, and a damaged file is rebuilt at the next start (never used silently)."""
+    store = Store(tmp_path)
+    store.open()
+    with store.write_mirror() as conn:  # enough pages to damage the middle
+        for i in range(400):
+            store.set_state(conn, f"filler-{i}", "x" * 500)
+    store.close()
+    overwrite_middle(tmp_path / MIRROR_FILE)
+
+    store = Store(tmp_path)
+    report = store.open(defer_clean_check=True)
+    assert not report.rebuilt_mirror  # not looked at yet
+    problem = store.deferred_check()
+    store.close()
+    assert problem is not None
+    assert (tmp_path / SUSPECT_MARKER).exists()
+
+    store = Store(tmp_path)
+    report = store.open(defer_clean_check=True)  # suspect: checked now, whatever is asked
+    try:
+        assert report.rebuilt_mirror and report.moved_to is not None
+        assert not (tmp_path / SUSPECT_MARKER).exists()
+        assert store.deferred_check() is None
+    finally:
+        store.close()
 
 
 # --------------------------------------------------------------------------- damage
