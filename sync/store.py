@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 
 log = logging.getLogger("relaydesk.sync.store")
@@ -94,7 +93,41 @@ def check_file(path: Path, full: bool) -> str | None:
     return None if result == "ok" else result
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*['\"]?(\w+|None)", re.M)
+
+
+def head_revision_of(which: str) -> str | None:
+    """The head of a migration chain, read from the version files without importing
+    Alembic (~0.25 s of the desk's start-up when nothing needs migrating)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / which / "versions").glob("*.py"):
+        found = dict((k, v) for k, v in _REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions.add(found["revision"])
+            if found.get("down_revision") not in (None, "None"):
+                parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None  # branches: let Alembic decide
+
+
+def _at_head(engine: Engine, which: str) -> bool:
+    head = head_revision_of(which)
+    if head is None:
+        return False
+    with engine.connect() as conn:
+        try:
+            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        except Exception:  # no table yet: a new file
+            return False
+    return [r[0] for r in current] == [head]
+
+
 def _migrate(engine: Engine, which: str) -> None:
+    if _at_head(engine, which):
+        return
+    from alembic import command
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS / which))
     with engine.connect() as conn:
