@@ -55,10 +55,9 @@ class _Ctx:
 
 
 def _conversation(ctx: _Ctx, conversation_id: str) -> m.Conversation:
-    q = select(m.Conversation).where(m.Conversation.id == conversation_id)
-    if ctx.buf.is_postgres:
-        q = q.with_for_update()
-    conv = ctx.session.scalar(q)
+    # push() has locked every conversation of the batch already (PostgreSQL; SQLite locks
+    # the database): a plain identity-map lookup is enough, and free for repeats.
+    conv = ctx.session.get(m.Conversation, conversation_id)
     if conv is None:
         raise Rejected(p.RejectReason.CONVERSATION_GONE)
     if not ctx.viewer.can_see(conv.team_id, conv.assignee_id):

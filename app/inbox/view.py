@@ -8,7 +8,7 @@ make the agent lose their place.
 from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, QLocale, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFocusEvent
+from PySide6.QtGui import QFocusEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -133,16 +133,46 @@ class InboxView(QWidget):
         model.modelReset.connect(self._restore_place)
         model.loaded.connect(self._update_count)
         self._current_id: str | None = None
+        self._mine = True
         self._top_id: str | None = None
         self._restoring = False
 
     # ------------------------------------------------------------------ navigation
 
+    # Columns given up, in this order, when the list is too narrow for the subject to be
+    # read; they come back when there is room. (Bold rows still say unread.)
+    OPTIONAL_COLUMNS = (COL_TAGS, COL_UNREAD, COL_PRIORITY)
+    SUBJECT_MIN = 170
+
     def set_filter(self, flt: InboxFilter) -> None:
         # In "Mine" every row says "Me": the column's room goes to the subject instead.
-        self.table.setColumnHidden(COL_ASSIGNEE, flt.assignee == "me")
+        self._mine = flt.assignee == "me"
+        self._fit_columns()
         text = self.search.text().strip()
         self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
+
+    def _fit_columns(self) -> None:
+        header = self.table.horizontalHeader()
+        self.table.setColumnHidden(COL_ASSIGNEE, self._mine)
+        for col in self.OPTIONAL_COLUMNS:
+            self.table.setColumnHidden(col, False)
+        # Room as if the vertical scroll bar were shown (it comes and goes with the rows).
+        room = (self.table.width() - 2 * self.table.frameWidth()
+                - self.table.verticalScrollBar().sizeHint().width())
+
+        def needed() -> int:
+            return self.SUBJECT_MIN + sum(
+                header.sectionSize(c) for c in range(self.model.columnCount())
+                if c != COL_SUBJECT and not self.table.isColumnHidden(c))
+
+        for col in self.OPTIONAL_COLUMNS:
+            if needed() <= room:
+                break
+            self.table.setColumnHidden(col, True)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_columns()
 
     def current_id(self) -> str | None:
         return self._current_id

@@ -118,3 +118,21 @@ async def test_a_live_update_keeps_the_scroll_position(backend, desks, qtbot):
     await until(lambda: model.rowCount() == before + 1, 15, what="the new conversation")
     await asyncio.sleep(0.2)
     assert view.table.indexAt(view.table.viewport().rect().topLeft()).data(ID_ROLE) == top
+
+
+async def test_a_narrow_list_gives_up_minor_columns_before_the_subject(backend, desks, qtbot):
+    from app.inbox.model import COL_ASSIGNEE, COL_PRIORITY, COL_TAGS
+
+    session = await desks.session(backend)
+    view = InboxView(InboxModel(session))
+    qtbot.addWidget(view)
+    view.show()
+    view.set_filter(InboxFilter())  # All: the assignee column is shown
+    view.resize(700, 300)
+    await asyncio.sleep(0.1)
+    assert view.table.isColumnHidden(COL_TAGS) and not view.table.isColumnHidden(COL_ASSIGNEE)
+    assert view.table.columnWidth(COL_SUBJECT) >= InboxView.SUBJECT_MIN
+    view.resize(1400, 300)
+    await asyncio.sleep(0.1)
+    assert not view.table.isColumnHidden(COL_TAGS)
+    assert not view.table.isColumnHidden(COL_PRIORITY)
