@@ -360,7 +360,8 @@ def _schema(mirror: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(mirror)) as conn:
         return [sql for (sql,) in conn.execute(
             f"SELECT sql FROM sqlite_master WHERE tbl_name IN ({','.join('?' * len(names))}) "
-            "AND sql IS NOT NULL ORDER BY type DESC", names)]  # tables before indexes
+            "AND type IN ('table', 'index') AND sql IS NOT NULL ORDER BY type DESC",
+            names)]  # tables before indexes; not the search triggers (built after, like them)
 
 
 PRAGMAS = ("journal_mode", "synchronous", "cache_size", "wal_autocheckpoint")

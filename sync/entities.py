@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from sync import models as mm
 from sync.protocol import Entity
 
+SEARCHABLE_TABLES = frozenset(s.table for s in mm.SEARCH_INDEXES)
+
 _dumps = orjson.dumps
 
 
@@ -37,6 +39,13 @@ class EntitySpec:
         columns = tuple(self.table.columns.keys())
         sql = (f"INSERT OR REPLACE INTO {self.table.name} ({', '.join(columns)}) "
                f"VALUES ({', '.join('?' * len(columns))})")
+        if self.table.name in SEARCHABLE_TABLES:
+            # An update in place keeps the rowid, so the search index (keyed by rowid) is
+            # touched only when the searched text itself changes (its trigger's WHEN).
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
+            sql = (f"INSERT INTO {self.table.name} ({', '.join(columns)}) "
+                   f"VALUES ({', '.join('?' * len(columns))}) "
+                   f"ON CONFLICT(id) DO UPDATE SET {updates}")
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "upsert_sql", sql)
         object.__setattr__(self, "_to_values", _compile_to_values(columns, self.json_fields))

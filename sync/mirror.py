@@ -163,6 +163,7 @@ def get_cursor(store: Store) -> int:
 def clear_mirror(store: Store) -> None:
     """Forget all server data (410 / reset-cache) but keep who we are; the outbox stays."""
     with store.write_mirror() as conn:
+        drop_deferred_indexes(conn)  # the next bootstrap builds them once at its end
         for spec in entities.SPECS.values():
             conn.execute(delete(spec.table))
         for key in (CURSOR, BOOTSTRAPPED, BOOTSTRAP_TOKEN, BOOTSTRAP_TOTALS, BOOTSTRAP_DONE,

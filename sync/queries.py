@@ -8,6 +8,7 @@ so a conversation assigned to me offline is in "Mine" at once.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, text
 
+from sync import models as mm
 from sync import outbox, overlay
 from sync.domain import conversation_window
 from sync.outbox import IntentRecord
@@ -62,36 +64,6 @@ class InboxFilter:
                    tag=raw.get("tag"), text=raw.get("text") or "")
 
 
-def _sql_filter(flt: InboxFilter, me: str | None) -> tuple[str, dict[str, Any]]:
-    where, params = [], {}
-    if flt.assignee == "me":
-        where.append("c.assignee_id = :me")
-        params["me"] = me or ""
-    elif flt.assignee == "none":
-        where.append("c.assignee_id IS NULL")
-    elif flt.assignee:
-        where.append("c.assignee_id = :assignee")
-        params["assignee"] = flt.assignee
-    if flt.team_id:
-        where.append("c.team_id = :team")
-        params["team"] = flt.team_id
-    if flt.channel_id:
-        where.append("c.channel_id = :channel")
-        params["channel"] = flt.channel_id
-    if flt.statuses is not None:
-        names = [f":st{i}" for i in range(len(flt.statuses))]
-        where.append(f"c.status IN ({', '.join(names) or 'NULL'})")
-        params.update({f"st{i}": s for i, s in enumerate(flt.statuses)})
-    if flt.tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(c.tags) WHERE json_each.value = :tag)")
-        params["tag"] = flt.tag
-    if flt.text.strip():
-        where.append("(c.subject LIKE :q ESCAPE '\\' OR c.preview LIKE :q ESCAPE '\\' "
-                     "OR k.name LIKE :q ESCAPE '\\')")
-        params["q"] = "%" + _like_escape(flt.text.strip()) + "%"
-    return (" AND ".join(where) or "1"), params
-
-
 def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -128,16 +100,19 @@ def _sort_key(sort: Sort, row: dict[str, Any]) -> tuple[Any, ...]:
     return (-row["last_activity_at"], row["id"])
 
 
-_ORDER_SQL = {
-    Sort.LAST_ACTIVITY: "c.last_activity_at DESC, c.id",
-    Sort.WAITING: "(CASE WHEN c.sla_due_at IS NOT NULL OR c.unread_count > 0 THEN 0 ELSE 1 END),"
-                  " COALESCE(c.last_inbound_at, c.last_activity_at), c.id",
-    Sort.PRIORITY: "(CASE c.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' "
-                   "THEN 2 ELSE 3 END), c.last_activity_at DESC, c.id",
-}
+# The ORDER BY of each sort: the very expressions of the inbox indexes (sync/models.py), so
+# SQLite walks an index in order instead of sorting.
+_ORDER_SQL = {sort: ", ".join((*mm.SORT_TERMS[sort.value], "id")) for sort in Sort}
 
-_KEY_COLUMNS = "c.id, c.last_activity_at, c.last_inbound_at, c.sla_due_at, c.unread_count, " \
-               "c.priority"
+_KEY_COLUMNS = "id, last_activity_at, last_inbound_at, sla_due_at, unread_count, priority"
+
+# Searches of one or two characters look up the trigrams that begin with them; past this many
+# (a single common letter) a LIKE scan is as quick as the index.
+SHORT_SEARCH_MAX_TRIGRAMS = 64
+# Up to this many search matches are read and sorted; more, and the view's index is walked in
+# order, each row tested against the matches.
+FEW_MATCHES = 4000
+_SEARCH_TRIGGERS = tuple(s.triggers[1] for s in mm.SEARCH_INDEXES)  # the *_fts_insert ones
 
 
 def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
@@ -150,19 +125,187 @@ def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
     return out
 
 
+def _dbapi(conn: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one, in its transaction: id lists skip the
+    Row objects (60,000 of them cost ~40 ms)."""
+    return conn.connection.driver_connection  # type: ignore[return-value]
+
+
+def _search_ready(db: sqlite3.Connection) -> bool:
+    """Whether the FTS indexes exist and are complete: their triggers are in place (they are
+    missing where SQLite has no trigram FTS5, and during a first bootstrap, which rebuilds
+    the indexes at its end)."""
+    marks = ", ".join("?" * len(_SEARCH_TRIGGERS))
+    found = db.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                       f"AND name IN ({marks})", _SEARCH_TRIGGERS).fetchone()[0]
+    return int(found) == len(_SEARCH_TRIGGERS)
+
+
+def _fts_phrase(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _fts_query(db: sqlite3.Connection, search: mm.SearchIndex, q: str) -> str | None:
+    """An FTS5 MATCH expression for rows containing ``q`` (any case); "" when no row can
+    contain it; None when LIKE is the better way (a one-character search of a common letter).
+    Three or more characters: the phrase of their trigrams. One or two: any indexed trigram
+    that begins with them (the indexed text ends in two spaces, so there is one for every
+    occurrence)."""
+    if len(q) >= 3:
+        return _fts_phrase(q)
+    low = q.lower()
+    terms = [r[0] for r in db.execute(
+        f"SELECT term FROM {search.vocab} WHERE term >= ? AND term < ? LIMIT ?",
+        (low, low + "\U0010ffff", SHORT_SEARCH_MAX_TRIGRAMS + 1))]
+    if len(terms) > SHORT_SEARCH_MAX_TRIGRAMS:
+        return None
+    return " OR ".join(_fts_phrase(t) for t in terms)
+
+
+def _text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any]) -> str:
+    """SQL true for conversations whose subject, preview or contact's name contains ``q``."""
+    conv_fts, contact_fts = mm.SEARCH_INDEXES
+    if _search_ready(db):
+        in_conv = _fts_query(db, conv_fts, q)
+        in_contacts = _fts_query(db, contact_fts, q)
+        if in_conv is not None and in_contacts is not None:
+            sources, found = [], 0
+            if in_conv:
+                params["fts_conv"] = in_conv
+                sources.append(f"SELECT rowid FROM {conv_fts.name} "
+                               f"WHERE {conv_fts.name} MATCH :fts_conv")
+                found += _count_up_to(db, conv_fts.name, in_conv, FEW_MATCHES + 1)
+            if in_contacts:
+                params["fts_contact"] = in_contacts
+                sources.append(
+                    "SELECT x.rowid FROM conversations x WHERE x.contact_id IN ("
+                    "SELECT k.id FROM contacts k WHERE k.rowid IN ("
+                    f"SELECT rowid FROM {contact_fts.name} "
+                    f"WHERE {contact_fts.name} MATCH :fts_contact))")
+                found += _count_up_to(db, contact_fts.name, in_contacts, FEW_MATCHES + 1)
+            if not sources:
+                return "0"
+            # Few matches: read them and sort them. Many: walk the view's index in order and
+            # test each row against the matches ("+" keeps SQLite from the first plan).
+            plus = "" if found <= FEW_MATCHES else "+"
+            return f"{plus}rowid IN ({' UNION ALL '.join(sources)})"
+    params["like"] = "%" + _like_escape(q) + "%"
+    return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR contact_id IN "
+            "(SELECT k.id FROM contacts k WHERE k.name LIKE :like ESCAPE '\\'))")
+
+
+def _count_up_to(db: sqlite3.Connection, fts: str, match: str, most: int) -> int:
+    return int(db.execute(f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? "
+                          "LIMIT ?)", (match, most)).fetchone()[0])
+
+
+def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None
+              ) -> tuple[str, dict[str, Any]]:
+    """One SELECT of the view's ids in order, shaped so SQLite answers it from one index
+    walk (see the inbox indexes in sync/models.py): the active conversations (open, pending)
+    and the others have partial indexes of their own, each in each sort's order."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    hint = ""
+    default_order = sort is Sort.LAST_ACTIVITY
+    statuses = flt.statuses
+    if statuses is not None:
+        wanted = set(statuses)
+        if wanted and wanted <= set(ACTIVE_STATUSES):
+            where.append(mm.ACTIVE_WHERE)
+        elif wanted and not wanted & set(ACTIVE_STATUSES):
+            where.append(mm.INACTIVE_WHERE)
+        if wanted != set(ACTIVE_STATUSES):
+            names = [f":st{i}" for i in range(len(statuses))]
+            where.append(f"status IN ({', '.join(names) or 'NULL'})")
+            params.update({f"st{i}": s for i, s in enumerate(statuses)})
+    if flt.assignee == "me":
+        where.append("assignee_id = :assignee")
+        params["assignee"] = me or ""
+    elif flt.assignee == "none":
+        where.append("assignee_id IS NULL")
+    elif flt.assignee:
+        where.append("assignee_id = :assignee")
+        params["assignee"] = flt.assignee
+    # A team's or channel's own index is in last-activity order; in the other orders the
+    # filtered walk of the all-active index beats reading the team's rows and sorting them
+    # ("+" keeps SQLite from choosing the team index there).
+    plus = "" if default_order else "+"
+    if flt.team_id:
+        where.append(f"{plus}team_id = :team")
+        params["team"] = flt.team_id
+    if flt.channel_id:
+        where.append(f"{plus}channel_id = :channel")
+        params["channel"] = flt.channel_id
+    if flt.tag:
+        # Candidates by a substring test of the JSON text (a row with the tag contains it
+        # quoted, unless its JSON escapes something: those are checked too), then exactly.
+        params["tag"] = flt.tag
+        params["tag_json"] = orjson.dumps(flt.tag).decode()
+        where.append("(instr(tags, :tag_json) > 0 OR instr(tags, '\\') > 0) AND EXISTS "
+                     "(SELECT 1 FROM json_each(conversations.tags) j WHERE j.value = :tag)")
+        if where[0] == mm.ACTIVE_WHERE and not flt.assignee:
+            # The tagged conversations are few: their own small index, then a sort.
+            where.insert(1, mm.TAGGED_WHERE)
+            hint = "INDEXED BY ix_conversations_tagged"
+    q = flt.text.strip()
+    if q:
+        where.append(_text_condition(db, q, params))
+    sql = (f"SELECT id FROM conversations {hint} WHERE {' AND '.join(where) or '1'} "
+           f"ORDER BY {_ORDER_SQL[sort]}")
+    return sql, params
+
+
+def _fetch_ids(db: sqlite3.Connection, sql: str, params: dict[str, Any], limit: int | None
+               ) -> list[str]:
+    """The ids as one string from one step of SQLite, split in Python. Row by row, the
+    reader thread takes the GIL back after every row: with the GUI thread busy painting,
+    that made 60,000 ids take over a second instead of ~30 ms. (SQLite keeps a subquery's
+    ORDER BY under group_concat(); the tests check the order of every view.)"""
+    if limit is not None:
+        sql = f"{sql} LIMIT {int(limit)}"
+    count, joined = db.execute(
+        f"SELECT count(*), group_concat(id, char(31)) FROM ({sql})", params).fetchone()
+    ids = joined.split("\x1f") if joined else []
+    if len(ids) != count:  # an id with a unit separator in it (no server makes those)
+        return [r[0] for r in db.execute(sql, params)]
+    return ids
+
+
+def _view_ids(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None,
+              limit: int | None) -> list[str]:
+    sql, params = _view_sql(db, flt, sort, me)
+    try:
+        return _fetch_ids(db, sql, params, limit)
+    except sqlite3.OperationalError as exc:
+        if "no such index" not in str(exc):
+            raise
+    # A first bootstrap drops the inbox indexes until its end: the same view, slower.
+    sql = sql.replace("INDEXED BY ix_conversations_tagged", "")
+    return _fetch_ids(db, sql, params, limit)
+
+
+def view_query_plan(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIVITY,
+                    me: str | None = None) -> list[str]:
+    """SQLite's plan for one view's id query, one line per step (EXPLAIN QUERY PLAN): for
+    diagnostics, and the tests that keep every view a walk along an index."""
+    with store.read_mirror() as conn:
+        db = _dbapi(conn)
+        sql, params = _view_sql(db, flt, sort, me)
+        return [str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
 def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIVITY,
-                     me: str | None = None) -> list[str]:
-    """The ids of one view, in order. Conversations with unconfirmed intents are decided
-    on their overlaid values (a handful), the rest by one SQL query."""
+                     me: str | None = None, limit: int | None = None) -> list[str]:
+    """The ids of one view, in order (only the first ``limit`` when given: a quick first
+    screen before the whole list). Conversations with unconfirmed intents are decided on
+    their overlaid values (a handful), the rest by one SQL query along an index."""
     live = {cid: ints for cid, ints in _live_by_conversation(store).items()
             if any(i.state != outbox.REJECTED for i in ints)}
-    where, params = _sql_filter(flt, me)
-    join = "LEFT JOIN contacts k ON k.id = c.contact_id" if flt.text.strip() else ""
     with store.read_mirror() as conn:
-        rows = conn.execute(text(
-            f"SELECT c.id FROM conversations c {join} WHERE {where} ORDER BY {_ORDER_SQL[sort]}"
-        ), params).all()
-        ids = [r[0] for r in rows]
+        db = _dbapi(conn)
+        # With a limit, enough rows that dropping the overlaid ones still leaves ``limit``.
+        ids = _view_ids(db, flt, sort, me, None if limit is None else limit + len(live))
         if not live:
             return ids
         changed = _raw_conversations(conn, list(live))
@@ -172,9 +315,8 @@ def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTI
         if matches(flt, over, raw.get("contact_name") or "", me):
             extra.append(over)
     keep = [i for i in ids if i not in live]
-    if not extra:
-        return keep
-    return _merge_sorted(store, keep, extra, sort)
+    out = _merge_sorted(store, keep, extra, sort) if extra else keep
+    return out if limit is None else out[:limit]
 
 
 def _merge_sorted(store: Store, keep: list[str], extra: list[dict[str, Any]], sort: Sort
@@ -184,14 +326,16 @@ def _merge_sorted(store: Store, keep: list[str], extra: list[dict[str, Any]], so
 
     extra.sort(key=lambda r: _sort_key(sort, r))
     with store.read_mirror() as conn:
+        db = _dbapi(conn)
         cache: dict[str, tuple[Any, ...]] = {}
+        names = _KEY_COLUMNS.split(", ")
 
         def key_at(index: int) -> tuple[Any, ...]:
             cid = keep[index]
             if cid not in cache:
-                row = conn.execute(text(f"SELECT {_KEY_COLUMNS} FROM conversations c "
-                                        "WHERE c.id = :id"), {"id": cid}).mappings().one()
-                cache[cid] = _sort_key(sort, dict(row))
+                row = db.execute(f"SELECT {_KEY_COLUMNS} FROM conversations WHERE id = ?",
+                                 (cid,)).fetchone()
+                cache[cid] = _sort_key(sort, dict(zip(names, row, strict=True)))
             return cache[cid]
 
         class _Keys:
@@ -323,25 +467,35 @@ class NavCounts:
 
 def nav_counts(store: Store, me: str | None) -> NavCounts:
     """Counts from the mirror (the overlay moves at most a few rows; the next count after
-    the server confirms them is exact)."""
-    active = "status IN ('open', 'pending')"
+    the server confirms them is exact). Each count walks one small index in its order."""
+    active, inactive = mm.ACTIVE_WHERE, mm.INACTIVE_WHERE
     with store.read_mirror() as conn:
-        one = conn.execute(text(
-            f"SELECT SUM(CASE WHEN assignee_id = :me THEN 1 ELSE 0 END), "
-            f"SUM(CASE WHEN assignee_id IS NULL THEN 1 ELSE 0 END), COUNT(*) "
-            f"FROM conversations WHERE {active}"), {"me": me or ""}).one()
-        teams = dict(conn.execute(text(
-            f"SELECT team_id, COUNT(*) FROM conversations WHERE {active} GROUP BY team_id")).all())
-        channels = dict(conn.execute(text(
-            f"SELECT channel_id, COUNT(*) FROM conversations WHERE {active} "
-            "GROUP BY channel_id")).all())
-        statuses = dict(conn.execute(text(
-            "SELECT status, COUNT(*) FROM conversations GROUP BY status")).all())
-        tags = dict(conn.execute(text(
-            f"SELECT j.value, COUNT(*) FROM conversations c, json_each(c.tags) j "
-            f"WHERE c.{active} GROUP BY j.value")).all())
-    return NavCounts(mine=int(one[0] or 0), unassigned=int(one[1] or 0), all=int(one[2] or 0),
-                     teams=teams, channels=channels, statuses=statuses, tags=tags)
+        db = _dbapi(conn)
+
+        def one(sql: str, *args: Any) -> int:
+            return int(db.execute(sql, args).fetchone()[0] or 0)
+
+        mine = one(f"SELECT count(*) FROM conversations WHERE assignee_id = ? AND {active}",
+                   me or "")
+        unassigned = one(
+            f"SELECT count(*) FROM conversations WHERE assignee_id IS NULL AND {active}")
+        teams = dict(db.execute(f"SELECT team_id, count(*) FROM conversations WHERE {active} "
+                                "GROUP BY team_id").fetchall())
+        channels = dict(db.execute(f"SELECT channel_id, count(*) FROM conversations "
+                                   f"WHERE {active} GROUP BY channel_id").fetchall())
+        total = sum(teams.values())  # team_id is never NULL: every active row is in a team
+        is_open = one(f"SELECT count(*) FROM conversations WHERE {active} AND status = 'open'")
+        statuses = {s: n for s, n in (("open", is_open), ("pending", total - is_open)) if n}
+        statuses.update(db.execute(f"SELECT status, count(*) FROM conversations "
+                                   f"WHERE {inactive} GROUP BY status").fetchall())
+        tags: dict[str, int] = {}
+        for raw, n in db.execute(f"SELECT tags, count(*) FROM conversations "
+                                 f"WHERE {active} AND {mm.TAGGED_WHERE} GROUP BY tags"):
+            for tag in set(orjson.loads(raw or "[]")):
+                if isinstance(tag, str):
+                    tags[tag] = tags.get(tag, 0) + n
+    return NavCounts(mine=mine, unassigned=unassigned, all=total, teams=teams,
+                     channels=channels, statuses=statuses, tags=tags)
 
 
 # --------------------------------------------------------------------------- reference data
