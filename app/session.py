@@ -63,6 +63,7 @@ class DeskSession(QObject):
         self.agent_id: str | None = config.agent_id
         self._data_version = -1
         self._opened = False
+        self._check: asyncio.Task[None] | None = None
         self._data_timer = QTimer(self)
         self._data_timer.setSingleShot(True)
         self._data_timer.setInterval(self.COALESCE_MS)
@@ -86,7 +87,7 @@ class DeskSession(QObject):
             await self.engine.start()
             from app.tasks import spawn
 
-            spawn(self._deferred_check(), "mirror-check")
+            self._check = spawn(self._deferred_check(), "mirror-check")
 
     async def _deferred_check(self) -> None:
         """The mirror check skipped at open, now that the window is up (own thread)."""
@@ -96,6 +97,10 @@ class DeskSession(QObject):
 
     async def close(self) -> None:
         self._data_timer.stop()
+        if self._check is not None and not self._check.done():
+            # Its connection holds the mirror: closing beside it would leave the file
+            # looking unclean, and the next start would run the full integrity check.
+            await asyncio.shield(self._check)
         if self.engine is not None:
             await self.engine.stop()
         await self.api.aclose()

@@ -149,6 +149,7 @@ class InboxModel(QAbstractTableModel):
         self._filter = InboxFilter(assignee="me")
         self._sort = Sort.LAST_ACTIVITY
         self._generation = 0
+        self._view_generation = 0
         self._now = now_ms()
         self._fetch_timer = QTimer(self)
         self._fetch_timer.setSingleShot(True)
@@ -183,6 +184,7 @@ class InboxModel(QAbstractTableModel):
             self._filter = flt
         if sort is not None:
             self._sort = sort
+        self._view_generation = self._generation + 1  # a new view: fetch its first rows too
         self.refresh()
 
     def refresh(self) -> None:
@@ -192,12 +194,16 @@ class InboxModel(QAbstractTableModel):
         spawn(self._load_ids(self._generation), "inbox-ids")
 
     async def _load_ids(self, generation: int) -> None:
-        ids, positions = await self.session.read(
-            _ids_and_positions, self._filter, self._sort, self.session.agent_id
+        ids, positions, first_rows = await self.session.read(
+            _ids_and_positions, self._filter, self._sort, self.session.agent_id,
+            BLOCK if generation == self._view_generation else 0, now_ms()
         )
         if generation != self._generation:
             return  # a newer view or refresh won
         self._now = now_ms()
+        for cid, row in first_rows.items():
+            self._cache[cid] = row
+            self._stale.discard(cid)
         if ids != self._ids:
             self.beginResetModel()
             self._ids, self._positions = ids, positions
@@ -408,11 +414,13 @@ class InboxModel(QAbstractTableModel):
 
 
 def _ids_and_positions(
-    store: Any, flt: InboxFilter, sort: Sort, me: str | None
-) -> tuple[list[str], dict[str, int]]:
-    """The view's ids and each id's row, built on the reader thread (100k ids: ~10 ms)."""
+    store: Any, flt: InboxFilter, sort: Sort, me: str | None, first: int, now: int
+) -> tuple[list[str], dict[str, int], dict[str, ConversationRow]]:
+    """The view's ids, each id's row number, and the rows of the first ``first`` ids, in
+    one trip to the reader thread: a new view paints once, with data."""
     ids = queries.conversation_ids(store, flt, sort, me)
-    return ids, {cid: n for n, cid in enumerate(ids)}
+    rows = queries.conversation_rows(store, ids[:first], now) if first else {}
+    return ids, {cid: n for n, cid in enumerate(ids)}, rows
 
 
 def _long_date(ms: int) -> str:
