@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
-from app.inbox.nav import status_label
+from app.labels import status_label
 from app.tasks import spawn
+from app.widgets import plain_tooltip
 from sync import outbox, queries
 from sync.outbox import IntentRecord
 from sync.store import Store
@@ -178,10 +179,10 @@ class OutboxDialog(QDialog):
                 locale.toString(created, QLocale.FormatType.ShortFormat)])
             item.setData(0, ID_ROLE, intent.id)
             if intent.name in ("send_message", "add_note"):
-                item.setToolTip(COL_WHAT, (intent.args.get("body") or "")[:500])
+                item.setToolTip(COL_WHAT, plain_tooltip((intent.args.get("body") or "")[:500]))
             if intent.state == outbox.REJECTED:
                 item.setForeground(COL_STATE, failed_colour)
-                item.setToolTip(COL_REASON, intent.error_message or "")
+                item.setToolTip(COL_REASON, plain_tooltip(intent.error_message or ""))
             self.tree.addTopLevelItem(item)
             item.setSelected(intent.id in selected)
         failed = sum(1 for i in intents if i.state == outbox.REJECTED)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
+from app.widgets import plain_tooltip
 from sync.engine import EngineState, EngineStatus
 
 _ERROR_DETAIL_CHARS = 60
@@ -106,7 +107,7 @@ class SyncStatusWidget(QWidget):
             self._tick.start()
         else:
             self._tick.stop()
-        self.state_label.setToolTip(status.message)
+        self.state_label.setToolTip(plain_tooltip(status.message))
 
         self.pending_button.setText(self.tr("{n} pending").format(n=status.pending))
         self.pending_button.setVisible(status.pending > 0)
@@ -218,5 +219,5 @@ class OfflineBanner(QFrame):
             self.hide()
             return
         self.label.setText(text)
-        self.setToolTip(status.message)
+        self.setToolTip(plain_tooltip(status.message))
         self.show()

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.conversation.composer import Composer, SendRequest
 from app.conversation.thread import ThreadView
 from app.drafts import DraftStore
-from app.inbox.model import priority_label, status_label
+from app.labels import priority_label, status_label
 from app.session import DeskSession, now_ms
 from app.tasks import spawn
 from app.widgets import ElidedLabel
@@ -82,9 +82,9 @@ class ConversationPane(QWidget):
         self._loaded = PAGE
         self._generation = 0
 
-        self.title = ElidedLabel(self, bold=True)
+        self.title = ElidedLabel(parent=self, mode=Qt.TextElideMode.ElideRight, bold=True)
         self.title.setAccessibleName(self.tr("Conversation title"))
-        self.details = ElidedLabel(self)
+        self.details = ElidedLabel(parent=self, mode=Qt.TextElideMode.ElideRight)
         self.details.setAccessibleName(self.tr("Conversation details"))
 
         self.assign_button = self._menu_button(self.tr("Assign"), self.tr("Assign (A: to me)"))

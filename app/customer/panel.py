@@ -7,19 +7,16 @@ showing them is plain text.
 
 from __future__ import annotations
 
-import html
 import re
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPainter, QPaintEvent
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
     QHeaderView,
     QLabel,
-    QSizePolicy,
     QStackedLayout,
     QTreeWidget,
     QTreeWidgetItem,
@@ -27,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.inbox.nav import status_label
+from app.labels import channel_icon, channel_type_label, status_label
+from app.widgets import ElidedLabel, plain_tooltip
 from sync import queries
 from sync.queries import ContactView
 
@@ -35,30 +33,6 @@ if TYPE_CHECKING:
     from app.session import DeskSession
 
 ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-def channel_type_label(channel_type: str) -> str:
-    """The translated name of a kind of channel."""
-    labels = {
-        "email": QCoreApplication.translate("ChannelType", "Email"),
-        "web_chat": QCoreApplication.translate("ChannelType", "Web chat"),
-        "sms": QCoreApplication.translate("ChannelType", "SMS"),
-        "whatsapp": QCoreApplication.translate("ChannelType", "WhatsApp"),
-        "messenger": QCoreApplication.translate("ChannelType", "Messenger"),
-        "instagram": QCoreApplication.translate("ChannelType", "Instagram"),
-        "line": QCoreApplication.translate("ChannelType", "LINE"),
-    }
-    return labels.get(channel_type, channel_type)
-
-
-def _channel_icon(channel_type: str) -> QIcon | None:
-    try:  # app/icons.py is optional: no icon rather than no panel
-        from app.icons import channel_icon
-
-        icon = channel_icon(channel_type)
-    except (ImportError, AttributeError, TypeError, ValueError, KeyError):
-        return None
-    return icon if isinstance(icon, QIcon) else None
 
 
 def language_name(code: str) -> str:
@@ -104,42 +78,6 @@ def _known_attributes() -> dict[str, str]:
 def _attribute_order(key: str) -> tuple[int, str]:
     order = list(_known_attributes())
     return (order.index(key), "") if key in order else (len(order), attribute_label(key))
-
-
-def plain_tooltip(text: str) -> str:
-    """A tooltip showing untrusted ``text`` literally (a tooltip would render markup)."""
-    return "<p>" + html.escape(text) + "</p>" if "<" in text else text
-
-
-class ElidedLabel(QLabel):
-    """One line of plain text, elided in the middle when narrow (the full value is the
-    tooltip), so a long handle never widens the dock. ``text()`` is the full value."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:
-        super().setText(text)
-        self.setToolTip(plain_tooltip(text))
-
-    def minimumSizeHint(self) -> QSize:
-        return QSize(self.fontMetrics().horizontalAdvance("…") * 4,
-                     super().minimumSizeHint().height())
-
-    def displayed_text(self) -> str:
-        """What is painted: the text, elided in the middle to the label's width."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideMiddle,
-                                             self.contentsRect().width())
-
-    def paintEvent(self, _event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        self.style().drawItemText(painter, self.contentsRect(),
-                                  int(self.alignment() | Qt.AlignmentFlag.AlignVCenter),
-                                  self.palette(), self.isEnabled(), self.displayed_text(),
-                                  self.foregroundRole())
 
 
 def _plain(text: str = "", parent: QWidget | None = None) -> QLabel:
@@ -264,7 +202,7 @@ class CustomerPanel(QWidget):
         self.name_label.setText(view.name)
         self.locale_label.setText(self.tr("Language: {locale}").format(
             locale=language_name(view.locale)) if view.locale else "")
-        self.locale_label.setToolTip(view.locale)
+        self.locale_label.setToolTip(plain_tooltip(view.locale or ""))
         self.locale_label.setVisible(bool(view.locale))
         self._fill_identities(view)
         self._fill_attributes(view)
@@ -349,12 +287,12 @@ class CustomerPanel(QWidget):
             item = QTreeWidgetItem(["", subject[:200], status_label(row.status),
                                     when_text(row.last_activity_at)])
             item.setData(0, ID_ROLE, row.id)
-            icon = _channel_icon(row.channel_type)
+            icon = channel_icon(row.channel_type)
             if icon is not None:
                 item.setIcon(0, icon)
             else:  # no icon set: the kind of channel in words
                 item.setText(0, channel_type_label(row.channel_type))
-            item.setToolTip(0, row.channel_name)
+            item.setToolTip(0, plain_tooltip(row.channel_name))
             item.setToolTip(1, plain_tooltip(subject[:500]))
             item.setToolTip(3, QLocale().toString(
                 QDateTime.fromMSecsSinceEpoch(row.last_activity_at),

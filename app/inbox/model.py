@@ -28,8 +28,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from app.labels import channel_icon, priority_label, status_label
 from app.session import DeskSession, now_ms
 from app.tasks import spawn
+from app.widgets import plain_tooltip
 from sync import queries
 from sync.domain import SlaState, sla_clock
 from sync.queries import ConversationRow, InboxFilter, Sort
@@ -63,24 +65,6 @@ SORT_BY_COLUMN = {
     COL_PRIORITY: Sort.PRIORITY,
     COL_DUE: Sort.WAITING,
 }
-
-
-def status_label(status: str) -> str:
-    return {
-        "open": translate("InboxModel", "Open"),
-        "pending": translate("InboxModel", "Pending"),
-        "snoozed": translate("InboxModel", "Snoozed"),
-        "resolved": translate("InboxModel", "Resolved"),
-    }.get(status, status)
-
-
-def priority_label(priority: str) -> str:
-    return {
-        "urgent": translate("InboxModel", "Urgent"),
-        "high": translate("InboxModel", "High"),
-        "normal": translate("InboxModel", "Normal"),
-        "low": translate("InboxModel", "Low"),
-    }.get(priority, priority)
 
 
 def duration_label(ms: int) -> str:
@@ -316,9 +300,10 @@ class InboxModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, col)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_CHANNEL:
-            return _channel_icon(row.channel_type)
+            return channel_icon(row.channel_type)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, col)
+            tip = self._tooltip(row, col)  # names, subjects: customer text, shown literally
+            return plain_tooltip(tip) if tip else None
         if role == Qt.ItemDataRole.FontRole:
             # Bold: unread. Italic status: changes the agent made that are not sent yet.
             pending = col == COL_STATUS and (row.pending_intents or row.failed_intents)
@@ -438,18 +423,4 @@ def _when(ms: int, now: int) -> str:
     return dt.toString("yy-MM-dd")
 
 
-_icon_cache: dict[str, Any] = {}
 
-
-def _channel_icon(channel_type: str) -> Any:
-    from app import theme
-
-    key = f"{channel_type}:{theme.is_dark()}"  # icons are tinted for the theme
-    if key not in _icon_cache:
-        try:
-            from app.icons import channel_icon
-
-            _icon_cache[key] = channel_icon(channel_type)
-        except Exception:  # icons are decoration; the tooltip still names the channel
-            _icon_cache[key] = None
-    return _icon_cache[key]

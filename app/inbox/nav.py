@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from PySide6.QtCore import QCoreApplication, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,31 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.labels import channel_icon, status_label
 from sync.queries import ALL_STATUSES, Directory, InboxFilter, NavCounts
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
 FILTER_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def status_label(status: str) -> str:
-    """The translated name of a conversation status."""
-    labels = {
-        "open": QCoreApplication.translate("Status", "Open"),
-        "pending": QCoreApplication.translate("Status", "Pending"),
-        "snoozed": QCoreApplication.translate("Status", "Snoozed"),
-        "resolved": QCoreApplication.translate("Status", "Resolved"),
-    }
-    return labels.get(status, status)
-
-
-def _channel_icon(channel_type: str) -> QIcon | None:
-    try:  # app/icons.py is optional here: no icon rather than no navigation
-        from app.icons import channel_icon
-
-        icon = channel_icon(channel_type)
-    except (ImportError, AttributeError, TypeError, ValueError, KeyError):
-        return None
-    return icon if isinstance(icon, QIcon) else None
 
 
 def _dot_icon(colour: str) -> QIcon | None:
@@ -129,7 +109,7 @@ class NavigationPane(QWidget):
             for channel in directory.channels:
                 item = self._add_entry(self._groups["channels"], f"channel:{channel.id}",
                                        channel.name, InboxFilter(channel_id=channel.id))
-                icon = _channel_icon(channel.kind)
+                icon = channel_icon(channel.kind)
                 if icon is not None:
                     item.setIcon(0, icon)
             self._clear_group("tags")

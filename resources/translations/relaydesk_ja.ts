@@ -2,37 +2,6 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="ja" sourcelanguage="en">
 <context>
-    <name>ChannelType</name>
-    <message>
-        <source>Email</source>
-        <translation>メール</translation>
-    </message>
-    <message>
-        <source>Web chat</source>
-        <translation>Web チャット</translation>
-    </message>
-    <message>
-        <source>SMS</source>
-        <translation>SMS</translation>
-    </message>
-    <message>
-        <source>WhatsApp</source>
-        <translation>WhatsApp</translation>
-    </message>
-    <message>
-        <source>Messenger</source>
-        <translation>Messenger</translation>
-    </message>
-    <message>
-        <source>Instagram</source>
-        <translation>Instagram</translation>
-    </message>
-    <message>
-        <source>LINE</source>
-        <translation>LINE</translation>
-    </message>
-</context>
-<context>
     <name>Composer</name>
     <message>
         <source>Composer</source>
@@ -435,38 +404,6 @@
 <context>
     <name>InboxModel</name>
     <message>
-        <source>Open</source>
-        <translation>オープン</translation>
-    </message>
-    <message>
-        <source>Pending</source>
-        <translation>保留中</translation>
-    </message>
-    <message>
-        <source>Snoozed</source>
-        <translation>スヌーズ中</translation>
-    </message>
-    <message>
-        <source>Resolved</source>
-        <translation>解決済み</translation>
-    </message>
-    <message>
-        <source>Urgent</source>
-        <translation>緊急</translation>
-    </message>
-    <message>
-        <source>High</source>
-        <translation>高</translation>
-    </message>
-    <message>
-        <source>Normal</source>
-        <translation>通常</translation>
-    </message>
-    <message>
-        <source>Low</source>
-        <translation>低</translation>
-    </message>
-    <message>
         <source>Opted out</source>
         <translation>配信停止済み</translation>
     </message>
@@ -650,6 +587,69 @@
     <message>
         <source>Relaydesk is not allowed to use {path}. Check the folder&apos;s permissions, then try again.</source>
         <translation>Relaydesk には {path} を使用する権限がありません。フォルダーのアクセス許可を確認してから、もう一度お試しください。</translation>
+    </message>
+</context>
+<context>
+    <name>Labels</name>
+    <message>
+        <source>Open</source>
+        <translation>オープン</translation>
+    </message>
+    <message>
+        <source>Pending</source>
+        <translation>保留中</translation>
+    </message>
+    <message>
+        <source>Snoozed</source>
+        <translation>スヌーズ中</translation>
+    </message>
+    <message>
+        <source>Resolved</source>
+        <translation>解決済み</translation>
+    </message>
+    <message>
+        <source>Urgent</source>
+        <translation>緊急</translation>
+    </message>
+    <message>
+        <source>High</source>
+        <translation>高</translation>
+    </message>
+    <message>
+        <source>Normal</source>
+        <translation>通常</translation>
+    </message>
+    <message>
+        <source>Low</source>
+        <translation>低</translation>
+    </message>
+    <message>
+        <source>Email</source>
+        <translation>メール</translation>
+    </message>
+    <message>
+        <source>Web chat</source>
+        <translation>Webチャット</translation>
+    </message>
+    <message>
+        <source>SMS</source>
+        <translation>SMS</translation>
+    </message>
+    <message>
+        <source>WhatsApp</source>
+        <translation>WhatsApp</translation>
+    </message>
+    <message>
+        <source>Messenger</source>
+        <translation>Messenger</translation>
+    </message>
+    <message>
+        <source>Instagram</source>
+        <translation>Instagram</translation>
+    </message>
+    <message>
+        <source>LINE</source>
+        <translation>LINE</translation>
     </message>
 </context>
 <context>
@@ -1133,25 +1133,6 @@
     <message>
         <source>Until Monday 9:00</source>
         <translation>月曜日 9:00 まで</translation>
-    </message>
-</context>
-<context>
-    <name>Status</name>
-    <message>
-        <source>Open</source>
-        <translation>オープン</translation>
-    </message>
-    <message>
-        <source>Pending</source>
-        <translation>保留中</translation>
-    </message>
-    <message>
-        <source>Snoozed</source>
-        <translation>スヌーズ中</translation>
-    </message>
-    <message>
-        <source>Resolved</source>
-        <translation>解決済み</translation>
     </message>
 </context>
 <context>

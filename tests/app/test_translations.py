@@ -159,7 +159,7 @@ def test_terms_are_used_consistently() -> None:
     """A conversation's "Pending" status and an outbox item waiting to be sent are different
     things to an agent; each English term keeps one Japanese word everywhere."""
     by_key = {(m.context, m.source): m.translation for m in read_ts(REPO_TS)}
-    assert by_key[("Status", "Pending")] == by_key[("InboxModel", "Pending")] == "保留中"
+    assert by_key[("Labels", "Pending")] == "保留中"
     assert by_key[("Outbox", "Pending")] == "送信待ち"
     assert "送信待ち" in by_key[("SyncStatusWidget", "{n} pending")]
     expected = {"conversation": "会話", "unassigned": "未割り当て", "canned repl": "定型文",
@@ -208,12 +208,13 @@ def test_status_bar_speaks_japanese(japanese: QApplication, qtbot) -> None:
 def test_labels_built_outside_widgets_speak_japanese(japanese: QApplication) -> None:
     """Module-level helpers translate in their own contexts: the inbox status and priority
     columns, the outbox states, the snooze menu and the thread's day separators."""
+    from app import labels
     from app.conversation import pane, render
-    from app.inbox import model
     from app.outbox_dialog import state_label
 
-    assert model.status_label("pending") == "保留中"
-    assert model.priority_label("urgent") == "緊急"
+    assert labels.status_label("pending") == "保留中"
+    assert labels.priority_label("urgent") == "緊急"
+    assert labels.channel_type_label("web_chat") == "Webチャット"
     assert state_label(outbox.PENDING) == "送信待ち"
     labels = [label for label, _ in pane.snooze_choices(datetime(2025, 3, 5, 14, 0))]
     assert len(labels) == 4 and all(_CJK.search(label) for label in labels), labels
