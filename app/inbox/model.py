@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -114,6 +115,24 @@ _ROOT = QModelIndex()
 SEVERITY_COLORS = {"overdue": "#d93025", "due_soon": "#b06000", "blocked": "#8e24aa"}
 
 
+@dataclass
+class _Presented:
+    row: ConversationRow  # the row it was worked out for (a fresh copy replaces it)
+    display: tuple[str, ...]
+    font: QFont | None
+    status_font: QFont | None
+    brushes: dict[int, QBrush]
+
+
+_BRUSHES: dict[str, QBrush] = {}
+
+
+def _brush(color: str) -> QBrush:
+    if color not in _BRUSHES:
+        _BRUSHES[color] = QBrush(QColor(color))
+    return _BRUSHES[color]
+
+
 class InboxModel(QAbstractTableModel):
     """Ids of one view; rows from a cache filled in the background."""
 
@@ -129,6 +148,7 @@ class InboxModel(QAbstractTableModel):
         self._stale: set[str] = set()
         self._wanted: set[str] = set()
         self._in_flight: set[str] = set()
+        self._shown: dict[str, _Presented] = {}
         self._fetching = False
         self._filter = InboxFilter(assignee="me")
         self._sort = Sort.LAST_ACTIVITY
@@ -251,6 +271,7 @@ class InboxModel(QAbstractTableModel):
         while len(self._cache) > CACHE_LIMIT:
             old, _ = self._cache.popitem(last=False)
             self._stale.discard(old)
+            self._shown.pop(old, None)
         rows_changed = sorted(r for r in map(self.row_of, ids) if r >= 0)
         if rows_changed:
             self.dataChanged.emit(
@@ -298,38 +319,50 @@ class InboxModel(QAbstractTableModel):
             return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 1 else None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, col)
+            return self._presented(row).display[col]
         if role == Qt.ItemDataRole.DecorationRole and col == COL_CHANNEL:
             return channel_icon(row.channel_type)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = self._tooltip(row, col)  # names, subjects: customer text, shown literally
             return plain_tooltip(tip) if tip else None
         if role == Qt.ItemDataRole.FontRole:
-            # Bold: unread. Italic status: changes the agent made that are not sent yet.
-            pending = col == COL_STATUS and (row.pending_intents or row.failed_intents)
-            if row.unread_count > 0 or pending:
-                font = QFont()
-                font.setBold(row.unread_count > 0)
-                font.setItalic(bool(pending))
-                return font
+            shown = self._presented(row)
+            return shown.status_font if col == COL_STATUS else shown.font
         if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_DUE:
-                severity = due_badge(row, self._now)[1]
-                if severity:
-                    return QBrush(QColor(SEVERITY_COLORS[severity]))
-            if col == COL_PRIORITY and row.priority in ("urgent", "high"):
-                return QBrush(QColor(SEVERITY_COLORS["overdue"]))
-            if (row.pending_intents or row.failed_intents) and col == COL_STATUS:
-                return QBrush(
-                    QColor(
-                        SEVERITY_COLORS["due_soon"]
-                        if not row.failed_intents
-                        else SEVERITY_COLORS["overdue"]
-                    )
-                )
+            return self._presented(row).brushes.get(col)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"{row.contact_name}: {row.subject or row.preview}"
         return None
+
+    def _presented(self, row: ConversationRow) -> _Presented:
+        """What the row shows, worked out once per fetched row: a paint asks data() for
+        every role of every cell (a 40-row screen is thousands of calls)."""
+        shown = self._shown.get(row.id)
+        if shown is None or shown.row is not row:
+            shown = self._shown[row.id] = self._present(row)
+        return shown
+
+    def _present(self, row: ConversationRow) -> _Presented:
+        pending = bool(row.pending_intents or row.failed_intents)
+        font = status_font = None
+        if row.unread_count > 0 or pending:  # bold: unread; italic status: not sent yet
+            status_font = QFont()
+            status_font.setBold(row.unread_count > 0)
+            status_font.setItalic(pending)
+        if row.unread_count > 0:
+            font = QFont()
+            font.setBold(True)
+        brushes: dict[int, QBrush] = {}
+        severity = due_badge(row, self._now)[1]
+        if severity:
+            brushes[COL_DUE] = _brush(SEVERITY_COLORS[severity])
+        if row.priority in ("urgent", "high"):
+            brushes[COL_PRIORITY] = _brush(SEVERITY_COLORS["overdue"])
+        if pending:
+            brushes[COL_STATUS] = _brush(SEVERITY_COLORS["overdue" if row.failed_intents
+                                                          else "due_soon"])
+        return _Presented(row, tuple(self._display(row, c) for c in range(COLUMNS)), font,
+                          status_font, brushes)
 
     def _display(self, row: ConversationRow, col: int) -> str:
         if col == COL_CHANNEL:
