@@ -154,6 +154,7 @@ class InboxModel(QAbstractTableModel):
         self._sort = Sort.LAST_ACTIVITY
         self._generation = 0
         self._view_generation = 0
+        self.switched_view = False
         self._now = now_ms()
         self._fetch_timer = QTimer(self)
         self._fetch_timer.setSingleShot(True)
@@ -208,6 +209,8 @@ class InboxModel(QAbstractTableModel):
         for cid, row in first_rows.items():
             self._cache[cid] = row
             self._stale.discard(cid)
+        # A new view starts at its top; a refresh of the same view keeps the agent's place.
+        self.switched_view = generation == self._view_generation
         if ids != self._ids:
             self.beginResetModel()
             self._ids, self._positions = ids, positions

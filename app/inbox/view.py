@@ -247,7 +247,9 @@ class InboxView(QWidget):
                         self.model.index(row, COL_CONTACT),
                         QItemSelectionModel.SelectionFlag.ClearAndSelect
                         | QItemSelectionModel.SelectionFlag.Rows)
-            if self._top_id is not None:
+            if self.model.switched_view:
+                self.table.scrollToTop()
+            elif self._top_id is not None:
                 row = self.model.row_of(self._top_id)
                 if row >= 0:
                     height = self.table.verticalHeader().defaultSectionSize()
