@@ -103,12 +103,13 @@ class Desk(QObject):
         return "sign_in", ""
 
     async def _open_demo(self, role: str) -> int | None:
-        from app.demo import open_demo
+        from app.demo import demo_data_dir, desk_data_dir, open_demo
 
         base = self.args.data_dir.expanduser() if self.args.data_dir else None
-        self.demo, config, desk_dir, (email, password) = await open_demo(role, base)
-        if not self._claim(desk_dir):
+        # Claim first: a second start must not start a second backend on the same files.
+        if not self._claim(desk_data_dir(demo_data_dir(base), role)):
             return 0
+        self.demo, config, desk_dir, (email, password) = await open_demo(role, base)
         session = await self._open_session(desk_dir, config)
         if session is None:
             return 1

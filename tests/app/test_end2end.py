@@ -66,6 +66,8 @@ def test_the_desk_starts_on_the_demo_focuses_on_second_start_and_quits_cleanly(t
         wait_for(lambda: "a second start asked for this desk" in log.read_text(), 15,
                  "the first desk to be asked forward")
         assert first.poll() is None  # still running
+        # The second start stepped aside before starting a backend of its own.
+        assert log.read_text().count("demo server listening") == 1
         first.send_signal(signal.SIGTERM)
         assert first.wait(30) == 0
         text = log.read_text()
