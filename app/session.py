@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,17 +21,13 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from sync import queries
 from sync.client import ApiClient
 from sync.credentials import CredentialStore
-from sync.engine import EngineOptions, EngineStatus, SyncEngine
+from sync.engine import EngineOptions, EngineStatus, SyncEngine, now_ms  # noqa: F401 (views use it)
 from sync.outbox import IntentRecord
 from sync.store import Store
 from sync.workspace import WorkspaceConfig
 
 log = logging.getLogger("relaydesk.session")
 T = TypeVar("T")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class DeskSession(QObject):
@@ -127,10 +122,6 @@ class DeskSession(QObject):
     def me(self) -> queries.AgentInfo | None:
         return self.directory.agent(self.agent_id)
 
-    @property
-    def is_supervisor(self) -> bool:
-        return bool(self.me and self.me.role == "supervisor")
-
     # ------------------------------------------------------------------ reads
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -138,8 +129,10 @@ class DeskSession(QObject):
         return await self.store.run_read(fn, self.store, *args)
 
     async def refresh_directory(self) -> queries.Directory:
-        self.directory = await self.read(queries.directory)
-        self.directoryChanged.emit(self.directory)
+        directory = await self.read(queries.directory)
+        if directory != self.directory:  # re-read on every data change; rarely different
+            self.directory = directory
+            self.directoryChanged.emit(directory)
         return self.directory
 
     # ------------------------------------------------------------------ intents

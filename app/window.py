@@ -34,7 +34,7 @@ from app.inbox.nav import NavigationPane
 from app.inbox.view import InboxView
 from app.notifications import Notifier
 from app.outbox_dialog import OutboxDialog
-from app.session import DeskSession, now_ms
+from app.session import DeskSession
 from app.settings import DeskSettings
 from app.statusbar import OfflineBanner, SyncStatusWidget
 from app.tasks import spawn
@@ -218,12 +218,8 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def _show_contact(self, contact_id: str, conversation_id: str) -> None:
-        async def load() -> None:
-            view = await self.session.read(queries.contact_view, contact_id, now_ms())
-            if self.conversation.conversation_id == conversation_id:
-                self.customer.set_contact(view, conversation_id)
-
-        spawn(load(), "contact-view")
+        spawn(self.customer.show_contact(self.session, contact_id, conversation_id),
+              "contact-view")
 
     def _refresh_counts(self) -> None:
         """Counts beside the views; one count at a time (a burst of changes during a sync
@@ -258,12 +254,11 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _focus_composer(self) -> None:
-        self.conversation.composer.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.conversation.composer.focus_editor()
 
     def _canned(self) -> None:
-        opener = getattr(self.conversation.composer, "open_canned_picker", None)
-        if opener is not None and self.conversation.row is not None:
-            opener()
+        if self.conversation.row is not None:
+            self.conversation.composer.open_canned_picker()
 
     def show_outbox(self) -> None:
         dialog = OutboxDialog(self.session, self)
@@ -328,7 +323,7 @@ class MainWindow(QMainWindow):
 
     def _toggle_notifications(self, enabled: bool) -> None:
         self.settings.notifications = enabled
-        self.notifier.set_enabled(enabled) if hasattr(self.notifier, "set_enabled") else None
+        self.notifier.set_enabled(enabled)
         self._persist()
 
     # ------------------------------------------------------------------ saved filters

@@ -428,11 +428,6 @@ class InboxModel(QAbstractTableModel):
         due = _long_date(row.sla_due_at)
         return translate("InboxModel", "Answer due {when}").format(when=due)
 
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        sort = SORT_BY_COLUMN.get(column)
-        if sort is not None and sort is not self._sort:
-            self.set_view(sort=sort)
-
 
 def _ids_and_positions(
     store: Any, flt: InboxFilter, sort: Sort, me: str | None, first: int, now: int

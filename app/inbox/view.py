@@ -34,6 +34,7 @@ from app.inbox.model import (
     COL_TAGS,
     COL_UNREAD,
     ID_ROLE,
+    SORT_BY_COLUMN,
     InboxModel,
 )
 from sync.queries import InboxFilter, Sort
@@ -217,8 +218,7 @@ class InboxView(QWidget):
         self.model.set_view(sort=Sort(self.sort_box.currentData()))
 
     def _header_clicked(self, column: int) -> None:
-        sort = {COL_ACTIVITY: Sort.LAST_ACTIVITY, COL_PRIORITY: Sort.PRIORITY,
-                COL_DUE: Sort.WAITING}.get(column)
+        sort = SORT_BY_COLUMN.get(column)
         if sort is not None:
             self.sort_box.setCurrentIndex(self.sort_box.findData(sort.value))
 
