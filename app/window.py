@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -178,20 +178,13 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.customer_dock.toggleViewAction())
         view_menu.addAction(self.act_notify)
         view_menu.addSeparator()
-        theme_menu = view_menu.addMenu(self.tr("Theme"))
-        for value, label in (("system", self.tr("Follow the system")),
-                             ("light", self.tr("Light")), ("dark", self.tr("Dark"))):
-            act = theme_menu.addAction(label)
-            act.setCheckable(True)
-            act.setChecked(self.settings.theme == value)
-            act.triggered.connect(lambda _c=False, v=value: self._set_theme(v))
-        language_menu = view_menu.addMenu(self.tr("Language"))
-        for value, label in (("system", self.tr("Follow the system")), ("en", "English"),
-                             ("ja", "日本語")):
-            act = language_menu.addAction(label)
-            act.setCheckable(True)
-            act.setChecked(self.settings.language == value)
-            act.triggered.connect(lambda _c=False, v=value: self._set_language(v))
+        # Exclusive groups keep one choice checked; the actions carry their setting value.
+        self._choice_menu(view_menu.addMenu(self.tr("Theme")), self.settings.theme,
+                          (("system", self.tr("Follow the system")), ("light", self.tr("Light")),
+                           ("dark", self.tr("Dark"))), self._set_theme)
+        self._choice_menu(view_menu.addMenu(self.tr("Language")), self.settings.language,
+                          (("system", self.tr("Follow the system")), ("en", "English"),
+                           ("ja", "日本語")), self._set_language)
         help_menu = bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.act_help)
 
@@ -294,6 +287,17 @@ class MainWindow(QMainWindow):
         dialog.open()
         self.shortcut_sheet = dialog
 
+    def _choice_menu(self, menu: QMenu, current: str, choices: tuple[tuple[str, str], ...],
+                     choose: Callable[[str], None]) -> None:
+        group = QActionGroup(menu)
+        group.setExclusive(True)
+        for value, label in choices:
+            act = menu.addAction(label)
+            act.setCheckable(True)
+            act.setChecked(current == value)
+            group.addAction(act)
+            act.triggered.connect(lambda _c=False, v=value: choose(v))
+
     def _set_theme(self, value: str) -> None:
         from PySide6.QtWidgets import QApplication
 
@@ -304,22 +308,12 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             theme.apply_theme(app, value)
         self._persist()
-        self._check_menu(self.tr("Theme"), value)
 
     def _set_language(self, value: str) -> None:
         self.settings.language = value
         self._persist()
-        self._check_menu(self.tr("Language"), value)
         self.statusBar().showMessage(
             self.tr("The language changes the next time Relaydesk starts."), 8000)
-
-    def _check_menu(self, title: str, value: str) -> None:
-        order = {"Theme": ("system", "light", "dark"), "Language": ("system", "en", "ja")}
-        for menu in self.menuBar().findChildren(QMenu):
-            if menu.title() == title:
-                key = "Theme" if title == self.tr("Theme") else "Language"
-                for act, v in zip(menu.actions(), order[key], strict=False):
-                    act.setChecked(v == value)
 
     def _toggle_notifications(self, enabled: bool) -> None:
         self.settings.notifications = enabled

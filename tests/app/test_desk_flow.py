@@ -225,9 +225,14 @@ async def test_snooze_until_a_picked_time_and_switch_the_theme(
 
     saved = []
     window._save_settings = saved.append
+    from PySide6.QtWidgets import QMenu
+
+    menu = next(m for m in window.menuBar().findChildren(QMenu) if m.title() == "Theme")
+    dark = next(a for a in menu.actions() if a.text() == "Dark")
     try:
-        window._set_theme("dark")
+        dark.trigger()
         assert theme.is_dark(QApplication.instance()) and window.settings.theme == "dark"
         assert saved and saved[-1].theme == "dark"
+        assert [a.text() for a in menu.actions() if a.isChecked()] == ["Dark"]
     finally:
         window._set_theme("light")
