@@ -8,6 +8,8 @@ so a conversation assigned to me offline is in "Mine" at once.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -321,38 +323,24 @@ def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTI
 
 def _merge_sorted(store: Store, keep: list[str], extra: list[dict[str, Any]], sort: Sort
                   ) -> list[str]:
-    """Insert a few overlaid rows into an ordered id list (binary search on sort keys)."""
-    import bisect
-
+    """Insert a few overlaid rows into an ordered id list: a binary search per row, each
+    probe reading one row's sort key (a handful of reads, not the whole list)."""
     extra.sort(key=lambda r: _sort_key(sort, r))
+    names = _KEY_COLUMNS.split(", ")
     with store.read_mirror() as conn:
         db = _dbapi(conn)
-        cache: dict[str, tuple[Any, ...]] = {}
-        names = _KEY_COLUMNS.split(", ")
 
-        def key_at(index: int) -> tuple[Any, ...]:
-            cid = keep[index]
-            if cid not in cache:
-                row = db.execute(f"SELECT {_KEY_COLUMNS} FROM conversations WHERE id = ?",
-                                 (cid,)).fetchone()
-                cache[cid] = _sort_key(sort, dict(zip(names, row, strict=True)))
-            return cache[cid]
+        @functools.cache
+        def key_of(cid: str) -> tuple[Any, ...]:
+            row = db.execute(f"SELECT {_KEY_COLUMNS} FROM conversations WHERE id = ?",
+                             (cid,)).fetchone()
+            return _sort_key(sort, dict(zip(names, row, strict=True)))
 
-        class _Keys:
-            def __len__(self) -> int:
-                return len(keep)
-
-            def __getitem__(self, index: int) -> tuple[Any, ...]:
-                return key_at(index)
-
-        out = list(keep)
-        offset = 0
-        positions = []
-        for row in extra:
-            positions.append(bisect.bisect_left(_Keys(), _sort_key(sort, row)))  # type: ignore[arg-type]
-    for pos, row in zip(positions, extra, strict=True):
+        positions = [bisect.bisect_left(keep, _sort_key(sort, row), key=key_of)
+                     for row in extra]
+    out = list(keep)
+    for offset, (pos, row) in enumerate(zip(positions, extra, strict=True)):
         out.insert(pos + offset, row["id"])
-        offset += 1
     return out
 
 
