@@ -236,3 +236,27 @@ async def test_snooze_until_a_picked_time_and_switch_the_theme(
         assert [a.text() for a in menu.actions() if a.isChecked()] == ["Dark"]
     finally:
         window._set_theme("light")
+
+
+async def test_older_history_loads_when_asked(backend, desks, qtbot, settings_dir, monkeypatch):
+    from app.conversation import pane
+
+    monkeypatch.setattr(pane, "PAGE", 2)  # demo threads are short: page by two
+    session = await desks.session(backend)
+    window = open_window(session, qtbot)
+    mine = await session.read(queries.conversation_ids, InboxFilter(assignee="me"),
+                              queries.Sort.LAST_ACTIVITY, session.agent_id)
+    long_one = None
+    for cid in mine:
+        page = await session.read(queries.thread_page, cid, session.agent_id, 100)
+        if len(page.items) >= 4:
+            long_one = cid
+            break
+    assert long_one is not None, "the demo has a conversation with four messages or more"
+    window.open_conversation(long_one)
+    thread = window.conversation.thread
+    await until(lambda: window.conversation.conversation_id == long_one
+                and len(thread.items) == 2 and thread.has_older, what="the newest page")
+    thread.olderRequested.emit()
+    await until(lambda: len(thread.items) == 4, what="the older page")
+    assert [i.created_at for i in thread.items] == sorted(i.created_at for i in thread.items)
