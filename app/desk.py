@@ -157,8 +157,13 @@ class Desk(QObject):
             await session.open()
         except OutboxUnreadable as exc:
             from app.crash import describe_known_error
+            from app.signin import show_and_wait
 
-            QMessageBox.critical(None, self.tr("Relaydesk"), describe_known_error(exc) or str(exc))
+            # Opened and awaited: a static QMessageBox.critical() would nest an event loop
+            # inside this coroutine.
+            box = QMessageBox(QMessageBox.Icon.Critical, self.tr("Relaydesk"),
+                              describe_known_error(exc) or str(exc))
+            await show_and_wait(box)
             return None
         self.session = session
         return session
