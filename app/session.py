@@ -21,7 +21,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from sync import queries
 from sync.client import ApiClient
 from sync.credentials import CredentialStore
-from sync.engine import EngineOptions, EngineStatus, SyncEngine, now_ms  # noqa: F401 (views use it)
+from sync.engine import EngineOptions, EngineStatus, SyncEngine
 from sync.outbox import IntentRecord
 from sync.store import Store
 from sync.workspace import WorkspaceConfig

@@ -26,12 +26,12 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from app import i18n, tasks, theme
 from app.demo import DemoServer, desk_data_dir, open_demo
-from app.session import DeskSession, now_ms
+from app.session import DeskSession
 from app.settings import DeskSettings
 from app.signin import SignInDialog, WelcomeDialog
 from app.window import MainWindow
 from sync import queries
-from sync.engine import EngineState
+from sync.engine import EngineState, now_ms
 from sync.queries import InboxFilter
 from sync.rules import WindowKind
 from sync.workspace import WorkspaceConfig

@@ -28,10 +28,11 @@ from app.conversation.composer import Composer, SendRequest
 from app.conversation.thread import ThreadView
 from app.drafts import DraftStore
 from app.labels import priority_label, status_label
-from app.session import DeskSession, now_ms
+from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import ElidedLabel
 from sync import queries
+from sync.engine import now_ms
 from sync.queries import ConversationRow
 
 log = logging.getLogger("relaydesk.conversation")

@@ -30,11 +30,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.labels import channel_icon, priority_label, status_label
-from app.session import DeskSession, now_ms
+from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import plain_tooltip
 from sync import queries
 from sync.domain import SlaState, sla_clock
+from sync.engine import now_ms
 from sync.queries import ConversationRow, InboxFilter, Sort
 from sync.rules import WindowKind
 
