@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Connection, text
 
 from sync import models as mm
-from sync import outbox, overlay
+from sync import outbox, overlay, search
 from sync.domain import conversation_window
 from sync.outbox import IntentRecord
 from sync.rules import WindowState
@@ -66,10 +66,6 @@ class InboxFilter:
                    tag=raw.get("tag"), text=raw.get("text") or "")
 
 
-def _like_escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def matches(flt: InboxFilter, row: dict[str, Any], contact_name: str, me: str | None) -> bool:
     """The same filter as the SQL, for rows the overlay changed (same semantics)."""
     if flt.assignee == "me" and (me is None or row.get("assignee_id") != me):
@@ -108,15 +104,6 @@ _ORDER_SQL = {sort: ", ".join((*mm.SORT_TERMS[sort.value], "id")) for sort in So
 
 _KEY_COLUMNS = "id, last_activity_at, last_inbound_at, sla_due_at, unread_count, priority"
 
-# Searches of one or two characters look up the trigrams that begin with them; past this many
-# (a single common letter) a LIKE scan is as quick as the index.
-SHORT_SEARCH_MAX_TRIGRAMS = 64
-# Up to this many search matches are read and sorted; more, and the view's index is walked in
-# order, each row tested against the matches.
-FEW_MATCHES = 4000
-_SEARCH_TRIGGERS = tuple(s.triggers[1] for s in mm.SEARCH_INDEXES)  # the *_fts_insert ones
-
-
 def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
     with store.read_outbox() as conn:
         intents = outbox.unsettled(conn)
@@ -131,74 +118,6 @@ def _dbapi(conn: Connection) -> sqlite3.Connection:
     """The sqlite3 connection under a SQLAlchemy one, in its transaction: id lists skip the
     Row objects (60,000 of them cost ~40 ms)."""
     return conn.connection.driver_connection  # type: ignore[return-value]
-
-
-def _search_ready(db: sqlite3.Connection) -> bool:
-    """Whether the FTS indexes exist and are complete: their triggers are in place (they are
-    missing where SQLite has no trigram FTS5, and during a first bootstrap, which rebuilds
-    the indexes at its end)."""
-    marks = ", ".join("?" * len(_SEARCH_TRIGGERS))
-    found = db.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-                       f"AND name IN ({marks})", _SEARCH_TRIGGERS).fetchone()[0]
-    return int(found) == len(_SEARCH_TRIGGERS)
-
-
-def _fts_phrase(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
-def _fts_query(db: sqlite3.Connection, search: mm.SearchIndex, q: str) -> str | None:
-    """An FTS5 MATCH expression for rows containing ``q`` (any case); "" when no row can
-    contain it; None when LIKE is the better way (a one-character search of a common letter).
-    Three or more characters: the phrase of their trigrams. One or two: any indexed trigram
-    that begins with them (the indexed text ends in two spaces, so there is one for every
-    occurrence)."""
-    if len(q) >= 3:
-        return _fts_phrase(q)
-    low = q.lower()
-    terms = [r[0] for r in db.execute(
-        f"SELECT term FROM {search.vocab} WHERE term >= ? AND term < ? LIMIT ?",
-        (low, low + "\U0010ffff", SHORT_SEARCH_MAX_TRIGRAMS + 1))]
-    if len(terms) > SHORT_SEARCH_MAX_TRIGRAMS:
-        return None
-    return " OR ".join(_fts_phrase(t) for t in terms)
-
-
-def _text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any]) -> str:
-    """SQL true for conversations whose subject, preview or contact's name contains ``q``."""
-    conv_fts, contact_fts = mm.SEARCH_INDEXES
-    if _search_ready(db):
-        in_conv = _fts_query(db, conv_fts, q)
-        in_contacts = _fts_query(db, contact_fts, q)
-        if in_conv is not None and in_contacts is not None:
-            sources, found = [], 0
-            if in_conv:
-                params["fts_conv"] = in_conv
-                sources.append(f"SELECT rowid FROM {conv_fts.name} "
-                               f"WHERE {conv_fts.name} MATCH :fts_conv")
-                found += _count_up_to(db, conv_fts.name, in_conv, FEW_MATCHES + 1)
-            if in_contacts:
-                params["fts_contact"] = in_contacts
-                sources.append(
-                    "SELECT x.rowid FROM conversations x WHERE x.contact_id IN ("
-                    "SELECT k.id FROM contacts k WHERE k.rowid IN ("
-                    f"SELECT rowid FROM {contact_fts.name} "
-                    f"WHERE {contact_fts.name} MATCH :fts_contact))")
-                found += _count_up_to(db, contact_fts.name, in_contacts, FEW_MATCHES + 1)
-            if not sources:
-                return "0"
-            # Few matches: read them and sort them. Many: walk the view's index in order and
-            # test each row against the matches ("+" keeps SQLite from the first plan).
-            plus = "" if found <= FEW_MATCHES else "+"
-            return f"{plus}rowid IN ({' UNION ALL '.join(sources)})"
-    params["like"] = "%" + _like_escape(q) + "%"
-    return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR contact_id IN "
-            "(SELECT k.id FROM contacts k WHERE k.name LIKE :like ESCAPE '\\'))")
-
-
-def _count_up_to(db: sqlite3.Connection, fts: str, match: str, most: int) -> int:
-    return int(db.execute(f"SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? "
-                          "LIMIT ?)", (match, most)).fetchone()[0])
 
 
 def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None
@@ -252,7 +171,7 @@ def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | No
             hint = "INDEXED BY ix_conversations_tagged"
     q = flt.text.strip()
     if q:
-        where.append(_text_condition(db, q, params))
+        where.append(search.text_condition(db, q, params))
     sql = (f"SELECT id FROM conversations {hint} WHERE {' AND '.join(where) or '1'} "
            f"ORDER BY {_ORDER_SQL[sort]}")
     return sql, params

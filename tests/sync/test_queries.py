@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.schema import CreateIndex
 
-from sync import entities, mirror, queries
+from sync import entities, mirror, queries, search
 from sync import models as mm
 from sync.client import ApiClient
 from sync.credentials import CredentialStore
@@ -276,7 +276,7 @@ def test_search_of_many_matches_walks_the_view_and_agrees(
         store: Store, built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
     # Past FEW_MATCHES the view's index is walked and each row tested against the matches;
     # on this small mirror that takes making FEW_MATCHES zero.
-    monkeypatch.setattr(queries, "FEW_MATCHES", 0)
+    monkeypatch.setattr(search, "FEW_MATCHES", 0)
     assert_views_match(store, built)
     plan = queries.view_query_plan(store, InboxFilter(text="refund"), Sort.LAST_ACTIVITY,
                                    built.me)
@@ -286,7 +286,7 @@ def test_search_of_many_matches_walks_the_view_and_agrees(
 def test_without_search_indexes_or_view_indexes_the_answers_stay_the_same(
         copy: Store, built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
     # Short searches of a common letter use LIKE.
-    monkeypatch.setattr(queries, "SHORT_SEARCH_MAX_TRIGRAMS", 0)
+    monkeypatch.setattr(search, "SHORT_SEARCH_MAX_TRIGRAMS", 0)
     assert_views_match(copy, built)
     # A first bootstrap drops the view indexes and the search triggers until its end (and
     # where SQLite has no trigram FTS5 there are none): LIKE and plain scans answer.
