@@ -15,7 +15,7 @@ SHORT_SEARCH_MAX_TRIGRAMS = 64
 # Up to this many search matches are read and sorted; more, and the view's index is walked in
 # order, each row tested against the matches.
 FEW_MATCHES = 4000
-_SEARCH_TRIGGERS = tuple(s.triggers[1] for s in mm.SEARCH_INDEXES)  # the *_fts_insert ones
+_SEARCH_TRIGGERS = tuple(s.triggers[0] for s in mm.SEARCH_INDEXES)  # the *_fts_insert ones
 
 
 def _like_escape(value: str) -> str:
