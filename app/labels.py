@@ -52,3 +52,37 @@ def channel_icon(channel_type: str) -> QIcon | None:
     except Exception:  # a broken icon file must not take a list down with it
         return None
     return icon if isinstance(icon, QIcon) else None
+
+
+def rejection_label(code: str | None, message: str | None) -> str:
+    """Why the server refused an intent, as a translated sentence: the server's own words
+    (English) are used only for a reason this desk does not know, or as the detail of an
+    invalid request."""
+    known = {
+        "not_permitted": translate(
+            "Labels", "You are not permitted to change this conversation."),
+        "conversation_gone": translate("Labels", "This conversation no longer exists."),
+        "window_closed": translate(
+            "Labels", "The messaging window is closed; wait for the customer to write."),
+        "template_required": translate(
+            "Labels", "More than 24 hours have passed since the customer's last message: "
+                      "only an approved template can be sent."),
+        "human_agent_tag_required": translate(
+            "Labels", "More than 24 hours have passed since the customer's last message: "
+                      "replies need the human-agent tag (allowed up to 7 days)."),
+        "contact_opted_out": translate(
+            "Labels", "The contact opted out of messages on this channel."),
+        "unknown_template": translate(
+            "Labels", "There is no approved template with that name for this channel."),
+        "unknown_agent": translate("Labels", "That agent does not exist or is not active."),
+        "unknown_team": translate("Labels", "That team does not exist."),
+        "unknown_mutation": translate("Labels", "The server does not know this kind of change."),
+    }
+    if code in known:
+        return known[code]
+    if code == "invalid":
+        if message:
+            return translate("Labels", "The server did not accept this change: {detail}").format(
+                detail=message)
+        return translate("Labels", "The server did not accept this change.")
+    return message or code or translate("Labels", "The server refused this change.")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme
-from app.labels import status_label
+from app.labels import rejection_label, status_label
 from app.tasks import spawn
 from app.widgets import plain_tooltip
 from sync import outbox, queries
@@ -173,16 +173,18 @@ class OutboxDialog(QDialog):
                     where += " — " + row.subject
                 where += f" ({row.channel_name})"
             created = QDateTime.fromMSecsSinceEpoch(intent.created_at)
+            reason = (rejection_label(intent.error_code, intent.error_message)
+                      if intent.state == outbox.REJECTED else "")
             item = QTreeWidgetItem([
                 intent_label(intent), where, state_label(intent.state),
-                (intent.error_message or "") if intent.state == outbox.REJECTED else "",
+                reason,
                 locale.toString(created, QLocale.FormatType.ShortFormat)])
             item.setData(0, ID_ROLE, intent.id)
             if intent.name in ("send_message", "add_note"):
                 item.setToolTip(COL_WHAT, plain_tooltip((intent.args.get("body") or "")[:500]))
             if intent.state == outbox.REJECTED:
                 item.setForeground(COL_STATE, failed_colour)
-                item.setToolTip(COL_REASON, plain_tooltip(intent.error_message or ""))
+                item.setToolTip(COL_REASON, plain_tooltip(reason))
             self.tree.addTopLevelItem(item)
             item.setSelected(intent.id in selected)
         failed = sum(1 for i in intents if i.state == outbox.REJECTED)

@@ -18,6 +18,7 @@ import nh3
 from PySide6.QtCore import QCoreApplication, QDate, QLocale, QTime
 from PySide6.QtGui import QColor
 
+from app.labels import rejection_label
 from sync.overlay import LOCAL_FAILED, LOCAL_PENDING, LOCAL_SENT, ThreadItem
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
@@ -190,7 +191,7 @@ def _state_badge(item: ThreadItem, colors: Mapping[str, str]) -> str:
         sent = html.escape(translate("Thread", "Sent"))
         return f' · <span style="color:{colors["muted"]};">{sent}</span>'
     if state == LOCAL_FAILED:
-        reason = item.error_message or item.error_code or translate("Thread", "unknown error")
+        reason = rejection_label(item.error_code, item.error_message)
         failed = translate("Thread", "Failed: {reason}").format(reason=reason)
         links = ""
         if item.intent_id is not None:

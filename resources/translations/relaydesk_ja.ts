@@ -651,6 +651,58 @@
         <source>LINE</source>
         <translation>LINE</translation>
     </message>
+    <message>
+        <source>You are not permitted to change this conversation.</source>
+        <translation>この会話を変更する権限がありません。</translation>
+    </message>
+    <message>
+        <source>This conversation no longer exists.</source>
+        <translation>この会話はもう存在しません。</translation>
+    </message>
+    <message>
+        <source>The messaging window is closed; wait for the customer to write.</source>
+        <translation>返信可能期間が終了しています。顧客からのメッセージを待ってください。</translation>
+    </message>
+    <message>
+        <source>More than 24 hours have passed since the customer&apos;s last message: only an approved template can be sent.</source>
+        <translation>顧客の最後のメッセージから 24 時間以上経過しています。承認済みのテンプレートのみ送信できます。</translation>
+    </message>
+    <message>
+        <source>More than 24 hours have passed since the customer&apos;s last message: replies need the human-agent tag (allowed up to 7 days).</source>
+        <translation>顧客の最後のメッセージから 24 時間以上経過しています。返信にはヒューマンエージェントタグが必要です（7 日以内のみ）。</translation>
+    </message>
+    <message>
+        <source>The contact opted out of messages on this channel.</source>
+        <translation>この連絡先はこのチャネルでのメッセージ受信を停止しています。</translation>
+    </message>
+    <message>
+        <source>There is no approved template with that name for this channel.</source>
+        <translation>このチャネルにその名前の承認済みテンプレートはありません。</translation>
+    </message>
+    <message>
+        <source>That agent does not exist or is not active.</source>
+        <translation>そのエージェントは存在しないか、無効になっています。</translation>
+    </message>
+    <message>
+        <source>That team does not exist.</source>
+        <translation>そのチームは存在しません。</translation>
+    </message>
+    <message>
+        <source>The server does not know this kind of change.</source>
+        <translation>サーバーはこの種類の変更に対応していません。</translation>
+    </message>
+    <message>
+        <source>The server did not accept this change: {detail}</source>
+        <translation>サーバーがこの変更を受け付けませんでした: {detail}</translation>
+    </message>
+    <message>
+        <source>The server did not accept this change.</source>
+        <translation>サーバーがこの変更を受け付けませんでした。</translation>
+    </message>
+    <message>
+        <source>The server refused this change.</source>
+        <translation>サーバーがこの変更を拒否しました。</translation>
+    </message>
 </context>
 <context>
     <name>MainWindow</name>
@@ -1251,10 +1303,6 @@
     <message>
         <source>Sent</source>
         <translation>送信済み</translation>
-    </message>
-    <message>
-        <source>unknown error</source>
-        <translation>不明なエラー</translation>
     </message>
     <message>
         <source>Failed: {reason}</source>

@@ -367,7 +367,8 @@ async def test_outbox_dialog_shows_reasons_and_retries_and_discards(backend, des
     assert reply_item.text(COL_REASON) == "The contact opted out of messages on this channel."
     snooze_id = next(iid for iid in by_id if iid != reply.id)
     assert by_id[snooze_id].text(0) == "Status change: Snoozed"
-    assert by_id[snooze_id].text(COL_REASON) == "Snooze needs a time in the future."
+    assert by_id[snooze_id].text(COL_REASON) == ("The server did not accept this change: "
+                                                "Snooze needs a time in the future.")
     assert not dialog.retry_button.isEnabled()  # nothing selected
 
     # The customer opts back in; Retry sends the reply once.

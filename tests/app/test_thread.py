@@ -163,11 +163,13 @@ def test_a_failed_reply_shows_its_reason_with_retry_and_discard(qtbot):
     view = make_view(qtbot)
     failed = item(2, "outbound", body="Your refund is on its way", local_state="failed",
                   intent_id=42, error_code="window_closed",
-                  error_message="The 24-hour window has closed")
+                  error_message="Server wording the desk does not show for a known reason")
     pending = item(3, "outbound", body="Anything else?", local_state="pending", intent_id=43)
     view.set_thread([item(1), failed, pending], False, NAMES, "Eve")
     text = view.browser.document().toPlainText()
-    assert "Failed: The 24-hour window has closed" in text
+    # A known reason is the desk's own (translatable) sentence, not the server's English.
+    assert "Failed: The messaging window is closed; wait for the customer to write." in text
+    assert "Server wording" not in text
     assert "Waiting to send" in text
     links = anchors(view.browser.document())
     assert links == ["relaydesk:retry/42", "relaydesk:discard/42"]

@@ -210,6 +210,7 @@ def test_labels_built_outside_widgets_speak_japanese(japanese: QApplication) -> 
     columns, the outbox states, the snooze menu and the thread's day separators."""
     from app import labels
     from app.conversation import pane, render
+    from app.labels import rejection_label
     from app.outbox_dialog import state_label
 
     assert labels.status_label("pending") == "保留中"
@@ -219,3 +220,9 @@ def test_labels_built_outside_widgets_speak_japanese(japanese: QApplication) -> 
     labels = [label for label, _ in pane.snooze_choices(datetime(2025, 3, 5, 14, 0))]
     assert len(labels) == 4 and all(_CJK.search(label) for label in labels), labels
     assert render.day_label(date(2025, 3, 5), date(2025, 3, 5)) == "今日"
+    # why the server refused an intent: the desk's sentence, not the server's English
+    refused = rejection_label("window_closed", "The messaging window is closed.")
+    assert _CJK.search(refused) and "window" not in refused, refused
+    invalid = rejection_label("invalid", "A reply cannot be empty.")
+    assert _CJK.search(invalid) and "A reply cannot be empty." in invalid, invalid
+    assert rejection_label("from_a_newer_server", "Words.") == "Words."
