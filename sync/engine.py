@@ -26,6 +26,7 @@ from sync.client import (
     Refused,
     ResyncRequired,
     ServerBusy,
+    ServerFailed,
     Tokens,
     Unreachable,
 )
@@ -66,6 +67,13 @@ class EngineStatus:
     # Bumped whenever what the agent sees may have changed (a pulled page, an intent queued,
     # pushed or settled): views re-read when it moves.
     data_version: int = 0
+    # In the error state, what kind of trouble (one of PROBLEMS), so a desk can say it in the
+    # agent's language; ``message`` stays the English sentence for logs and admins.
+    problem: str | None = None
+
+
+PROBLEMS = ("server_busy", "server_failed", "refused", "resync_loop", "bad_answer",
+            "unexpected")
 
 
 RESYNC_GAVE_UP = "The server keeps asking for a full resync; will retry later."
@@ -73,6 +81,19 @@ RESYNC_GAVE_UP = "The server keeps asking for a full resync; will retry later."
 
 class SignInRequired(Exception):
     pass
+
+
+def _problem(exc: Exception) -> str:
+    """The PROBLEMS kind of a failed cycle's error."""
+    if isinstance(exc, PageError):
+        return "bad_answer"
+    if isinstance(exc, ServerBusy):
+        return "server_busy"
+    if isinstance(exc, ServerFailed):
+        return "server_failed"
+    if isinstance(exc, ApiError) and exc.message == RESYNC_GAVE_UP:
+        return "resync_loop"
+    return "refused"
 
 
 class Backoff:
@@ -145,6 +166,8 @@ class SyncEngine:
         listener(self._status)
 
     def _set(self, **changes: Any) -> None:
+        if "state" in changes and "problem" not in changes:
+            changes["problem"] = None  # a problem belongs to the error it came with
         self._status = replace(self._status, **changes)
         for listener in list(self._listeners):
             try:
@@ -379,7 +402,8 @@ class SyncEngine:
                 delay = self.backoff.next_delay() if retryable else self.options.backoff_cap_s
             state = EngineState.OFFLINE if isinstance(exc, Unreachable) else EngineState.ERROR
             message = exc.message if isinstance(exc, ApiError) else str(exc)
-            self._set(state=state, message=message, retry_in_s=round(delay, 1))
+            self._set(state=state, message=message, retry_in_s=round(delay, 1),
+                      problem=None if state is EngineState.OFFLINE else _problem(exc))
             self._schedule(delay)
             return False
         except asyncio.CancelledError:
@@ -389,7 +413,7 @@ class SyncEngine:
             delay = self.backoff.next_delay()
             self._set(state=EngineState.ERROR,
                       message=f"Syncing failed unexpectedly ({exc.__class__.__name__}); "
-                              "retrying.", retry_in_s=round(delay, 1))
+                              "retrying.", retry_in_s=round(delay, 1), problem="unexpected")
             self._schedule(delay)
             return False
         self.backoff.reset()

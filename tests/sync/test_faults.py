@@ -115,6 +115,8 @@ async def test_server_error_500_is_retried_with_backoff(server, ws, server_db, a
     assert fault.fired == 2 and t.count("POST", "/sync/push") == 3
     errors = [s for s in seen if s.state is EngineState.ERROR]
     assert errors and errors[0].message and errors[0].retry_in_s is not None
+    assert errors[0].problem == "server_failed"  # what a desk words in the agent's language
+    assert desk.engine.status.problem is None  # gone with the error
     assert once(api, ws, server_db, "after two 500s")
 
 

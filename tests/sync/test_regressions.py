@@ -434,6 +434,7 @@ async def test_resync_loop_that_never_ends(server, ws, server_db, api, conv, mak
     assert await wait_for(lambda: desk.engine.status.state is EngineState.ERROR)
     st = desk.engine.status
     assert st.message.endswith(".") and st.retry_in_s == 60.0
+    assert st.problem == "resync_loop"
 
     def rebuilds() -> int:
         return len([e for e in t.requests("GET", "/sync/bootstrap")
