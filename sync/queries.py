@@ -9,12 +9,14 @@ so a conversation assigned to me offline is in "Mine" at once.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import functools
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import Connection, text
@@ -29,6 +31,7 @@ from sync.store import Store
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
 ACTIVE_STATUSES = ("open", "pending")
 ALL_STATUSES = ("open", "pending", "snoozed", "resolved")
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- filters
@@ -104,6 +107,42 @@ _ORDER_SQL = {sort: ", ".join((*mm.SORT_TERMS[sort.value], "id")) for sort in So
 
 _KEY_COLUMNS = "id, last_activity_at, last_inbound_at, sla_due_at, unread_count, priority"
 
+class Interrupted(Exception):
+    """A read stopped by ``Interrupt.interrupt()``."""
+
+
+class Interrupt:
+    """Lets another thread stop a long read that nobody wants any more (an inbox view the
+    agent has already left): the read's statement is interrupted and it raises Interrupted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._stopped = False
+
+    def interrupt(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._db is not None:
+                self._db.interrupt()  # sqlite3_interrupt: safe from any thread
+
+    @contextlib.contextmanager
+    def watching(self, db: sqlite3.Connection) -> Iterator[None]:
+        with self._lock:
+            if self._stopped:
+                raise Interrupted
+            self._db = db
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if self._stopped and "interrupt" in str(exc):
+                raise Interrupted from exc
+            raise
+        finally:
+            with self._lock:
+                self._db = None
+
+
 def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
     with store.read_outbox() as conn:
         intents = outbox.unsettled(conn)
@@ -120,11 +159,14 @@ def _dbapi(conn: Connection) -> sqlite3.Connection:
     return conn.connection.driver_connection  # type: ignore[return-value]
 
 
-def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None
-              ) -> tuple[str, dict[str, Any]]:
+def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None,
+              first_rows: bool = False, count: bool = False,
+              among: Sequence[str] | None = None) -> tuple[str, dict[str, Any]]:
     """One SELECT of the view's ids in order, shaped so SQLite answers it from one index
     walk (see the inbox indexes in sync/models.py): the active conversations (open, pending)
-    and the others have partial indexes of their own, each in each sort's order."""
+    and the others have partial indexes of their own, each in each sort's order.
+    ``first_rows``: only the first rows will be read (a search then tests rows as the walk
+    goes); ``count``: SELECT count(*) instead, in no order; ``among``: only these ids."""
     where: list[str] = []
     params: dict[str, Any] = {}
     hint = ""
@@ -171,7 +213,13 @@ def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | No
             hint = "INDEXED BY ix_conversations_tagged"
     q = flt.text.strip()
     if q:
-        where.append(search.text_condition(db, q, params))
+        where.append(search.text_condition(db, q, params, first_rows=first_rows))
+    if among is not None:
+        where.append(f"id IN ({', '.join(f':among{n}' for n in range(len(among))) or 'NULL'})")
+        params.update({f"among{n}": cid for n, cid in enumerate(among)})
+    if count:
+        return (f"SELECT count(*) FROM conversations {hint} "
+                f"WHERE {' AND '.join(where) or '1'}"), params
     sql = (f"SELECT id FROM conversations {hint} WHERE {' AND '.join(where) or '1'} "
            f"ORDER BY {_ORDER_SQL[sort]}")
     return sql, params
@@ -195,15 +243,18 @@ def _fetch_ids(db: sqlite3.Connection, sql: str, params: dict[str, Any], limit: 
 
 def _view_ids(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None,
               limit: int | None) -> list[str]:
-    sql, params = _view_sql(db, flt, sort, me)
+    sql, params = _view_sql(db, flt, sort, me, first_rows=limit is not None)
+    return _unhinted(lambda s: _fetch_ids(db, s, params, limit), sql)
+
+
+def _unhinted(run: Callable[[str], T], sql: str) -> T:
     try:
-        return _fetch_ids(db, sql, params, limit)
+        return run(sql)
     except sqlite3.OperationalError as exc:
         if "no such index" not in str(exc):
             raise
     # A first bootstrap drops the inbox indexes until its end: the same view, slower.
-    sql = sql.replace("INDEXED BY ix_conversations_tagged", "")
-    return _fetch_ids(db, sql, params, limit)
+    return run(sql.replace("INDEXED BY ix_conversations_tagged", ""))
 
 
 def view_query_plan(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIVITY,
@@ -217,16 +268,19 @@ def view_query_plan(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIV
 
 
 def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIVITY,
-                     me: str | None = None, limit: int | None = None) -> list[str]:
+                     me: str | None = None, limit: int | None = None,
+                     interrupt: Interrupt | None = None) -> list[str]:
     """The ids of one view, in order (only the first ``limit`` when given: a quick first
     screen before the whole list). Conversations with unconfirmed intents are decided on
-    their overlaid values (a handful), the rest by one SQL query along an index."""
+    their overlaid values (a handful), the rest by one SQL query along an index.
+    ``interrupt``: another thread may stop the query (it then raises Interrupted)."""
     live = {cid: ints for cid, ints in _live_by_conversation(store).items()
             if any(i.state != outbox.REJECTED for i in ints)}
     with store.read_mirror() as conn:
         db = _dbapi(conn)
         # With a limit, enough rows that dropping the overlaid ones still leaves ``limit``.
-        ids = _view_ids(db, flt, sort, me, None if limit is None else limit + len(live))
+        with interrupt.watching(db) if interrupt is not None else contextlib.nullcontext():
+            ids = _view_ids(db, flt, sort, me, None if limit is None else limit + len(live))
         if not live:
             return ids
         changed = _raw_conversations(conn, list(live))
@@ -238,6 +292,30 @@ def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTI
     keep = [i for i in ids if i not in live]
     out = _merge_sorted(store, keep, extra, sort) if extra else keep
     return out if limit is None else out[:limit]
+
+
+def conversation_count(store: Store, flt: InboxFilter, me: str | None = None) -> int:
+    """How many conversations one view holds (``len(conversation_ids(...))``) by counting
+    along the view's index, without reading the ids."""
+    live = {cid: ints for cid, ints in _live_by_conversation(store).items()
+            if any(i.state != outbox.REJECTED for i in ints)}
+    with store.read_mirror() as conn:
+        db = _dbapi(conn)
+
+        def count(among: Sequence[str] | None) -> int:
+            sql, params = _view_sql(db, flt, Sort.LAST_ACTIVITY, me, count=True, among=among)
+            return int(_unhinted(lambda s: db.execute(s, params).fetchone()[0], sql))
+
+        total = count(None)
+        if not live:
+            return total
+        # The overlaid conversations count as their overlaid values say, not as the mirror's.
+        total -= count(list(live))
+        changed = _raw_conversations(conn, list(live))
+    return total + sum(
+        1 for cid, raw in changed.items()
+        if matches(flt, overlay.apply_to_conversation(raw, live[cid]),
+                   raw.get("contact_name") or "", me))
 
 
 def _merge_sorted(store: Store, keep: list[str], extra: list[dict[str, Any]], sort: Sort

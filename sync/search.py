@@ -53,10 +53,22 @@ def _fts_query(db: sqlite3.Connection, search: mm.SearchIndex, q: str) -> str | 
     return " OR ".join(_fts_phrase(t) for t in terms)
 
 
-def text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any]) -> str:
-    """SQL true for conversations whose subject, preview or contact's name contains ``q``."""
+def text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any],
+                   first_rows: bool = False) -> str:
+    """SQL true for conversations whose subject, preview or contact's name contains ``q``.
+
+    ``first_rows``: the query reads only the view's first rows (a LIMIT). Where the whole
+    answer would read many matches, rows are then tested one by one while the view's index is
+    walked in order (LIKE; the walk stops at the limit), which needs no list of every match:
+    for text in ASCII, where LIKE's case rule is the index's."""
     conv_fts, contact_fts = mm.SEARCH_INDEXES
-    if _search_ready(db):
+    ready = _search_ready(db)
+    if first_rows and q.isascii() and (not ready or _many_matches(db, q)):
+        params["like"] = "%" + _like_escape(q) + "%"
+        return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR EXISTS "
+                "(SELECT 1 FROM contacts k WHERE k.id = conversations.contact_id "
+                "AND k.name LIKE :like ESCAPE '\\'))")
+    if ready:
         in_conv = _fts_query(db, conv_fts, q)
         in_contacts = _fts_query(db, contact_fts, q)
         if in_conv is not None and in_contacts is not None:
@@ -83,6 +95,19 @@ def text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any]) -> st
     params["like"] = "%" + _like_escape(q) + "%"
     return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR contact_id IN "
             "(SELECT k.id FROM contacts k WHERE k.name LIKE :like ESCAPE '\\'))")
+
+
+def _many_matches(db: sqlite3.Connection, q: str) -> bool:
+    """Whether more than FEW_MATCHES conversations (by their text or their contact's name)
+    may contain ``q`` (a one-character search of a common letter counts as many)."""
+    found = 0
+    for fts in mm.SEARCH_INDEXES:
+        match = _fts_query(db, fts, q)
+        if match is None:
+            return True
+        if match:
+            found += _count_up_to(db, fts.name, match, FEW_MATCHES + 1)
+    return found > FEW_MATCHES
 
 
 def _count_up_to(db: sqlite3.Connection, fts: str, match: str, most: int) -> int:

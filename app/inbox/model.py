@@ -61,6 +61,8 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the conversation id
 ) = range(10)
 COLUMNS = 10
 BLOCK = 100  # rows fetched around a miss
+PAGE = 150  # ids a new view reads first, with its first screen of rows; the rest follow
+SCREEN_ROWS = 40  # rows read with a new view's first ids until the view says how many show
 CACHE_LIMIT = 4000
 SORT_BY_COLUMN = {
     COL_ACTIVITY: Sort.LAST_ACTIVITY,
@@ -116,13 +118,27 @@ _ROOT = QModelIndex()
 SEVERITY_COLORS = {"overdue": "#d93025", "due_soon": "#b06000", "blocked": "#8e24aa"}
 
 
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_ROW = int(ROW_ROLE)
+_ID = int(ID_ROLE)
+_ENABLED = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_NO_FLAGS = Qt.ItemFlag.NoItemFlags
+# A row whose data is on its way: the customer column says so, the rest stays empty.
+_LOADING: tuple[dict[int, Any], ...] = tuple(
+    {_DISPLAY: "…"} if col == COL_CONTACT else {} for col in range(COLUMNS))
+
+
 @dataclass
 class _Presented:
+    """What one row shows, cell by cell: role -> value (text, font, colour, icon)."""
+
     row: ConversationRow  # the row it was worked out for (a fresh copy replaces it)
-    display: tuple[str, ...]
-    font: QFont | None
-    status_font: QFont | None
-    brushes: dict[int, QBrush]
+    cells: tuple[dict[int, Any], ...]
 
 
 _BRUSHES: dict[str, QBrush] = {}
@@ -150,11 +166,20 @@ class InboxModel(QAbstractTableModel):
         self._wanted: set[str] = set()
         self._in_flight: set[str] = set()
         self._shown: dict[str, _Presented] = {}
+        self._fonts: dict[tuple[bool, bool], QFont] = {}
+        self._icons: dict[str, Any] = {}
         self._fetching = False
         self._filter = InboxFilter(assignee="me")
         self._sort = Sort.LAST_ACTIVITY
         self._generation = 0
-        self._view_generation = 0
+        self._switching = False  # a new view is on its way: the old one's rows are not read
+        self._complete = True  # whether ``_ids`` holds the whole view (else: its first page)
+        self._total: int | None = 0  # the view's size, when known
+        self._count = 0  # rows shown: the view's size once known, ids or not (see _load_ids)
+        self._asked_beyond = False  # a row past the ids read so far was asked for
+        self._interrupt: queries.Interrupt | None = None  # of the whole id list's read
+        self.page_size = PAGE
+        self.screen_rows = SCREEN_ROWS
         self.switched_view = False
         self._now = now_ms()
         self._fetch_timer = QTimer(self)
@@ -186,40 +211,114 @@ class InboxModel(QAbstractTableModel):
         return self._sort
 
     def set_view(self, flt: InboxFilter | None = None, sort: Sort | None = None) -> None:
+        """Show another view (or order): its first page of ids and the rows of its first
+        screen in one read, then the rest of its ids in the background."""
         if flt is not None:
             self._filter = flt
         if sort is not None:
             self._sort = sort
-        self._view_generation = self._generation + 1  # a new view: fetch its first rows too
+        self._switching = True  # from now on the old view's rows are not worth reading
+        self._wanted.clear()
         self.refresh()
 
     def refresh(self) -> None:
         """Re-read the id list (off-thread); cached rows go stale but keep showing."""
+        if self._interrupt is not None:
+            self._interrupt.interrupt()  # an id list nobody will see
+            self._interrupt = None
         self._generation += 1
         self._stale.update(self._cache)
-        spawn(self._load_ids(self._generation), "inbox-ids")
+        if self._switching:
+            spawn(self._load_view(self._generation), "inbox-view")
+        else:
+            spawn(self._load_ids(self._generation), "inbox-ids")
 
-    async def _load_ids(self, generation: int) -> None:
-        ids, positions, first_rows = await self.session.read(
-            _ids_and_positions, self._filter, self._sort, self.session.agent_id,
-            BLOCK if generation == self._view_generation else 0, now_ms()
-        )
+    async def _load_view(self, generation: int) -> None:
+        page = self.page_size
+        flt, sort = self._filter, self._sort
+        try:
+            ids, rows, total = await self.session.read(
+                _first_page, flt, sort, self.session.agent_id, page, self.screen_rows,
+                now_ms())
+        except BaseException:
+            if generation == self._generation:
+                self._switching = False  # the old view stays: its rows load again
+            raise
         if generation != self._generation:
             return  # a newer view or refresh won
+        complete = len(ids) < page
+        self._show(ids, rows, total if not complete else len(ids), complete, switched=True)
+        if not complete:
+            spawn(self._load_ids(generation), "inbox-ids")
+
+    async def _load_ids(self, generation: int) -> None:
+        """The whole id list: the rest of a new view's ids after its first page (appended
+        below it), or a refresh of the view shown (keeping the agent's place). A newer view
+        or refresh interrupts the read: it would only compete with the read that matters."""
+        self._interrupt = interrupt = queries.Interrupt()
+        try:
+            ids, positions = await self.session.read(
+                _ids_and_positions, self._filter, self._sort, self.session.agent_id, interrupt)
+        except queries.Interrupted:
+            return
+        if generation != self._generation:
+            return  # a newer view or refresh won
+        known, shown = len(self._ids), self._count
+        if not self._complete and ids[:known] == self._ids:
+            # The first page is still the view's top: the rest of the ids fill the rows below
+            # it (counted, so already there, and usually not yet looked at), and the scroll
+            # position, the selection and the rows read already stay as they are.
+            self._total, self._complete = len(ids), True
+            if len(ids) > shown:
+                self.beginInsertRows(_ROOT, shown, len(ids) - 1)
+                self._ids, self._positions, self._count = ids, positions, len(ids)
+                self.endInsertRows()
+            elif len(ids) < shown:
+                self.beginRemoveRows(_ROOT, len(ids), shown - 1)
+                self._ids, self._positions, self._count = ids, positions, len(ids)
+                self.endRemoveRows()
+            else:
+                self._ids, self._positions = ids, positions
+            if self._asked_beyond and min(shown, len(ids)) > known:
+                self.dataChanged.emit(self.index(known, 0),
+                                      self.index(min(shown, len(ids)) - 1, COLUMNS - 1))
+            self._asked_beyond = False
+            self.loaded.emit()
+            return
+        self._show(ids, {}, len(ids), True, switched=False, positions=positions)
+
+    def _show(self, ids: list[str], rows: dict[str, ConversationRow], total: int | None,
+              complete: bool, switched: bool, positions: dict[str, int] | None = None) -> None:
         self._now = now_ms()
-        for cid, row in first_rows.items():
+        for cid, row in rows.items():
             self._cache[cid] = row
             self._stale.discard(cid)
+        self._switching = False
+        self._total, self._complete = total, complete
         # A new view starts at its top; a refresh of the same view keeps the agent's place.
-        self.switched_view = generation == self._view_generation
-        if ids != self._ids:
+        self.switched_view = switched
+        count = len(ids) if complete or total is None else total
+        self._asked_beyond = False
+        if ids != self._ids or count != self._count:
             self.beginResetModel()
-            self._ids, self._positions = ids, positions
+            self._ids, self._count = ids, count
+            self._positions = positions if positions is not None else {
+                cid: n for n, cid in enumerate(ids)}
             self.endResetModel()
         elif self._ids:
-            self._wanted.update(i for i in self._stale if i in self._cache)
+            self._wanted.update(i for i in self._stale
+                                if i in self._cache and i in self._positions)
             self._fetch_timer.start()
         self.loaded.emit()
+
+    def total(self) -> int | None:
+        """How many conversations the view holds: known before all their ids are (None
+        while a search is still counting)."""
+        return self._total
+
+    def complete(self) -> bool:
+        """Whether every id of the view is in (else the rest, or the view, is being read)."""
+        return self._complete and not self._switching
 
     def ids(self) -> Sequence[str]:
         return self._ids
@@ -233,6 +332,9 @@ class InboxModel(QAbstractTableModel):
     # ------------------------------------------------------------------ lazy rows
 
     def _row(self, index: int) -> ConversationRow | None:
+        if index >= len(self._ids):  # its id is still being read
+            self._asked_beyond = True
+            return None
         cid = self._ids[index]
         row = self._cache.get(cid)
         if row is None or cid in self._stale:
@@ -241,7 +343,7 @@ class InboxModel(QAbstractTableModel):
 
     def _want(self, index: int) -> None:
         cid = self._ids[index]
-        if cid in self._wanted or cid in self._in_flight:
+        if self._switching or cid in self._wanted or cid in self._in_flight:
             return  # asked already: data() runs for every cell of every painted row
         start = max(0, index - BLOCK // 2)
         for other in self._ids[start : start + BLOCK]:
@@ -288,7 +390,7 @@ class InboxModel(QAbstractTableModel):
     # ------------------------------------------------------------------ Qt model API
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._ids)
+        return 0 if parent.isValid() else self._count
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = _ROOT) -> int:
         return 0 if parent.isValid() else COLUMNS
@@ -305,68 +407,103 @@ class InboxModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _ENABLED if index.isValid() else _NO_FLAGS
 
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if not index.isValid() or not (0 <= index.row() < len(self._ids)):
+        r = index.row()
+        if not index.isValid() or not (0 <= r < self._count):
             return None
-        if role == ID_ROLE:
-            return self._ids[index.row()]
-        row = self._row(index.row())
-        if role == ROW_ROLE:
+        if role == _ID:
+            return self._ids[r] if r < len(self._ids) else None
+        row = self._row(r)
+        if role == _ROW:
             return row
-        if row is None:
-            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 1 else None
         col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._presented(row).display[col]
-        if role == Qt.ItemDataRole.DecorationRole and col == COL_CHANNEL:
-            return channel_icon(row.channel_type)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if row is None:
+            return _LOADING[col].get(role)
+        value = self._presented(row).cells[col].get(role)
+        if value is not None:
+            return value
+        if role == _TOOLTIP:
             tip = self._tooltip(row, col)  # names, subjects: customer text, shown literally
             return plain_tooltip(tip) if tip else None
-        if role == Qt.ItemDataRole.FontRole:
-            shown = self._presented(row)
-            return shown.status_font if col == COL_STATUS else shown.font
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._presented(row).brushes.get(col)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
+        if role == _ACCESSIBLE:
             return f"{row.contact_name}: {row.subject or row.preview}"
         return None
 
+    def multiData(self, index: QModelIndex | QPersistentModelIndex,
+                  roleDataSpan: Any) -> None:
+        """Every role a delegate paints a cell with, in one call (Qt's item delegates ask
+        this way): a screen of rows is a few hundred calls into Python, not thousands."""
+        r = index.row()
+        if not index.isValid() or not (0 <= r < self._count):
+            return
+        row = self._row(r)
+        cell = _LOADING[index.column()] if row is None else self._presented(row).cells[
+            index.column()]
+        for n in range(len(roleDataSpan)):
+            item = roleDataSpan[n]
+            role = item.role()
+            value = cell.get(role)
+            if value is None and role in (_TOOLTIP, _ACCESSIBLE, _ID, _ROW):
+                value = self.data(index, role)
+            if value is not None:
+                item.setData(value)
+            else:  # a delegate hands the same span to every cell: nothing may stay over
+                item.clearData()
+
+    def forget_presentation(self) -> None:
+        """Work out the cells again (fonts, colours and icons follow a theme change)."""
+        self._shown.clear()
+        self._fonts.clear()
+        self._icons.clear()
+
     def _presented(self, row: ConversationRow) -> _Presented:
-        """What the row shows, worked out once per fetched row: a paint asks data() for
-        every role of every cell (a 40-row screen is thousands of calls)."""
+        """What the row shows, worked out once per fetched row: a paint asks for every role
+        of every cell."""
         shown = self._shown.get(row.id)
         if shown is None or shown.row is not row:
             shown = self._shown[row.id] = self._present(row)
         return shown
 
+    def _font(self, bold: bool, italic: bool) -> QFont:
+        font = self._fonts.get((bold, italic))
+        if font is None:
+            font = self._fonts[bold, italic] = QFont()
+            font.setBold(bold)
+            font.setItalic(italic)
+        return font
+
+    def _icon(self, channel_type: str) -> Any:
+        if channel_type not in self._icons:
+            self._icons[channel_type] = channel_icon(channel_type)
+        return self._icons[channel_type]
+
     def _present(self, row: ConversationRow) -> _Presented:
+        cells: tuple[dict[int, Any], ...] = tuple(
+            {_DISPLAY: self._display(row, col)} for col in range(COLUMNS))
         pending = bool(row.pending_intents or row.failed_intents)
-        font = status_font = None
-        if row.unread_count > 0 or pending:  # bold: unread; italic status: not sent yet
-            status_font = QFont()
-            status_font.setBold(row.unread_count > 0)
-            status_font.setItalic(pending)
-        if row.unread_count > 0:
-            font = QFont()
-            font.setBold(True)
-        brushes: dict[int, QBrush] = {}
+        unread = row.unread_count > 0
+        if unread:  # bold: unread; italic status: not sent yet
+            bold = self._font(True, False)
+            for cell in cells:
+                cell[_FONT] = bold
+        if unread or pending:
+            cells[COL_STATUS][_FONT] = self._font(unread, pending)
         severity = due_badge(row, self._now)[1]
         if severity:
-            brushes[COL_DUE] = _brush(SEVERITY_COLORS[severity])
+            cells[COL_DUE][_FOREGROUND] = _brush(SEVERITY_COLORS[severity])
         if row.priority in ("urgent", "high"):
-            brushes[COL_PRIORITY] = _brush(SEVERITY_COLORS["overdue"])
+            cells[COL_PRIORITY][_FOREGROUND] = _brush(SEVERITY_COLORS["overdue"])
         if pending:
-            brushes[COL_STATUS] = _brush(SEVERITY_COLORS["overdue" if row.failed_intents
-                                                          else "due_soon"])
-        return _Presented(row, tuple(self._display(row, c) for c in range(COLUMNS)), font,
-                          status_font, brushes)
+            cells[COL_STATUS][_FOREGROUND] = _brush(
+                SEVERITY_COLORS["overdue" if row.failed_intents else "due_soon"])
+        icon = self._icon(row.channel_type)
+        if icon is not None:
+            cells[COL_CHANNEL][_DECORATION] = icon
+        return _Presented(row, cells)
 
     def _display(self, row: ConversationRow, col: int) -> str:
         if col == COL_CHANNEL:
@@ -412,7 +549,9 @@ class InboxModel(QAbstractTableModel):
                 "InboxModel", "A change to this conversation failed: open it to retry or discard."
             )
         if col == COL_STATUS and row.pending_intents:
-            return translate("InboxModel", "{n} change(s) waiting to be sent").format(
+            if row.pending_intents == 1:
+                return translate("InboxModel", "1 change waiting to be sent")
+            return translate("InboxModel", "{n} changes waiting to be sent").format(
                 n=row.pending_intents
             )
         if col == COL_CONTACT:
@@ -430,14 +569,26 @@ class InboxModel(QAbstractTableModel):
         return translate("InboxModel", "Answer due {when}").format(when=due)
 
 
-def _ids_and_positions(
-    store: Any, flt: InboxFilter, sort: Sort, me: str | None, first: int, now: int
-) -> tuple[list[str], dict[str, int], dict[str, ConversationRow]]:
-    """The view's ids, each id's row number, and the rows of the first ``first`` ids, in
-    one trip to the reader thread: a new view paints once, with data."""
-    ids = queries.conversation_ids(store, flt, sort, me)
-    rows = queries.conversation_rows(store, ids[:first], now) if first else {}
-    return ids, {cid: n for n, cid in enumerate(ids)}, rows
+def _ids_and_positions(store: Any, flt: InboxFilter, sort: Sort, me: str | None,
+                       interrupt: queries.Interrupt | None = None
+                       ) -> tuple[list[str], dict[str, int]]:
+    """The view's ids and each id's row number."""
+    ids = queries.conversation_ids(store, flt, sort, me, interrupt=interrupt)
+    return ids, {cid: n for n, cid in enumerate(ids)}
+
+
+def _first_page(store: Any, flt: InboxFilter, sort: Sort, me: str | None, page: int,
+                screen: int, now: int) -> tuple[list[str], dict[str, ConversationRow], int | None]:
+    """A new view's first ``page`` ids, the rows of its first ``screen`` and its size, in
+    one trip to the reader thread: the view paints once, with data, before the rest of its
+    ids are read. The size of a search is left to the whole list (counting it costs what
+    reading it does)."""
+    ids = queries.conversation_ids(store, flt, sort, me, limit=page)
+    rows = queries.conversation_rows(store, ids[:screen], now) if screen else {}
+    total = None
+    if len(ids) >= page and not flt.text.strip():
+        total = queries.conversation_count(store, flt, me)
+    return ids, rows, total
 
 
 def _long_date(ms: int) -> str:

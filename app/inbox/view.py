@@ -7,7 +7,7 @@ make the agent lose their place.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QLocale, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QLocale, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -103,6 +103,7 @@ class InboxView(QWidget):
                   COL_ACTIVITY: 54}
         for col, width in widths.items():
             header.resizeSection(col, width)
+        self._widths = widths  # the last width of each column, hidden ones included
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(24)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
@@ -132,7 +133,7 @@ class InboxView(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         model.modelAboutToBeReset.connect(self._remember_place)
         model.modelReset.connect(self._restore_place)
-        model.loaded.connect(self._update_count)
+        model.loaded.connect(self._view_loaded)
         self._current_id: str | None = None
         self._mine = True
         self._top_id: str | None = None
@@ -146,34 +147,47 @@ class InboxView(QWidget):
     SUBJECT_MIN = 170
 
     def set_filter(self, flt: InboxFilter) -> None:
-        # In "Mine" every row says "Me": the column's room goes to the subject instead.
+        # In "Mine" every row says "Me": the column's room goes to the subject instead. The
+        # columns change when the view's rows arrive: the old rows are not laid out again.
         self._mine = flt.assignee == "me"
-        self._fit_columns()
         text = self.search.text().strip()
         self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
 
     def _fit_columns(self) -> None:
         header = self.table.horizontalHeader()
-        self.table.setColumnHidden(COL_ASSIGNEE, self._mine)
-        for col in self.OPTIONAL_COLUMNS:
-            self.table.setColumnHidden(col, False)
         # Room as if the vertical scroll bar were shown (it comes and goes with the rows).
         room = (self.table.width() - 2 * self.table.frameWidth()
                 - self.table.verticalScrollBar().sizeHint().width())
-
-        def needed() -> int:
-            return self.SUBJECT_MIN + sum(
-                header.sectionSize(c) for c in range(self.model.columnCount())
-                if c != COL_SUBJECT and not self.table.isColumnHidden(c))
-
+        hidden = {COL_ASSIGNEE} if self._mine else set()
+        for col in self._widths:
+            if not self.table.isColumnHidden(col):  # a hidden column's size reads 0
+                self._widths[col] = header.sectionSize(col)
+        needed = self.SUBJECT_MIN + sum(
+            width for col, width in self._widths.items() if col not in hidden)
         for col in self.OPTIONAL_COLUMNS:
-            if needed() <= room:
+            if needed <= room:
                 break
-            self.table.setColumnHidden(col, True)
+            hidden.add(col)
+            needed -= self._widths[col]
+        # Only what changes: hiding or showing a column lays out and repaints the list.
+        for col in (COL_ASSIGNEE, *self.OPTIONAL_COLUMNS):
+            if self.table.isColumnHidden(col) != (col in hidden):
+                self.table.setColumnHidden(col, col in hidden)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
+                            QEvent.Type.FontChange, QEvent.Type.LanguageChange):
+            # The model keeps each row's fonts, colours, icons and words: work them out anew.
+            self.model.forget_presentation()
+            self.table.viewport().update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_columns()
+        # A new view reads the rows of its first screen together with its ids.
+        height = self.table.verticalHeader().defaultSectionSize()
+        self.model.screen_rows = self.table.viewport().height() // max(1, height) + 2
 
     def current_id(self) -> str | None:
         return self._current_id
@@ -236,6 +250,10 @@ class InboxView(QWidget):
         self._top_offset = self.table.visualRect(top).top() if top.isValid() else 0
 
     def _restore_place(self) -> None:
+        # The new view's columns, and its rows laid out now rather than in the first paint:
+        # done there, it changes the scroll bars and the whole list is painted again.
+        self._fit_columns()
+        self.table.executeDelayedItemsLayout()
         self._restoring = True
         try:
             # A conversation that left the view (resolved, reassigned) stays open in the
@@ -257,8 +275,15 @@ class InboxView(QWidget):
         finally:
             self._restoring = False
 
+    def _view_loaded(self) -> None:
+        self._fit_columns()
+        self._update_count()
+
     def _update_count(self) -> None:
-        n = self.model.rowCount()
+        n = self.model.total()
+        if n is None:  # a search, still counting: no number rather than the last view's
+            self.count_label.clear()
+            return
         text = (self.tr("1 conversation") if n == 1
                 else self.tr("{n} conversations").format(n=QLocale().toString(n)))
         self.count_label.setText(text)
