@@ -1,7 +1,9 @@
 """The desk's life: pick a workspace, open it, show the window, shut down cleanly.
 
 Start-up never waits on the network: the window opens on the local mirror; signing in and
-syncing happen beside it. A second start for the same workspace focuses the running desk.
+syncing happen beside it — they start once the inbox has painted its first rows (the window
+asks the session to connect then). A second start for the same workspace focuses the
+running desk.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ class Desk(QObject):
         if not self._claim(desk_data_dir(demo_data_dir(base), role)):
             return 0
         self.demo, config, desk_dir, (email, password) = await open_demo(role, base)
-        session = await self._open_session(desk_dir, config)
+        session = await self._open_session(desk_dir, config, connect=True)
         if session is None:
             return 1
         if session.status.state is EngineState.SIGN_IN_REQUIRED:
@@ -125,12 +127,12 @@ class Desk(QObject):
             config = await self._sign_in_first(data_dir)
             if config is None:
                 return 0
-        session = await self._open_session(data_dir, config)
+        session = await self._open_session(data_dir, config, connect=False)
         if session is None:
             return 1
+        # The engine comes after the first paint: a sign-in it finds missing then reaches
+        # _watch_sign_in, like one that expires later.
         self._show_window(session)
-        if session.status.state is EngineState.SIGN_IN_REQUIRED:
-            self._ask_sign_in(session)
         return None
 
     def _claim(self, data_dir: Path) -> bool:
@@ -150,11 +152,13 @@ class Desk(QObject):
             self.window.raise_()
             self.window.activateWindow()
 
-    async def _open_session(self, data_dir: Path, config: WorkspaceConfig
+    async def _open_session(self, data_dir: Path, config: WorkspaceConfig, *, connect: bool
                             ) -> DeskSession | None:
+        """The session with its local files open; ``connect``: its engine started too (else
+        the window connects it after its first paint)."""
         session = DeskSession(data_dir, config)
         try:
-            await session.open()
+            await session.open(connect=connect)
         except OutboxUnreadable as exc:
             from app.crash import describe_known_error
             from app.signin import show_and_wait

@@ -34,11 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def import_before_qt() -> None:
+    """Import the desk's Qt-free dependencies (SQLAlchemy, pydantic, the sync package)
+    before PySide6. Once imported, PySide6 reads the source of every module imported after
+    it (its ``__feature__`` check): ~0.2 s of CPU at start-up over these ~400 modules."""
+    import app.logs
+    import app.settings  # noqa: F401
+    import sync.engine
+    import sync.queries  # noqa: F401
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.demo_role:
         args.demo = True
 
+    import_before_qt()
     import qasync
     from PySide6.QtWidgets import QApplication
 

@@ -4,6 +4,11 @@ Widgets never touch the Store or the engine directly. They ``await session.read(
 (a ``sync.queries`` function run on a reader thread, returning plain dataclasses), queue
 work through ``session.enqueue`` (the outbox: works offline, visible at once), and listen
 to ``statusChanged`` / ``dataChanged`` / ``directoryChanged``.
+
+Opening has two halves: the local files and what the window needs to show the inbox, then
+(``connect()``) the keyring access, the HTTP client and the engine, and syncing. ``open()``
+does both; the desk opens with ``connect=False`` and shows its window between them, so the
+inbox paints before anything about the server is set up.
 """
 
 from __future__ import annotations
@@ -13,21 +18,31 @@ import logging
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from sync import queries
-from sync.client import ApiClient
-from sync.credentials import CredentialStore
-from sync.engine import EngineOptions, EngineStatus, SyncEngine
+from sync import mirror, queries
+from sync.engine import EngineOptions, EngineState, EngineStatus, SyncEngine
 from sync.outbox import IntentRecord
 from sync.store import Store
 from sync.workspace import WorkspaceConfig
 
+if TYPE_CHECKING:
+    import httpx
+
+    from sync.client import ApiClient
+    from sync.credentials import CredentialStore
+
 log = logging.getLogger("relaydesk.session")
 T = TypeVar("T")
+
+
+def _local_state(store: Store) -> tuple[str | None, queries.Directory]:
+    """The mirror's signed-in agent and its directory, in one trip to a reader thread."""
+    with store.read_mirror() as conn:
+        agent_id = store.get_state(conn, mirror.AGENT_ID)
+    return agent_id, queries.directory(store)
 
 
 class DeskSession(QObject):
@@ -49,11 +64,18 @@ class DeskSession(QObject):
         self.data_dir = data_dir
         self.config = config
         self.store = Store(data_dir)
-        self.api = ApiClient(config.server_url, transport=transport)
+        self._transport = transport
         self._options = options
-        # Both made in open(), off the GUI thread: asking keyring for its backend can block.
+        # Made in connect(), off the GUI thread: asking keyring for its backend can block,
+        # and the HTTP client loads the system's certificates.
+        self.api: ApiClient | None = None
         self.credentials: CredentialStore | None = None
         self.engine: SyncEngine | None = None  # type: ignore[assignment]
+        self._connecting: asyncio.Future[None] | None = None
+        self._started = False
+        self._closed = False
+        # What status() says until the engine exists (its own first status).
+        self._waiting = EngineStatus(EngineState.CONNECTING, "Connecting…")
         self.directory = queries.Directory()
         self.agent_id: str | None = config.agent_id
         self._data_version = -1
@@ -66,23 +88,71 @@ class DeskSession(QObject):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def open(self, *, start: bool = True) -> None:
-        """Open (check, repair, migrate) the local files off the GUI thread, then start
-        syncing. Raises ``sync.store.OutboxUnreadable`` when the outbox cannot be read."""
+    async def open(self, *, start: bool = True, connect: bool = True) -> None:
+        """Open (check, repair, migrate) the local files off the GUI thread and read what the
+        window shows first (the signed-in agent, the directory); then (``connect``) make the
+        engine and (``start``) start syncing. ``connect=False`` leaves the server side to a
+        later ``connect()``. Raises ``sync.store.OutboxUnreadable`` when the outbox cannot
+        be read."""
         await asyncio.to_thread(self.store.open, True)
         self._opened = True
-        self.credentials = await asyncio.to_thread(
-            CredentialStore, self.config.server_url, self.config.email)
-        self.engine = SyncEngine(self.store, self.api, self.credentials, self._options)
-        self.agent_id = await self.engine.agent_id() or self.config.agent_id
-        await self.refresh_directory()
-        self._data_version = self.engine.status.data_version  # what was just read
-        self.engine.subscribe(self._on_status)
-        if start:
+        agent_id, directory = await self.read(_local_state)
+        self.agent_id = agent_id or self.config.agent_id
+        self._set_directory(directory)
+        if connect:
+            await self.connect(start=start)
+
+    async def connect(self, *, start: bool = True) -> None:
+        """The other half: credentials, HTTP client and engine, then (``start``) syncing and
+        the mirror check deferred at open. Once only; later calls wait for the first.
+        Nothing happens once the session is closing."""
+        if self._closed:
+            return
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self._make_engine())
+        await asyncio.shield(self._connecting)
+        if start and not self._started and not self._closed:
+            self._started = True
+            assert self.engine is not None
             await self.engine.start()
+            # start() read the outbox counts: news for the status bar, not for the views
+            # (they read after the window was built, and nothing synced yet).
+            self._data_version = self.engine.status.data_version
+            self._data_timer.stop()
             from app.tasks import spawn
 
             self._check = spawn(self._deferred_check(), "mirror-check")
+
+    async def _make_engine(self) -> None:
+        def make() -> tuple[ApiClient, CredentialStore]:
+            from sync.client import ApiClient
+            from sync.credentials import CredentialStore
+
+            return (ApiClient(self.config.server_url, transport=self._transport),
+                    CredentialStore(self.config.server_url, self.config.email))
+
+        self.api, self.credentials = await asyncio.to_thread(make)
+        self.engine = SyncEngine(self.store, self.api, self.credentials, self._options)
+        self._data_version = self.engine.status.data_version  # the views read after this
+        self.engine.subscribe(self._on_status)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the local files are open and the session is not closing."""
+        return self._opened and not self._closed
+
+    @property
+    def connected(self) -> bool:
+        """Whether the engine exists (``connect()`` has made it)."""
+        return self.engine is not None
+
+    async def _engine(self) -> SyncEngine:
+        """The engine, connecting first when the window has not asked for it yet."""
+        if self.engine is None:
+            await self.connect()
+        if self.engine is None:
+            raise RuntimeError("the session is closed")
+        return self.engine
 
     async def _deferred_check(self) -> None:
         """The mirror check skipped at open, now that the window is up (own thread)."""
@@ -91,32 +161,38 @@ class DeskSession(QObject):
             self.mirrorDamaged.emit(problem)
 
     async def close(self) -> None:
+        self._closed = True
         self._data_timer.stop()
         if self._check is not None and not self._check.done():
             # Its connection holds the mirror: closing beside it would leave the file
             # looking unclean, and the next start would run the full integrity check.
             await asyncio.shield(self._check)
+        if self._connecting is not None:
+            # Made off the GUI thread: wait for it, so its client is closed below.
+            await asyncio.gather(asyncio.shield(self._connecting), return_exceptions=True)
         if self.engine is not None:
             await self.engine.stop()
-        await self.api.aclose()
+        if self.api is not None:
+            await self.api.aclose()
         if self._opened:
             await asyncio.to_thread(self.store.close)
             self._opened = False
 
     async def sign_in(self, email: str, password: str) -> None:
         """Raises ``sync.client.ApiError`` subclasses with a sentence for the agent."""
-        await self.engine.login(email, password)
-        self.agent_id = await self.engine.agent_id()
+        engine = await self._engine()
+        await engine.login(email, password)
+        self.agent_id = await engine.agent_id()
         if self.agent_id and self.config.agent_id != self.agent_id:
             self.config.agent_id = self.agent_id
             await asyncio.to_thread(self.config.save, self.data_dir)
 
     async def sign_out(self) -> None:
-        await self.engine.logout()
+        await (await self._engine()).logout()
 
     @property
     def status(self) -> EngineStatus:
-        return self.engine.status
+        return self.engine.status if self.engine is not None else self._waiting
 
     @property
     def me(self) -> queries.AgentInfo | None:
@@ -129,17 +205,19 @@ class DeskSession(QObject):
         return await self.store.run_read(fn, self.store, *args)
 
     async def refresh_directory(self) -> queries.Directory:
-        directory = await self.read(queries.directory)
+        self._set_directory(await self.read(queries.directory))
+        return self.directory
+
+    def _set_directory(self, directory: queries.Directory) -> None:
         if directory != self.directory:  # re-read on every data change; rarely different
             self.directory = directory
             self.directoryChanged.emit(directory)
-        return self.directory
 
     # ------------------------------------------------------------------ intents
 
     async def enqueue(self, name: str, args: dict[str, Any]) -> IntentRecord:
         """Queue one intent durably (offline too); the views show it at once."""
-        record = await self.engine.enqueue(name, args)
+        record = await (await self._engine()).enqueue(name, args)
         self._data_timer.stop()
         self._data_settled()  # the agent's own action: no coalescing delay
         return record
@@ -192,11 +270,11 @@ class DeskSession(QObject):
         return await self.enqueue("mark_read", {"conversation_id": conversation_id})
 
     async def retry(self, intent_id: int) -> None:
-        await self.engine.retry_intent(intent_id)
+        await (await self._engine()).retry_intent(intent_id)
         self._data_settled()
 
     async def discard(self, intent_id: int) -> None:
-        await self.engine.discard_intent(intent_id)
+        await (await self._engine()).discard_intent(intent_id)
         self._data_settled()
 
     # ------------------------------------------------------------------ engine → Qt
@@ -206,12 +284,14 @@ class DeskSession(QObject):
         self.statusChanged.emit(status)
         if status.data_version != self._data_version:
             self._data_version = status.data_version
-            if not self._data_timer.isActive():
+            if not self._data_timer.isActive() and not self._closed:
                 self._data_timer.start()
 
     def _data_settled(self) -> None:
         from app.tasks import spawn
 
+        if self._closed:  # closing: no view reads again (the engine may still report)
+            return
         self.dataChanged.emit()
         if self._opened:
             spawn(self.refresh_directory(), "directory")  # small tables: a new tag, agent…

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.conversation.pane import ConversationPane
 from app.customer.panel import CustomerPanel
 from app.drafts import DraftStore
-from app.inbox.model import InboxModel
+from app.inbox.model import ROW_ROLE, InboxModel
 from app.inbox.nav import NavigationPane
 from app.inbox.view import InboxView
 from app.notifications import Notifier
@@ -46,6 +46,11 @@ log = logging.getLogger("relaydesk.window")
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    inboxShown = Signal()  # once: the inbox painted its first rows (or START_WAIT_MS passed)
+
+    # Work the first inbox paint does not need (view counts, syncing, the mirror check)
+    # waits for it; if it never comes (a hidden window), for this long.
+    START_WAIT_MS = 3000
 
     def __init__(self, session: DeskSession, settings: DeskSettings,
                  save_settings: Callable[[DeskSettings], None] | None = None,
@@ -106,8 +111,12 @@ class MainWindow(QMainWindow):
         self.banner.update_status(session.status)
         self._counting = False
         self._count_again = False
+        self._inbox_shown = False
+        self._inbox_loaded = False
+        self.inbox_model.loaded.connect(self._first_load)
+        self.inbox.table.viewport().installEventFilter(self)
+        QTimer.singleShot(self.START_WAIT_MS, self, self._after_first_paint)
         self.nav.select_view("mine")  # emits filterChanged: the inbox loads Mine once
-        self._refresh_counts()
 
     # ------------------------------------------------------------------ layout
 
@@ -154,8 +163,7 @@ class MainWindow(QMainWindow):
         self.act_help = action(self.tr("Keyboard shortcuts"), "?", self.show_shortcuts,
                                "shortcuts")
         self.act_outbox = action(self.tr("Outbox…"), None, self.show_outbox, "outbox")
-        self.act_sync = action(self.tr("Sync now"), "F5",
-                               lambda: self.session.engine.trigger("user"), "syncNow")
+        self.act_sync = action(self.tr("Sync now"), "F5", self._sync_now, "syncNow")
         self.act_sign_out = action(self.tr("Sign out"), None,
                                    lambda: spawn(self.session.sign_out()), "signOut")
         self.act_quit = action(self.tr("Quit"), QKeySequence.StandardKey.Quit, self.close,
@@ -202,6 +210,44 @@ class MainWindow(QMainWindow):
         self.session.dataChanged.connect(self._refresh_counts)
         self.session.mirrorDamaged.connect(self._mirror_damaged)
 
+    # ------------------------------------------------------------------ start-up
+
+    def _first_load(self) -> None:
+        self._inbox_loaded = True
+        self.inbox_model.loaded.disconnect(self._first_load)
+        self.inbox.table.viewport().update()  # the paint below, even when no row changed
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.Paint and self._inbox_loaded and not self._inbox_shown
+                and watched is self.inbox.table.viewport() and self._rows_in_view()):
+            # Once this paint (the first with the view's rows) is done.
+            QTimer.singleShot(0, self, self._after_first_paint)
+        return super().eventFilter(watched, event)
+
+    def _rows_in_view(self) -> bool:
+        """Whether the first and last rows the inbox shows have their data (or none shows)."""
+        model, table = self.inbox_model, self.inbox.table
+        count = model.rowCount()
+        if count == 0:
+            return True
+        top = max(0, table.rowAt(0))
+        bottom = table.rowAt(table.viewport().height() - 1)
+        bottom = count - 1 if bottom < 0 else bottom
+        return all(model.index(row, 0).data(ROW_ROLE) is not None for row in {top, bottom})
+
+    def _after_first_paint(self) -> None:
+        """What start-up left for after the first inbox paint: the counts beside the views,
+        the connection to the server (signing in, syncing) and the deferred mirror check."""
+        if self._inbox_shown:
+            return
+        self._inbox_shown = True
+        self.inbox.table.viewport().removeEventFilter(self)
+        if not self.session.is_open:  # closed meanwhile (the desk is quitting)
+            return
+        self._refresh_counts()
+        spawn(self.session.connect(), "connect")
+        self.inboxShown.emit()
+
     # ------------------------------------------------------------------ behaviour
 
     def open_conversation(self, conversation_id: str) -> None:
@@ -209,6 +255,10 @@ class MainWindow(QMainWindow):
             self.conversation.open_conversation(conversation_id)
         self.raise_()
         self.activateWindow()
+
+    def _sync_now(self) -> None:
+        if self.session.engine is not None:  # else it is about to start, and sync
+            self.session.engine.trigger("user")
 
     def _show_contact(self, contact_id: str, conversation_id: str) -> None:
         spawn(self.customer.show_contact(self.session, contact_id, conversation_id),

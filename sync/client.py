@@ -1,19 +1,35 @@
-"""The REST client: one ``httpx.AsyncClient``, errors sorted into what the engine can act on."""
+"""The REST client: one ``httpx.AsyncClient``, errors sorted into what the engine can act on.
+
+httpx is imported when a client is made, not with this module: the desk imports the error
+classes and ``Tokens`` at start-up but talks to the server only once its window is up.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
-from httpx_sse import aconnect_sse
 
 from sync import protocol as p
 
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=10.0)
+if TYPE_CHECKING:
+    import httpx
+
+# connect, read, write, pool (seconds): httpx.Timeout(connect=10.0, read=60.0, write=30.0,
+# pool=10.0) unless a client is given another.
+DEFAULT_TIMEOUTS = (10.0, 60.0, 30.0, 10.0)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULT_TIMEOUT":  # the httpx.Timeout it was before httpx became lazy
+        import httpx
+
+        connect, read, write, pool = DEFAULT_TIMEOUTS
+        return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # The server sends a heartbeat every 15 s; three missed ones mean the stream is dead.
 SSE_READ_TIMEOUT = 45.0
 
@@ -103,7 +119,12 @@ class ApiClient:
     transport in front of the real connection."""
 
     def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None,
-                 timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+                 timeout: httpx.Timeout | None = None) -> None:
+        import httpx
+
+        if timeout is None:
+            connect, read, write, pool = DEFAULT_TIMEOUTS
+            timeout = httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
         self.base_url = base_url.rstrip("/")
         self.http = httpx.AsyncClient(base_url=self.base_url, transport=transport,
                                       timeout=timeout, headers={"User-Agent": "relaydesk-sync"})
@@ -117,6 +138,8 @@ class ApiClient:
 
     async def _request(self, method: str, path: str, *, auth: bool = True,
                        **kw: Any) -> httpx.Response:
+        import httpx
+
         headers = {**(self._auth() if auth else {}), **kw.pop("headers", {})}
         try:
             response = await self.http.request(method, f"{p.API_PREFIX}{path}", headers=headers,
@@ -186,6 +209,9 @@ class ApiClient:
         headers = self._auth()
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
+        import httpx
+        from httpx_sse import aconnect_sse
+
         timeout = httpx.Timeout(10.0, read=SSE_READ_TIMEOUT)
         try:
             async with aconnect_sse(self.http, "GET", f"{p.API_PREFIX}/sync/events",
@@ -199,6 +225,8 @@ class ApiClient:
 
 
 def _describe_transport(exc: httpx.TransportError, base_url: str) -> str:
+    import httpx
+
     if isinstance(exc, httpx.ConnectError):
         text = str(exc)
         if "CERTIFICATE" in text.upper() or "SSL" in text.upper():

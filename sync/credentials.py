@@ -3,20 +3,22 @@
 Only backends keyring recommends (macOS Keychain, Windows Credential Locker, Secret
 Service, KWallet) are used. Without one, tokens live in memory for this session and
 ``secure`` says so; they are never written to the mirror, settings or logs. Every method
-blocks: call them from a worker thread, never from the GUI thread.
+blocks: call them from a worker thread, never from the GUI thread (keyring itself is
+imported there too, by the first ``CredentialStore``).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-import keyring
-import keyring.errors
 import orjson
-from keyring.backend import KeyringBackend
 
 from sync.client import Tokens
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 log = logging.getLogger("relaydesk.sync.credentials")
 SERVICE = "relaydesk"
@@ -43,6 +45,8 @@ class CredentialStore:
     """The tokens of one account (server + email)."""
 
     def __init__(self, server_url: str, email: str) -> None:
+        import keyring
+
         self.account = f"{server_url.rstrip('/')}|{email.strip().lower()}"
         backend = keyring.get_keyring()
         self.secure = is_secure(backend)
@@ -53,6 +57,9 @@ class CredentialStore:
                         "only", self.backend_name)
 
     def save(self, tokens: Tokens) -> None:
+        import keyring
+        import keyring.errors
+
         self._memory = tokens
         if not self.secure:
             return
@@ -64,6 +71,9 @@ class CredentialStore:
                         exc.__class__.__name__)
 
     def load(self) -> Tokens | None:
+        import keyring
+        import keyring.errors
+
         if self._memory is not None or not self.secure:
             return self._memory
         try:
@@ -81,6 +91,9 @@ class CredentialStore:
         return self._memory
 
     def clear(self) -> None:
+        import keyring
+        import keyring.errors
+
         self._memory = None
         if not self.secure:
             return
