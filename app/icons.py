@@ -1,8 +1,9 @@
 """Icons: tiny stroke SVGs in ``resources/icons``, drawn in the palette's text colour.
 
-Each icon is rendered from its SVG at every size a view asks for on a high-DPI screen, so it
-stays crisp, and tinted so it reads on light and dark alike. Icons are cached per colour:
-after a theme switch (``ApplicationPaletteChange``) ask for them again.
+Each icon is rendered from its SVG at the size a view asks for (in device pixels, so it stays
+crisp on a high-DPI screen) when it is first asked for, not before, and tinted so it reads on
+light and dark alike. Icons are cached per colour: after a theme switch
+(``ApplicationPaletteChange``) ask for them again.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QRectF, Qt
-from PySide6.QtGui import QColor, QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QGuiApplication,
+    QIcon,
+    QIconEngine,
+    QImage,
+    QPainter,
+    QPalette,
+    QPixmap,
+)
 from PySide6.QtSvg import QSvgRenderer
 
 log = logging.getLogger("relaydesk.icons")
 
 ICONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
-SIZES = (16, 20, 24, 32, 40, 48, 64, 96, 128)  # logical sizes × device pixel ratios in use
 
 CHANNEL_TYPES = ("email", "web_chat", "sms", "whatsapp", "messenger", "instagram", "line")
 STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -64,6 +73,66 @@ def _palette_color(group: QPalette.ColorGroup) -> QColor:
     return QGuiApplication.palette().color(group, QPalette.ColorRole.Text)
 
 
+_engines: list[QIconEngine] = []
+
+
+def _keep(engine: QIconEngine) -> QIconEngine:
+    """Engines are Python objects that C++ icons point at: keep each alive with the cache."""
+    _engines.append(engine)
+    return engine
+
+
+class _TintedSvgEngine(QIconEngine):
+    """Draws one SVG tinted (the disabled colour for disabled widgets) at whatever size is
+    asked, rendering each size once: a list shows seven channel icons at one size, and
+    rendering every size up front cost the first paint tens of milliseconds."""
+
+    def __init__(self, name: str, normal: QColor, disabled: QColor) -> None:
+        super().__init__()
+        self._name, self._normal, self._disabled = name, QColor(normal), QColor(disabled)
+        self._pixmaps: dict[tuple[int, int, bool], QPixmap] = {}
+
+    def _pixmap(self, width: int, height: int, mode: QIcon.Mode) -> QPixmap:
+        side = max(1, min(width, height))
+        disabled = mode == QIcon.Mode.Disabled
+        key = (side, side, disabled)
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            pixmap = render(self._name, side, self._disabled if disabled else self._normal)
+            self._pixmaps[key] = pixmap
+        return pixmap
+
+    def pixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State) -> QPixmap:
+        return QPixmap(self._pixmap(size.width(), size.height(), mode))
+
+    def scaledPixmap(self, size: QSize, mode: QIcon.Mode, state: QIcon.State,
+                     scale: float) -> QPixmap:
+        pixmap = QPixmap(self._pixmap(round(size.width() * scale),
+                                      round(size.height() * scale), mode))
+        pixmap.setDevicePixelRatio(scale)
+        return pixmap
+
+    def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode,
+              state: QIcon.State) -> None:
+        scale = painter.device().devicePixelRatioF() if painter.device() else 1.0
+        side = min(rect.width(), rect.height())
+        pixmap = self._pixmap(round(side * scale), round(side * scale), mode)
+        target = QRect(0, 0, side, side)
+        target.moveCenter(rect.center())
+        painter.drawPixmap(target, pixmap)
+
+    def actualSize(self, size: QSize, mode: QIcon.Mode,
+                   state: QIcon.State) -> QSize:
+        side = min(size.width(), size.height())
+        return QSize(side, side)
+
+    def clone(self) -> QIconEngine:
+        return _keep(_TintedSvgEngine(self._name, self._normal, self._disabled))
+
+    def key(self) -> str:
+        return "relaydesk-tinted-svg"
+
+
 def icon(name: str, color: QColor | str | None = None) -> QIcon:
     """The named icon, tinted ``color`` (default: the palette's text colour; disabled widgets
     get the palette's disabled text colour). Unknown names give an empty icon and a warning."""
@@ -73,11 +142,8 @@ def icon(name: str, color: QColor | str | None = None) -> QIcon:
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    result = QIcon()
-    if _source(name) is not None:
-        for size in SIZES:
-            result.addPixmap(render(name, size, normal), QIcon.Mode.Normal)
-            result.addPixmap(render(name, size, disabled), QIcon.Mode.Disabled)
+    result = (QIcon(_keep(_TintedSvgEngine(name, normal, disabled)))
+              if _source(name) is not None else QIcon())
     _cache[key] = result
     return result
 
@@ -97,4 +163,4 @@ def priority_icon(priority: str, color: QColor | str | None = None) -> QIcon | N
 
 
 def clear_cache() -> None:
-    _cache.clear()
+    _cache.clear()  # (engines stay: icons handed out earlier may still be drawn)

@@ -223,8 +223,9 @@ class ConversationPane(QWidget):
         if row.tags:
             parts.append(", ".join(row.tags))
         if row.pending_intents:
-            parts.append(self.tr("{n} change(s) waiting to be sent").format(
-                n=row.pending_intents))
+            n = row.pending_intents
+            parts.append(self.tr("1 change waiting to be sent") if n == 1 else
+                         self.tr("{n} changes waiting to be sent").format(n=n))
         self.details.setText("  ·  ".join(p for p in parts if p))
         for button in (self.assign_button, self.status_button, self.priority_button,
                        self.tags_button):

@@ -154,7 +154,11 @@
         <translation>自分</translation>
     </message>
     <message>
-        <source>{n} change(s) waiting to be sent</source>
+        <source>1 change waiting to be sent</source>
+        <translation>送信待ちの変更 1 件</translation>
+    </message>
+    <message>
+        <source>{n} changes waiting to be sent</source>
         <translation>送信待ちの変更 {n} 件</translation>
     </message>
     <message>
@@ -444,10 +448,6 @@
         <translation>この会話への変更が失敗しました。会話を開いて再試行するか破棄してください。</translation>
     </message>
     <message>
-        <source>{n} change(s) waiting to be sent</source>
-        <translation>送信待ちの変更 {n} 件</translation>
-    </message>
-    <message>
         <source>Status</source>
         <translation>ステータス</translation>
     </message>
@@ -498,6 +498,14 @@
     <message>
         <source>Me</source>
         <translation>自分</translation>
+    </message>
+    <message>
+        <source>1 change waiting to be sent</source>
+        <translation>送信待ちの変更 1 件</translation>
+    </message>
+    <message>
+        <source>{n} changes waiting to be sent</source>
+        <translation>送信待ちの変更 {n} 件</translation>
     </message>
     <message>
         <source>Answer due {when}</source>
