@@ -171,6 +171,17 @@ class SyncStatusWidget(QWidget):
             return self.tr("Offline — retrying…")
         if state is EngineState.SIGN_IN_REQUIRED:
             return self.tr("Sign-in required")
+        problem = {
+            "server_busy": self.tr("Server busy — retrying"),
+            "server_failed": self.tr("Server error — retrying"),
+            "refused": self.tr("The server refused to sync — retrying later"),
+            "resync_loop": self.tr("The server keeps asking for a full download — "
+                                   "retrying later"),
+            "bad_answer": self.tr("Unreadable answer from the server — retrying"),
+            "unexpected": self.tr("Syncing failed unexpectedly — retrying"),
+        }.get(status.problem or "")
+        if problem is not None:
+            return problem  # the server's English stays in the tooltip, for an admin
         detail = status.message
         if len(detail) > _ERROR_DETAIL_CHARS:
             detail = detail[:_ERROR_DETAIL_CHARS - 1] + "…"

@@ -312,6 +312,11 @@ class Probe:
 
 
 def install_hooks(probe: Probe) -> None:
+    # In the order the desk's own start imports them (``relaydesk`` runs app.main.main):
+    # its Qt-free modules before PySide6, which inspects every module imported after it.
+    from app.main import import_before_qt
+
+    import_before_qt()
     from app import i18n, logs, settings, theme  # noqa: F401  (imports: one bucket)
     from app.conversation.thread import ThreadBrowser, ThreadView
     from app.desk import Desk

@@ -1278,6 +1278,30 @@
         <translation>サインインが必要です</translation>
     </message>
     <message>
+        <source>Server busy — retrying</source>
+        <translation>サーバーが混雑しています — 再試行します</translation>
+    </message>
+    <message>
+        <source>Server error — retrying</source>
+        <translation>サーバーエラー — 再試行します</translation>
+    </message>
+    <message>
+        <source>The server refused to sync — retrying later</source>
+        <translation>サーバーが同期を拒否しました — 後で再試行します</translation>
+    </message>
+    <message>
+        <source>The server keeps asking for a full download — retrying later</source>
+        <translation>サーバーが全件ダウンロードを繰り返し要求しています — 後で再試行します</translation>
+    </message>
+    <message>
+        <source>Unreadable answer from the server — retrying</source>
+        <translation>サーバーの応答を読み取れません — 再試行します</translation>
+    </message>
+    <message>
+        <source>Syncing failed unexpectedly — retrying</source>
+        <translation>予期しない理由で同期に失敗しました — 再試行します</translation>
+    </message>
+    <message>
         <source>Error: {message}</source>
         <translation>エラー: {message}</translation>
     </message>

@@ -323,7 +323,11 @@ def test_status_phrases_progress_and_keyring_warning(qtbot):
     assert not widget.pending_button.isVisible()
 
     widget.update_status(EngineStatus(EngineState.ERROR, "The server answered 500."))
-    assert widget.state_text() == "Error: The server answered 500."
+    assert widget.state_text() == "Error: The server answered 500."  # a kind it cannot name
+    widget.update_status(EngineStatus(EngineState.ERROR, "The server answered 500.",
+                                      problem="server_failed"))
+    assert widget.state_text() == "Server error — retrying"  # its own words, translatable
+    assert widget.state_label.toolTip() == "The server answered 500."  # the detail stays
     banner.update_status(EngineStatus(EngineState.ERROR, "The server answered 500."))
     assert not banner.isHidden() and "You're offline" not in banner.label.text()
     widget.update_status(EngineStatus(EngineState.SIGN_IN_REQUIRED, "Sign in to sync."))

@@ -200,6 +200,10 @@ def test_status_bar_speaks_japanese(japanese: QApplication, qtbot) -> None:
     assert "3" in widget.pending_button.text() and "送信待ち" in widget.pending_button.text()
     assert "1" in widget.failed_button.text() and _CJK.search(widget.failed_button.text())
 
+    widget.update_status(EngineStatus(EngineState.ERROR, "The server answered 503.",
+                                      problem="server_busy"))
+    assert _CJK.search(widget.state_text()) and "503" not in widget.state_text()
+
     i18n.install_translations(japanese, "en")
     widget.update_status(EngineStatus(EngineState.OFFLINE, "connection refused", pending=3))
     assert not _CJK.search(widget.state_text()), widget.state_text()
