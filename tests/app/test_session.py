@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+from app.session import DeskSession
+from app.settings import DeskSettings
+from app.window import MainWindow
 from sync import queries
-from sync.engine import EngineState
-from tests.app.conftest import DEMO_SUPERVISOR, until
+from sync.engine import EngineOptions, EngineState
+from tests.app.conftest import DEMO_AGENT, DEMO_SUPERVISOR, TEST_OPTIONS, until
 
 
 def now_ms() -> int:
@@ -57,3 +60,55 @@ async def test_supervisor_sees_every_team(backend, desks):
     session = await desks.session(backend, DEMO_SUPERVISOR)
     counts = await session.read(queries.nav_counts, session.agent_id)
     assert len(counts.teams) == 3
+
+
+async def test_the_inbox_reads_before_the_session_connects_and_an_action_connects_it(
+        backend, desks):
+    """The desk shows its inbox before anything about the server is set up (start-up
+    speed); an agent's action in that moment is not lost: it connects and is queued."""
+    first = await desks.session(backend)
+    data_dir, config = first.data_dir, first.config
+    await desks.close(first)
+    await asyncio.to_thread(backend.stop)
+
+    session = DeskSession(data_dir, config, options=EngineOptions(**TEST_OPTIONS))
+    desks.sessions.append(session)
+    await session.open(connect=False)
+    assert session.is_open and not session.connected and session.engine is None
+    assert session.status.state is EngineState.CONNECTING  # what the status bar shows
+    assert session.me is not None and session.me.name == "Alex Morgan"
+    unassigned = await session.read(queries.conversation_ids,
+                                    queries.InboxFilter(assignee="none"),
+                                    queries.Sort.LAST_ACTIVITY, session.agent_id)
+    assert unassigned, "the mirror is read without an engine"
+
+    await session.assign(unassigned[0], agent_id=session.agent_id)  # connects first
+    assert session.connected and session.status.pending == 1
+    await asyncio.to_thread(backend.start)
+    await session.sign_in(*DEMO_AGENT)  # (tests keep tokens in memory: gone with `first`)
+    await until(lambda: session.status.state is EngineState.UP_TO_DATE
+                and session.status.pending == 0, 30, what="the assignment to land")
+    rows = await session.read(queries.conversation_rows, [unassigned[0]], now_ms())
+    assert rows[unassigned[0]].assignee_id == session.agent_id
+
+
+async def test_the_window_connects_its_session_once_the_inbox_has_painted(backend, desks,
+                                                                          qtbot):
+    first = await desks.session(backend)
+    data_dir, config = first.data_dir, first.config
+    await desks.close(first)
+    session = DeskSession(data_dir, config, options=EngineOptions(**TEST_OPTIONS))
+    desks.sessions.append(session)
+    await session.open(connect=False)
+    window = MainWindow(session, DeskSettings())
+    qtbot.addWidget(window)
+    window.resize(1200, 700)
+    shown = []
+    window.inboxShown.connect(lambda: shown.append(session.connected))
+    window.show()
+    await until(lambda: shown, 10, what="the inbox's first paint")
+    model = window.inbox_model
+    assert model.rowCount() > 0 and model.data(model.index(0, 0)) is not None
+    await until(lambda: session.connected and session.engine.status.state
+                is not EngineState.CONNECTING, 10, what="the engine to start after the paint")
+    assert shown == [False]  # the paint came first
