@@ -9,6 +9,8 @@ one misses history they now may.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -17,14 +19,16 @@ from server import serialize
 from server.feed import DIRECT, PUBLIC, SCOPED, ChangeBuffer
 
 
-def emit_conversation(buf: ChangeBuffer, conv: m.Conversation) -> None:
-    buf.upsert(
-        "conversation", conv.id, serialize.load_conversation(buf.session, conv),
-        audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id,
-    )
+def emit_conversation(buf: ChangeBuffer, conv: Any, channel_type: str | None = None) -> None:
+    """``conv``: an ``m.Conversation`` or an object with the same attributes (push keeps
+    plain ones); ``channel_type`` saves looking it up when the caller knows it."""
+    data = (serialize.load_conversation(buf.session, conv) if channel_type is None
+            else serialize.conversation(conv, channel_type))
+    buf.upsert("conversation", conv.id, data,
+               audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id)
 
 
-def emit_message(buf: ChangeBuffer, conv: m.Conversation, msg: m.Message) -> None:
+def emit_message(buf: ChangeBuffer, conv: Any, msg: Any) -> None:
     buf.upsert(
         "message", msg.id, serialize.message(msg),
         audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id,
@@ -68,8 +72,7 @@ def audience_agents(session: Session, team_id: str | None, assignee_id: str | No
     return who
 
 
-def _sees_other_conversation_of_contact(session: Session, agent_id: str,
-                                        conv: m.Conversation) -> bool:
+def _sees_other_conversation_of_contact(session: Session, agent_id: str, conv: Any) -> bool:
     """Whether a (non-supervisor) agent still sees another conversation of ``conv``'s contact."""
     teams = select(m.TeamMember.team_id).where(m.TeamMember.agent_id == agent_id)
     found = session.scalar(
@@ -84,7 +87,7 @@ def _sees_other_conversation_of_contact(session: Session, agent_id: str,
 
 def emit_visibility_change(
     buf: ChangeBuffer,
-    conv: m.Conversation,
+    conv: Any,
     before: tuple[str | None, str | None],
     after: tuple[str | None, str | None],
 ) -> None:

@@ -118,8 +118,8 @@ class ChangeBuffer:
         ).scalar_one()
         first = head - n + 1
         created = now_ms()
-        self.session.execute(
-            insert(m.ChangeRow),
+        self.session.connection().execute(
+            insert(m.ChangeRow.__table__),
             [
                 {
                     "seq": first + i,

@@ -4,19 +4,26 @@ One push request is one transaction; each mutation runs in a database savepoint 
 rejection undoes only its own partial work. ``client_states.last_mutation_id`` moves in the
 same transaction as the effects, so a response lost after commit makes the retry a
 ``duplicate``.
+
+The handlers write with SQLAlchemy Core statements, not ORM flushes: a batch reads the
+conversations it touches once, up front (after locking them), and keeps them as plain
+objects. Every write a mutation makes runs inside its savepoint; the in-memory copies it
+changed are put back when the savepoint is rolled back, so later mutations of the batch see
+exactly what the database holds.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from server import models as m
@@ -34,6 +41,11 @@ from sync.rules import REJECT_MESSAGES, send_refusal, sla_due, window_state
 
 DEFAULT_TAG_COLOR = "#6b7280"
 
+_CONVERSATIONS = m.Conversation.__table__
+_MESSAGES = m.Message.__table__
+_CONV_FIELDS = serialize.CONVERSATION_COLUMNS
+_MESSAGE_INSERT = insert(_MESSAGES)
+
 
 class Rejected(Exception):
     def __init__(self, reason: p.RejectReason, message: str | None = None) -> None:
@@ -46,47 +58,152 @@ class ClientConflict(Exception):
     """The client id belongs to another agent."""
 
 
+class Conv:
+    """A conversation row as the batch knows it (the columns of ``m.Conversation``, by name,
+    plus its channel's type)."""
+
+    __slots__ = (*_CONV_FIELDS, "channel_type")
+
+    id: str
+    channel_id: str
+    contact_id: str
+    team_id: str
+    assignee_id: str | None
+    subject: str | None
+    status: str
+    snoozed_until: int | None
+    priority: str
+    tags: str
+    unread_count: int
+    preview: str
+    last_activity_at: int
+    last_inbound_at: int | None
+    sla_due_at: int | None
+    created_at: int
+    channel_type: str
+
+    def __init__(self, row: Iterable[Any]) -> None:
+        for name, value in zip((*_CONV_FIELDS, "channel_type"), row, strict=True):
+            setattr(self, name, value)
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _CONV_FIELDS)
+
+    def restore(self, values: tuple[Any, ...]) -> None:
+        for name, value in zip(_CONV_FIELDS, values, strict=True):
+            setattr(self, name, value)
+
+
+_CONV_SELECT = select(
+    *(_CONVERSATIONS.c[name] for name in _CONV_FIELDS), m.Channel.__table__.c.type
+).join_from(_CONVERSATIONS, m.Channel.__table__,
+            m.Channel.__table__.c.id == _CONVERSATIONS.c.channel_id)
+
+
+def _load_conversations(conn: Connection, ids: list[str]) -> dict[str, Conv]:
+    out: dict[str, Conv] = {}
+    for start in range(0, len(ids), 500):
+        rows = conn.execute(_CONV_SELECT.where(_CONVERSATIONS.c.id.in_(ids[start:start + 500])))
+        for row in rows:
+            out[row[0]] = Conv(row)
+    return out
+
+
+@dataclass
+class _Batch:
+    """What one push batch has read so far. Its conversations cannot change under it: push()
+    locked them (PostgreSQL) or holds the database's write lock (SQLite). A message id or tag
+    name another transaction adds meanwhile (PostgreSQL) makes this batch's insert of the same
+    key fail, and the whole request is retried."""
+
+    conversations: dict[str, Conv] = field(default_factory=dict)
+    # message id -> (conversation id, author id) for messages known to exist
+    messages: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    tags: dict[str, bool] = field(default_factory=dict)  # tag name -> exists
+    agent_names: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class _Ctx:
     session: Session
+    conn: Connection
     buf: ChangeBuffer
     viewer: Viewer
     now: int
+    batch: _Batch
+    # Puts the batch's in-memory state back when the mutation's savepoint is rolled back.
+    undo: list[Callable[[], None]] = field(default_factory=list)
 
 
-def _conversation(ctx: _Ctx, conversation_id: str) -> m.Conversation:
-    # push() has locked every conversation of the batch already (PostgreSQL; SQLite locks
-    # the database): a plain identity-map lookup is enough, and free for repeats.
-    conv = ctx.session.get(m.Conversation, conversation_id)
+def _conversation(ctx: _Ctx, conversation_id: str) -> Conv:
+    conversations = ctx.batch.conversations
+    conv = conversations.get(conversation_id)
     if conv is None:
-        raise Rejected(p.RejectReason.CONVERSATION_GONE)
+        conv = _load_conversations(ctx.conn, [conversation_id]).get(conversation_id)
+        if conv is None:
+            raise Rejected(p.RejectReason.CONVERSATION_GONE)
+        conversations[conversation_id] = conv
     if not ctx.viewer.can_see(conv.team_id, conv.assignee_id):
         # Same answer as for a missing conversation would leak existence; this one is
         # honest to agents who just lost access (transferred away while offline).
         raise Rejected(p.RejectReason.NOT_PERMITTED)
+    before = conv.snapshot()
+    ctx.undo.append(lambda: conv.restore(before))
     return conv
 
 
-def _system_message(ctx: _Ctx, conv: m.Conversation, body: str) -> None:
-    msg = m.Message(
-        id=str(uuid.uuid4()), conversation_id=conv.id, direction="system", author_id=None,
-        body=body, template=None, delivery="sent", mentions="[]", created_at=ctx.now,
+_UPDATES: dict[tuple[str, ...], Update] = {}
+
+
+def _update(ctx: _Ctx, conv: Conv, **values: Any) -> None:
+    """Change the conversation, in the database (inside the savepoint) and in the batch."""
+    for name, value in values.items():
+        setattr(conv, name, value)
+    key = tuple(values)
+    stmt = _UPDATES.get(key)
+    if stmt is None:
+        stmt = _UPDATES[key] = (
+            update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("_id"))
+            .values({name: bindparam(name) for name in key})
+        )
+    ctx.conn.execute(stmt, {"_id": conv.id, **values})
+
+
+def _add_message(ctx: _Ctx, conv: Conv, message_id: str, direction: str,
+                 author_id: str | None, body: str, template: str | None,
+                 mentions: str) -> SimpleNamespace:
+    msg = SimpleNamespace(
+        id=message_id, conversation_id=conv.id, direction=direction, author_id=author_id,
+        body=body, template=template, delivery="sent", mentions=mentions, created_at=ctx.now,
     )
-    ctx.session.add(msg)
+    ctx.conn.execute(_MESSAGE_INSERT, vars(msg))
+    messages = ctx.batch.messages
+    messages[message_id] = (conv.id, author_id)
+    ctx.undo.append(lambda: messages.pop(message_id, None))
+    return msg
+
+
+def _system_message(ctx: _Ctx, conv: Conv, body: str) -> None:
+    msg = _add_message(ctx, conv, str(uuid.uuid4()), "system", None, body, None, "[]")
     emit_message(ctx.buf, conv, msg)
 
 
 def _agent_name(ctx: _Ctx, agent_id: str | None) -> str:
     if agent_id is None:
         return "nobody"
-    return ctx.session.scalar(select(m.Agent.name).where(m.Agent.id == agent_id)) or agent_id
+    names = ctx.batch.agent_names
+    name = names.get(agent_id)
+    if name is None:
+        name = names[agent_id] = ctx.conn.scalar(
+            select(m.Agent.name).where(m.Agent.id == agent_id)) or agent_id
+    return name
 
 
 def _existing_message(ctx: _Ctx, message_id: str, conversation_id: str) -> bool:
-    existing = ctx.session.get(m.Message, message_id)
+    existing = ctx.batch.messages.get(message_id)
     if existing is None:
         return False
-    if existing.conversation_id != conversation_id or existing.author_id != ctx.viewer.agent_id:
+    if existing[0] != conversation_id or existing[1] != ctx.viewer.agent_id:
         raise Rejected(p.RejectReason.INVALID, "That message id is already used.")
     return True
 
@@ -99,50 +216,43 @@ def send_message(ctx: _Ctx, a: p.SendMessageArgs) -> None:
     conv = _conversation(ctx, a.conversation_id)
     if _existing_message(ctx, a.message_id, conv.id):
         raise _AlreadyDone
-    channel = ctx.session.get(m.Channel, conv.channel_id)
-    assert channel is not None
-    identity = ctx.session.scalar(
-        select(m.ContactIdentity).where(
+    channel_type = conv.channel_type
+    identity = ctx.conn.execute(
+        select(m.ContactIdentity.handle, m.ContactIdentity.opted_out).where(
             m.ContactIdentity.contact_id == conv.contact_id,
-            m.ContactIdentity.channel_type == channel.type,
+            m.ContactIdentity.channel_type == channel_type,
         )
-    )
+    ).first()
     if identity is None:
         raise Rejected(p.RejectReason.INVALID, "The contact has no address on this channel.")
-    state = window_state(channel.type, conv.last_inbound_at, ctx.now, opted_out=identity.opted_out)
+    handle, opted_out = identity
+    state = window_state(channel_type, conv.last_inbound_at, ctx.now, opted_out=bool(opted_out))
     refusal = send_refusal(state, template=a.template, human_agent_tag=a.human_agent_tag)
     if refusal is not None:
         raise Rejected(refusal)
     body = a.body
     if a.template:
-        tpl = ctx.session.scalar(
-            select(m.Template).where(
-                m.Template.name == a.template, m.Template.channel_type == channel.type
+        tpl_body = ctx.conn.execute(
+            select(m.Template.body).where(
+                m.Template.name == a.template, m.Template.channel_type == channel_type
             )
-        )
-        if tpl is None:
+        ).first()
+        if tpl_body is None:
             raise Rejected(p.RejectReason.UNKNOWN_TEMPLATE)
-        body = body or tpl.body
+        body = body or tpl_body[0]
     if not body.strip():
         raise Rejected(p.RejectReason.INVALID, "A reply cannot be empty.")
-    msg = m.Message(
-        id=a.message_id, conversation_id=conv.id, direction="outbound",
-        author_id=ctx.viewer.agent_id, body=body, template=a.template, delivery="sent",
-        mentions="[]", created_at=ctx.now,
-    )
-    ctx.session.add(msg)
+    msg = _add_message(ctx, conv, a.message_id, "outbound", ctx.viewer.agent_id, body,
+                       a.template, "[]")
     # The loopback provider: what a real provider would send, recorded once per message id.
-    ctx.session.add(m.OutboundDelivery(
-        channel_id=channel.id, message_id=msg.id, conversation_id=conv.id,
-        to_handle=identity.handle, body=body, template=a.template, created_at=ctx.now,
-    ))
-    conv.last_activity_at = ctx.now
-    conv.preview = body[:200]
-    conv.unread_count = 0
-    conv.sla_due_at = None
-    ctx.session.flush()
+    ctx.conn.execute(insert(m.OutboundDelivery.__table__), {
+        "channel_id": conv.channel_id, "message_id": msg.id, "conversation_id": conv.id,
+        "to_handle": handle, "body": body, "template": a.template, "created_at": ctx.now,
+    })
+    _update(ctx, conv, last_activity_at=ctx.now, preview=body[:200], unread_count=0,
+            sla_due_at=None)
     emit_message(ctx.buf, conv, msg)
-    emit_conversation(ctx.buf, conv)
+    emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
 def add_note(ctx: _Ctx, a: p.AddNoteArgs) -> None:
@@ -151,16 +261,11 @@ def add_note(ctx: _Ctx, a: p.AddNoteArgs) -> None:
         raise _AlreadyDone
     mentions = sorted(set(a.mentions))
     if mentions:
-        known = set(ctx.session.scalars(select(m.Agent.id).where(m.Agent.id.in_(mentions))))
+        known = set(ctx.conn.scalars(select(m.Agent.id).where(m.Agent.id.in_(mentions))))
         if known != set(mentions):
             raise Rejected(p.RejectReason.UNKNOWN_AGENT, "A mentioned agent does not exist.")
-    msg = m.Message(
-        id=a.message_id, conversation_id=conv.id, direction="note",
-        author_id=ctx.viewer.agent_id, body=a.body, template=None, delivery="sent",
-        mentions=orjson.dumps(mentions).decode(), created_at=ctx.now,
-    )
-    ctx.session.add(msg)
-    ctx.session.flush()
+    msg = _add_message(ctx, conv, a.message_id, "note", ctx.viewer.agent_id, a.body, None,
+                       orjson.dumps(mentions).decode())
     emit_message(ctx.buf, conv, msg)
 
 
@@ -173,13 +278,13 @@ def set_status(ctx: _Ctx, a: p.SetStatusArgs) -> None:
         until = a.snoozed_until
     if conv.status == a.status.value and conv.snoozed_until == until:
         return
-    conv.status = a.status.value
-    conv.snoozed_until = until
     if a.status is p.ConversationStatus.RESOLVED:
-        conv.sla_due_at = None
+        _update(ctx, conv, status=a.status.value, snoozed_until=until, sla_due_at=None)
+    else:
+        _update(ctx, conv, status=a.status.value, snoozed_until=until)
     by = _agent_name(ctx, ctx.viewer.agent_id)
     _system_message(ctx, conv, f"Status set to {a.status.value} by {by}")
-    emit_conversation(ctx.buf, conv)
+    emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
 def assign(ctx: _Ctx, a: p.AssignArgs, raw: dict[str, Any]) -> None:
@@ -188,29 +293,32 @@ def assign(ctx: _Ctx, a: p.AssignArgs, raw: dict[str, Any]) -> None:
     conv = _conversation(ctx, a.conversation_id)
     before = (conv.team_id, conv.assignee_id)
     if "agent_id" in raw and a.agent_id is not None:
-        agent = ctx.session.get(m.Agent, a.agent_id)
-        if agent is None or not agent.active:
+        active = ctx.conn.execute(
+            select(m.Agent.active).where(m.Agent.id == a.agent_id)).first()
+        if active is None or not active[0]:
             raise Rejected(p.RejectReason.UNKNOWN_AGENT)
+    team_id, assignee_id = before
     if "team_id" in raw:
         if a.team_id is None:
             raise Rejected(p.RejectReason.INVALID, "A conversation always belongs to a team.")
-        if ctx.session.get(m.Team, a.team_id) is None:
+        if ctx.conn.scalar(select(m.Team.id).where(m.Team.id == a.team_id)) is None:
             raise Rejected(p.RejectReason.UNKNOWN_TEAM)
-        conv.team_id = a.team_id
+        team_id = a.team_id
     if "agent_id" in raw:
-        conv.assignee_id = a.agent_id
-    after = (conv.team_id, conv.assignee_id)
+        assignee_id = a.agent_id
+    after = (team_id, assignee_id)
     if before == after:
         return
-    ctx.session.flush()
+    # Written before the audiences are worked out: they read the conversations table.
+    _update(ctx, conv, team_id=team_id, assignee_id=assignee_id)
     emit_visibility_change(ctx.buf, conv, before, after)
     if before[1] != after[1]:
         _system_message(ctx, conv, f"Assigned to {_agent_name(ctx, conv.assignee_id)} by "
                                    f"{_agent_name(ctx, ctx.viewer.agent_id)}")
     if before[0] != after[0]:
-        team = ctx.session.get(m.Team, conv.team_id)
-        _system_message(ctx, conv, f"Moved to team {team.name if team else conv.team_id}")
-    emit_conversation(ctx.buf, conv)
+        team_name = ctx.conn.scalar(select(m.Team.name).where(m.Team.id == conv.team_id))
+        _system_message(ctx, conv, f"Moved to team {team_name or conv.team_id}")
+    emit_conversation(ctx.buf, conv, conv.channel_type)
     if before[0] != after[0]:
         emit_contact(ctx.buf, conv.contact_id)
 
@@ -219,14 +327,25 @@ def set_priority(ctx: _Ctx, a: p.SetPriorityArgs) -> None:
     conv = _conversation(ctx, a.conversation_id)
     if conv.priority == a.priority.value:
         return
-    conv.priority = a.priority.value
     if conv.sla_due_at is not None and conv.last_inbound_at is not None:
-        conv.sla_due_at = sla_due(conv.last_inbound_at, conv.priority)
-    emit_conversation(ctx.buf, conv)
+        _update(ctx, conv, priority=a.priority.value,
+                sla_due_at=sla_due(conv.last_inbound_at, a.priority.value))
+    else:
+        _update(ctx, conv, priority=a.priority.value)
+    emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
-def _tags(conv: m.Conversation) -> list[str]:
+def _tags(conv: Conv) -> list[str]:
     return list(orjson.loads(conv.tags or "[]"))
+
+
+def _tag_exists(ctx: _Ctx, name: str) -> bool:
+    known = ctx.batch.tags
+    exists = known.get(name)
+    if exists is None:
+        exists = known[name] = ctx.conn.scalar(
+            select(m.Tag.id).where(m.Tag.name == name)) is not None
+    return exists
 
 
 def add_tag(ctx: _Ctx, a: p.TagArgs) -> None:
@@ -237,12 +356,15 @@ def add_tag(ctx: _Ctx, a: p.TagArgs) -> None:
     tags = _tags(conv)
     if name in tags:
         return
-    if ctx.session.scalar(select(m.Tag).where(m.Tag.name == name)) is None:
-        tag = m.Tag(id=str(uuid.uuid4()), name=name, color=DEFAULT_TAG_COLOR)
-        ctx.session.add(tag)
-        emit_public(ctx.buf, "tag", tag.id, serialize.tag(tag))
-    conv.tags = orjson.dumps([*tags, name]).decode()
-    emit_conversation(ctx.buf, conv)
+    if not _tag_exists(ctx, name):
+        tag = SimpleNamespace(id=str(uuid.uuid4()), name=name, color=DEFAULT_TAG_COLOR)
+        ctx.conn.execute(insert(m.Tag.__table__), vars(tag))
+        known = ctx.batch.tags
+        known[name] = True
+        ctx.undo.append(lambda: known.__setitem__(name, False))
+        emit_public(ctx.buf, "tag", tag.id, serialize.tag(tag))  # type: ignore[arg-type]
+    _update(ctx, conv, tags=orjson.dumps([*tags, name]).decode())
+    emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
 def remove_tag(ctx: _Ctx, a: p.TagArgs) -> None:
@@ -250,16 +372,16 @@ def remove_tag(ctx: _Ctx, a: p.TagArgs) -> None:
     tags = _tags(conv)
     if a.tag not in tags:
         return
-    conv.tags = orjson.dumps([t for t in tags if t != a.tag]).decode()
-    emit_conversation(ctx.buf, conv)
+    _update(ctx, conv, tags=orjson.dumps([t for t in tags if t != a.tag]).decode())
+    emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
 def mark_read(ctx: _Ctx, a: p.MarkReadArgs) -> None:
     conv = _conversation(ctx, a.conversation_id)
     if conv.unread_count == 0:
         return
-    conv.unread_count = 0
-    emit_conversation(ctx.buf, conv)
+    _update(ctx, conv, unread_count=0)
+    emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
 _HANDLERS: dict[p.MutationName, Callable[..., None]] = {
@@ -322,18 +444,27 @@ def _apply_one(ctx: _Ctx, mut: p.Mutation) -> None:
         _HANDLERS[name](ctx, args)
 
 
-def _client_state(session: Session, client_id: str, agent_id: str, lock: bool) -> m.ClientState:
-    q = select(m.ClientState).where(m.ClientState.client_id == client_id)
+
+_CLIENT_STATES = m.ClientState.__table__
+_RECORDS = m.MutationRecord.__table__
+
+
+def _client_state(conn: Connection, client_id: str, agent_id: str, lock: bool) -> int:
+    """The client's last settled mutation id (0 for a new client); the row is created if
+    missing and locked on PostgreSQL."""
+    q = select(_CLIENT_STATES.c.agent_id, _CLIENT_STATES.c.last_mutation_id).where(
+        _CLIENT_STATES.c.client_id == client_id)
     if lock:
         q = q.with_for_update()
-    state = session.scalar(q)
-    if state is None:
-        state = m.ClientState(client_id=client_id, agent_id=agent_id, last_mutation_id=0)
-        session.add(state)
-        session.flush()
-    if state.agent_id != agent_id:
+    row = conn.execute(q).first()
+    if row is None:
+        # Two first pushes racing: the loser's insert fails and its request is retried.
+        conn.execute(insert(_CLIENT_STATES), {"client_id": client_id, "agent_id": agent_id,
+                                              "last_mutation_id": 0})
+        return 0
+    if row[0] != agent_id:
         raise ClientConflict
-    return state
+    return int(row[1])
 
 
 def last_mutation_id(session: Session, client_id: str | None, agent_id: str) -> int:
@@ -345,86 +476,139 @@ def last_mutation_id(session: Session, client_id: str | None, agent_id: str) -> 
     return state.last_mutation_id
 
 
+def _duplicates(conn: Connection, client_id: str, ids: list[int]
+                ) -> dict[int, tuple[str, str | None, str | None, int | None]]:
+    """First outcomes of already settled mutations: id -> (status, error code, message, seq)."""
+    out: dict[int, tuple[str, str | None, str | None, int | None]] = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(
+            select(_RECORDS.c.mutation_id, _RECORDS.c.status, _RECORDS.c.error_code,
+                   _RECORDS.c.error_message, _RECORDS.c.change_seq)
+            .where(_RECORDS.c.client_id == client_id,
+                   _RECORDS.c.mutation_id.in_(ids[start:start + 500]))
+        ):
+            out[int(row[0])] = (row[1], row[2], row[3], row[4])
+    return out
+
+
+def _preload(conn: Connection, batch: _Batch, mutations: list[p.Mutation]) -> None:
+    """Read, in a few statements, the conversations, client message ids and tags the batch
+    names."""
+    conv_ids: set[str] = set()
+    message_ids: set[str] = set()
+    tag_names: set[str] = set()
+    for mut in mutations:
+        cid = mut.args.get("conversation_id")
+        if isinstance(cid, str) and "\x00" not in cid:
+            conv_ids.add(cid)
+        mid = mut.args.get("message_id")
+        if isinstance(mid, str) and "\x00" not in mid:
+            message_ids.add(mid)
+        tag = mut.args.get("tag") if mut.name == p.MutationName.ADD_TAG.value else None
+        if isinstance(tag, str) and "\x00" not in tag and tag.strip():
+            tag_names.add(tag.strip())
+    if conv_ids:
+        batch.conversations.update(_load_conversations(conn, sorted(conv_ids)))
+    ids = sorted(message_ids)
+    for start in range(0, len(ids), 500):
+        for mid, conversation_id, author_id in conn.execute(
+            select(_MESSAGES.c.id, _MESSAGES.c.conversation_id, _MESSAGES.c.author_id)
+            .where(_MESSAGES.c.id.in_(ids[start:start + 500]))
+        ):
+            batch.messages[mid] = (conversation_id, author_id)
+    if tag_names:
+        names = sorted(tag_names)
+        batch.tags.update(dict.fromkeys(names, False))
+        for start in range(0, len(names), 500):
+            batch.tags.update(dict.fromkeys(conn.scalars(
+                select(m.Tag.name).where(m.Tag.name.in_(names[start:start + 500]))), True))
+
+
 def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: bool
          ) -> tuple[p.PushResponse, int | None]:
     """Apply a batch; returns the response and the last change seq written (for pokes)."""
-    state = _client_state(session, req.client_id, viewer.agent_id, lock=is_postgres)
+    conn = session.connection()
     # Tracked locally and written once with the batch's last statements: the row is locked
     # (PostgreSQL) or the database is (SQLite) until commit either way.
-    last = state.last_mutation_id
-    conn = session.connection()
+    first_last = last = _client_state(conn, req.client_id, viewer.agent_id, lock=is_postgres)
+    todo = [mut for mut in req.mutations if mut.id > last]
     if is_postgres:
         # Lock every conversation the batch touches up front, in id order: taking the locks
         # one mutation at a time, in batch order, deadlocks concurrent batches.
-        ids = sorted({str(mut.args["conversation_id"]) for mut in req.mutations
-                      if mut.id > last
-                      and isinstance(mut.args.get("conversation_id"), str)
+        ids = sorted({str(mut.args["conversation_id"]) for mut in todo
+                      if isinstance(mut.args.get("conversation_id"), str)
                       and "\x00" not in mut.args["conversation_id"]})
         if ids:
             session.execute(select(m.Conversation.id).where(m.Conversation.id.in_(ids))
                             .order_by(m.Conversation.id).with_for_update())
+    batch = _Batch()
+    if todo:
+        _preload(conn, batch, todo)
+    dup_ids = [mut.id for mut in req.mutations if mut.id <= last]
+    done = _duplicates(conn, req.client_id, dup_ids) if dup_ids else {}
     results: list[p.MutationResult] = []
-    records: list[m.MutationRecord] = []
+    records: list[dict[str, Any]] = []
     pending_seq: list[tuple[int, int]] = []  # (index in results, buffer mark after its changes)
     buf = ChangeBuffer(session, is_postgres=is_postgres)
     stopped = False
-    for mut in req.mutations:
-        if mut.id <= last:
-            rec = session.get(m.MutationRecord, (req.client_id, mut.id))
+    # The driver's own cursor for the savepoints (see below).
+    savepoint = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for mut in req.mutations:
+            if mut.id <= last:
+                rec = done.get(mut.id)
+                results.append(p.MutationResult(
+                    id=mut.id, status=p.MutationStatus.DUPLICATE,
+                    original_status=p.MutationStatus(rec[0]) if rec else None,
+                    error=(p.MutationError(code=p.RejectReason(rec[1]), message=rec[2] or "")
+                           if rec and rec[1] else None),
+                    change_seq=rec[3] if rec else None,
+                ))
+                continue
+            if mut.id != last + 1:
+                stopped = True
+                break
+            ctx = _Ctx(session, conn, buf, viewer, now_ms(), batch)
+            mark = buf.mark()
+            status, error = p.MutationStatus.APPLIED, None
+            # A database savepoint per mutation: a rejection undoes only its own writes, and
+            # ``ctx.undo`` puts back what the batch had read and the mutation changed.
+            # Plain SQL with one fixed name, on the driver's cursor: SQLAlchemy would compile
+            # each uniquely named savepoint anew, and costs more than the statement itself.
+            savepoint.execute("SAVEPOINT rd_mutation")
+            try:
+                _apply_one(ctx, mut)
+                savepoint.execute("RELEASE SAVEPOINT rd_mutation")
+            except (Rejected, _AlreadyDone) as exc:
+                savepoint.execute("ROLLBACK TO SAVEPOINT rd_mutation")
+                savepoint.execute("RELEASE SAVEPOINT rd_mutation")
+                for put_back in reversed(ctx.undo):
+                    put_back()
+                buf.rollback_to(mark)
+                if isinstance(exc, Rejected):
+                    status = p.MutationStatus.REJECTED
+                    error = p.MutationError(code=exc.reason, message=exc.message)
+                else:
+                    status = p.MutationStatus.DUPLICATE
+            last = mut.id
             results.append(p.MutationResult(
-                id=mut.id, status=p.MutationStatus.DUPLICATE,
-                original_status=p.MutationStatus(rec.status) if rec else None,
-                error=(p.MutationError(code=p.RejectReason(rec.error_code),
-                                       message=rec.error_message or "")
-                       if rec and rec.error_code else None),
-                change_seq=rec.change_seq if rec else None,
+                id=mut.id, status=status, error=error,
+                original_status=p.MutationStatus.APPLIED if status is p.MutationStatus.DUPLICATE
+                else None,
             ))
-            continue
-        if mut.id != last + 1:
-            stopped = True
-            break
-        ctx = _Ctx(session, buf, viewer, now_ms())
-        mark = buf.mark()
-        status, error = p.MutationStatus.APPLIED, None
-        # A database savepoint, not the ORM's: Session.begin_nested() snapshots the whole
-        # identity map each time, which made a 100-mutation batch quadratic. Each mutation
-        # flushes its effects before its savepoint is released; after a rollback, unflushed
-        # new objects are dropped and the rest reloaded from the database, so the ORM never
-        # keeps state the savepoint undid.
-        # Plain SQL with one fixed name: SQLAlchemy compiles each uniquely named savepoint anew.
-        conn.exec_driver_sql("SAVEPOINT rd_mutation")
-        try:
-            _apply_one(ctx, mut)
-            session.flush()
-            conn.exec_driver_sql("RELEASE SAVEPOINT rd_mutation")
-        except (Rejected, _AlreadyDone) as exc:
-            conn.exec_driver_sql("ROLLBACK TO SAVEPOINT rd_mutation")
-            conn.exec_driver_sql("RELEASE SAVEPOINT rd_mutation")
-            for obj in list(session.new):
-                session.expunge(obj)
-            session.expire_all()
-            buf.rollback_to(mark)
-            if isinstance(exc, Rejected):
-                status = p.MutationStatus.REJECTED
-                error = p.MutationError(code=exc.reason, message=exc.message)
-            else:
-                status = p.MutationStatus.DUPLICATE
-        last = mut.id
-        results.append(p.MutationResult(
-            id=mut.id, status=status, error=error,
-            original_status=p.MutationStatus.APPLIED if status is p.MutationStatus.DUPLICATE
-            else None,
-        ))
-        if buf.mark() > mark:
-            pending_seq.append((len(results) - 1, buf.mark()))
-        records.append(m.MutationRecord(
-            client_id=req.client_id, mutation_id=mut.id, name=mut.name.replace("\x00", "?"),
-            status=(p.MutationStatus.APPLIED if status is p.MutationStatus.DUPLICATE
-                    else status).value,
-            error_code=error.code.value if error else None,
-            error_message=error.message if error else None,
-            change_seq=None, created_at=ctx.now,
-        ))
+            if buf.mark() > mark:
+                pending_seq.append((len(results) - 1, buf.mark()))
+            records.append({
+                "client_id": req.client_id, "mutation_id": mut.id,
+                "name": mut.name.replace("\x00", "?"),
+                "status": (p.MutationStatus.APPLIED if status is p.MutationStatus.DUPLICATE
+                           else status).value,
+                "error_code": error.code.value if error else None,
+                "error_message": error.message if error else None,
+                "change_seq": None, "created_at": ctx.now,
+            })
+    finally:
+        savepoint.close()
     # Number the batch's changes last: the feed-head lock is held only until commit.
     n_rows = buf.mark()
     head = buf.flush()
@@ -432,11 +616,14 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
         first = head - n_rows + 1
         for index, end_mark in pending_seq:
             results[index].change_seq = first + end_mark - 1
-    by_id = {r.id: r for r in results}
-    for rec in records:
-        rec.change_seq = by_id[rec.mutation_id].change_seq
-    session.add_all(records)
-    state.last_mutation_id = last
+    if records:
+        by_id = {r.id: r for r in results}
+        for rec in records:
+            rec["change_seq"] = by_id[rec["mutation_id"]].change_seq
+        conn.execute(insert(_RECORDS), records)
+    if last != first_last:
+        conn.execute(update(_CLIENT_STATES).where(_CLIENT_STATES.c.client_id == req.client_id)
+                     .values(last_mutation_id=last))
     return (
         p.PushResponse(results=results, last_mutation_id=last,
                        stopped_at_gap=stopped),

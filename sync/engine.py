@@ -495,26 +495,73 @@ class SyncEngine:
                     await fetch
 
     async def _push_all(self) -> None:
-        while True:
-            client_id, batch = await self.store.run_write(self._next_batch)
-            if not batch:
-                return
-            mutations = [{"id": i.mutation_id, "name": i.name, "args": i.args} for i in batch]
-            response = await self._call(lambda c=client_id, m=mutations: self.api.push(c, m))
-            await self.store.run_write(self._record, response)
-            await self._refresh_counts()
-            if response.stopped_at_gap:
-                log.warning("server forgot this client's intents (gap after %d); renumbering",
-                            response.last_mutation_id)
-                await self.store.run_write(self._with_outbox, outbox.start_new_client)
-            elif not response.results:
-                return
+        """Push every pending intent, in mutation id order, one batch in flight at a time.
 
-    def _next_batch(self) -> tuple[str, list[IntentRecord]]:
+        While batch N is on the wire, batch N+1 is read; once N is answered, N+1 goes out at
+        once and N's answers are written meanwhile (with N+1 marked as attempted). Nothing
+        depends on that order: a crash before N's answers are written leaves N pending, and
+        the server answers its second push as duplicates."""
+        client_id, batch = await self.store.run_write(self._next_batch, None)
+        writing: asyncio.Future[None] | None = None  # the previous batch's answers
+        upcoming: asyncio.Future[list[IntentRecord]] | None = None  # the next batch
+        try:
+            while batch:
+                mutations = [{"id": i.mutation_id, "name": i.name, "args": i.args}
+                             for i in batch]
+                upcoming = asyncio.ensure_future(
+                    self.store.run_read(self._peek_batch, batch[-1].mutation_id))
+                response = await self._call(lambda c=client_id, m=mutations: self.api.push(c, m))
+                if writing is not None:
+                    done, writing = writing, None
+                    await done
+                following = await upcoming
+                upcoming = None
+                answered = {r.id for r in response.results}
+                if not response.stopped_at_gap and all(i.mutation_id in answered
+                                                       for i in batch):
+                    writing = asyncio.ensure_future(self._record_batch(response, following))
+                    batch = following
+                    continue
+                # Something unusual: settle this batch before deciding what to push next.
+                await self.store.run_write(self._record, response)
+                await self._refresh_counts()
+                if response.stopped_at_gap:
+                    log.warning("server forgot this client's intents (gap after %d); "
+                                "renumbering", response.last_mutation_id)
+                    await self.store.run_write(self._with_outbox, outbox.start_new_client)
+                elif not response.results:
+                    return
+                client_id, batch = await self.store.run_write(self._next_batch, None)
+            if writing is not None:
+                done, writing = writing, None
+                await done
+        finally:
+            # Only left over when something failed: the write still completes (it keeps the
+            # answers the server gave), and its own failure must not hide the first one.
+            for leftover in (upcoming, writing):
+                if leftover is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(leftover)
+
+    async def _record_batch(self, response: Any, following: list[IntentRecord]) -> None:
+        await self.store.run_write(self._record_and_mark, response,
+                                   [i.mutation_id for i in following])
+        await self._refresh_counts()
+
+    def _next_batch(self, after: int | None) -> tuple[str, list[IntentRecord]]:
         with self.store.write_outbox() as conn:
-            batch = outbox.pending(conn, self.options.push_batch)
+            batch = outbox.pending(conn, self.options.push_batch, after)
             outbox.mark_attempt(conn, [i.mutation_id for i in batch])
             return outbox.client_id(conn), batch
+
+    def _peek_batch(self, after: int) -> list[IntentRecord]:
+        with self.store.read_outbox() as conn:
+            return outbox.pending(conn, self.options.push_batch, after)
+
+    def _record_and_mark(self, response: Any, attempted: list[int]) -> None:
+        with self.store.write_outbox() as conn:
+            outbox.record_results(conn, response, now_ms())
+            outbox.mark_attempt(conn, attempted)
 
     def _record(self, response: Any) -> None:
         with self.store.write_outbox() as conn:

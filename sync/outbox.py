@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from sync import protocol as p
 from sync.models import Intent
@@ -114,10 +114,13 @@ def enqueue(conn: Connection, name: str, args: dict[str, Any], now_ms: int) -> I
     return _record(row)
 
 
-def pending(conn: Connection, limit: int = 500) -> list[IntentRecord]:
-    rows = conn.execute(
-        select(Intent).where(Intent.state == PENDING).order_by(Intent.mutation_id).limit(limit)
-    ).all()
+def pending(conn: Connection, limit: int = 500, after: int | None = None) -> list[IntentRecord]:
+    """The oldest pending intents, in mutation id order; with ``after``, only those whose
+    mutation id is higher (the batch that follows one still being pushed)."""
+    q = select(Intent).where(Intent.state == PENDING)
+    if after is not None:
+        q = q.where(Intent.mutation_id > after)
+    rows = conn.execute(q.order_by(Intent.mutation_id).limit(limit)).all()
     return [_record(r) for r in rows]
 
 
@@ -142,25 +145,47 @@ def mark_attempt(conn: Connection, mutation_ids: list[int]) -> None:
                      .values(attempts=Intent.attempts + 1))
 
 
+_INTENTS = Intent.__table__
+_MARK_REJECTED = (
+    update(_INTENTS).where(_INTENTS.c.mutation_id == bindparam("b_mutation_id"))
+    .values(state=REJECTED, error_code=bindparam("b_error_code"),
+            error_message=bindparam("b_error_message"), settled_at=bindparam("b_settled_at"))
+)
+_MARK_APPLIED = (
+    update(_INTENTS).where(_INTENTS.c.mutation_id == bindparam("b_mutation_id"))
+    .values(state=APPLIED, change_seq=bindparam("b_change_seq"),
+            settled_at=bindparam("b_settled_at"))
+)
+
+
 def record_results(conn: Connection, response: p.PushResponse, now_ms: int) -> tuple[int, int]:
     """Apply the server's answers; returns (applied, rejected) counts."""
-    applied = rejected = 0
+    # Keyed by mutation id: one row each (the last answer wins, as statement by statement).
+    rejected: dict[int, dict[str, Any]] = {}
+    applied: dict[int, dict[str, Any]] = {}
     for result in response.results:
         status = result.status
         if status is MutationStatus.DUPLICATE:
             status = result.original_status or MutationStatus.APPLIED
+        applied.pop(result.id, None)
+        rejected.pop(result.id, None)
         if status is MutationStatus.REJECTED:
-            rejected += 1
-            conn.execute(update(Intent).where(Intent.mutation_id == result.id).values(
-                state=REJECTED,
-                error_code=result.error.code.value if result.error else "rejected",
-                error_message=result.error.message if result.error else None,
-                settled_at=now_ms))
+            rejected[result.id] = {
+                "b_mutation_id": result.id,
+                "b_error_code": result.error.code.value if result.error else "rejected",
+                "b_error_message": result.error.message if result.error else None,
+                "b_settled_at": now_ms,
+            }
         else:
-            applied += 1
-            conn.execute(update(Intent).where(Intent.mutation_id == result.id).values(
-                state=APPLIED, change_seq=result.change_seq, settled_at=now_ms))
-    return applied, rejected
+            applied[result.id] = {"b_mutation_id": result.id,
+                                  "b_change_seq": result.change_seq, "b_settled_at": now_ms}
+    # One statement executed for many rows each (a statement per intent cost more than the
+    # server's work on it).
+    if rejected:
+        conn.execute(_MARK_REJECTED, list(rejected.values()))
+    if applied:
+        conn.execute(_MARK_APPLIED, list(applied.values()))
+    return len(applied), len(rejected)
 
 
 def settle(conn: Connection, cursor: int) -> int:
