@@ -238,12 +238,17 @@ def create_app(
 
     # ------------------------------------------------------------------ sync
 
-    @app.get(f"{p.API_PREFIX}/sync/bootstrap", response_model=p.BootstrapResponse,
+    @app.get(f"{p.API_PREFIX}/sync/bootstrap",
+             response_model=p.BootstrapResponse | p.BootstrapColumnsResponse,
              tags=["sync"], responses={400: {"model": p.ErrorBody}})
     def sync_bootstrap(
         ctx: Authed,
         page_token: str | None = None,
         limit: Annotated[int | None, Query(ge=1)] = None,
+        format: Annotated[p.BootstrapFormat, Query(
+            description="items: one object per row; columns: rows as value lists under "
+                        "their column names (BootstrapColumnsResponse)",
+        )] = p.BootstrapFormat.ITEMS,
     ) -> Response:
         size = min(limit or settings.bootstrap_page_default, settings.bootstrap_page_max)
         try:
@@ -251,7 +256,8 @@ def create_app(
                 page = bootstrap.bootstrap_page(s, ctx.viewer, page_token, size)
         except bootstrap.BadPageToken as exc:
             raise ApiError(400, "bad_page_token", str(exc)) from None
-        return Response(bootstrap.encode_page(page), media_type="application/json")
+        body = bootstrap.encode_page(page, columns=format is p.BootstrapFormat.COLUMNS)
+        return Response(body, media_type="application/json")
 
     @app.get(f"{p.API_PREFIX}/sync/pull", response_model=p.PullResponse, tags=["sync"],
              responses={410: {"model": p.ErrorBody}})

@@ -179,9 +179,11 @@ class ApiClient:
 
     # ------------------------------------------------------------------ sync
 
-    async def bootstrap_page_raw(self, page_token: str | None, limit: int | None = None) -> bytes:
-        """One bootstrap page as bytes; parsing is left to the caller's worker thread."""
-        params: dict[str, Any] = {}
+    async def bootstrap_page_raw(self, page_token: str | None, limit: int | None = None,
+                                 *, columns: bool = False) -> bytes:
+        """One bootstrap page as bytes; parsing is left to the caller's worker thread.
+        ``columns``: rows as value lists under their column names (``format=columns``)."""
+        params: dict[str, Any] = {"format": "columns"} if columns else {}
         if page_token:
             params["page_token"] = page_token
         if limit:

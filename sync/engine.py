@@ -121,6 +121,8 @@ class EngineOptions:
     # stays well under a frame: ~10 ms for 1000 rows on a slow 2-core machine, ~60 ms for the
     # server's default 5000 (benchmarks/sync_client.py: loop lag). None: the server's default.
     bootstrap_limit: int | None = 1000
+    # Pages fetched and parsed ahead of the one being written.
+    bootstrap_prefetch: int = 2
     poll_interval_s: float = 30.0  # fallback polling while the event stream is down
     safety_poll_s: float = 300.0  # polling while the stream is up (a missed poke costs little)
     use_events: bool = True
@@ -472,27 +474,45 @@ class SyncEngine:
     async def _bootstrap(self, token: str | None, progress: BootstrapProgress) -> None:
         self._set(state=EngineState.BOOTSTRAPPING, message="Downloading the workspace…",
                   progress=progress)
-        limit = self.options.bootstrap_limit
-        fetch = asyncio.ensure_future(self._call(lambda: self.api.bootstrap_page_raw(token,
-                                                                                     limit)))
+        # Two stages: a task fetches and parses pages (the next one as soon as a page's token
+        # is known) while this one writes them, so neither the server nor the writer waits
+        # for the other. A small queue bounds what is held in memory.
+        pages: asyncio.Queue[mirror.BootstrapPage] = asyncio.Queue(
+            maxsize=self.options.bootstrap_prefetch)
+        fetcher = asyncio.ensure_future(self._fetch_pages(token, pages))
         try:
             while True:
-                raw = await fetch
-                body = await self.store.run_read(mirror.parse_page, raw)
-                next_token = body.get("next_page_token")
-                if next_token:  # fetch page N+1 while page N is written
-                    fetch = asyncio.ensure_future(
-                        self._call(lambda t=next_token: self.api.bootstrap_page_raw(t, limit)))
-                progress, _ = await self.store.run_write(mirror.apply_bootstrap_body,
-                                                         self.store, body)
+                if fetcher.done() and pages.empty():
+                    await fetcher  # its error; it cannot have ended before the last page
+                    raise PageError("the bootstrap ended before its last page")
+                get = asyncio.ensure_future(pages.get())
+                await asyncio.wait((get, fetcher), return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():  # the fetcher ended: see above on the next turn
+                    get.cancel()
+                    continue
+                progress, next_token = await self.store.run_write(mirror.apply_bootstrap_page,
+                                                                  self.store, get.result())
                 self._set(progress=progress, data_version=self._status.data_version + 1)
                 if not next_token:
                     return
         finally:
-            if not fetch.done():
-                fetch.cancel()
+            if not fetcher.done():
+                fetcher.cancel()
                 with contextlib.suppress(BaseException):
-                    await fetch
+                    await fetcher
+
+    async def _fetch_pages(self, token: str | None,
+                           pages: asyncio.Queue[mirror.BootstrapPage]) -> None:
+        """Fetch and parse bootstrap pages in order into ``pages`` until the last one."""
+        limit = self.options.bootstrap_limit
+        while True:
+            raw = await self._call(
+                lambda t=token: self.api.bootstrap_page_raw(t, limit, columns=True))
+            page = await self.store.run_read(mirror.parse_bootstrap_page, raw)
+            await pages.put(page)
+            token = page.next_token
+            if not token:
+                return
 
     async def _push_all(self) -> None:
         """Push every pending intent, in mutation id order, one batch in flight at a time.

@@ -5,7 +5,8 @@ Adding an entity kind: a model in ``sync/models.py``, a migration, and one line 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,31 @@ def _compile_to_values(columns: tuple[str, ...], json_fields: frozenset[str]
     return namespace["to_values"]  # type: ignore[no-any-return]
 
 
+@functools.lru_cache(maxsize=64)
+def row_converter(entity: Entity, wire_columns: tuple[str, ...]
+                  ) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """For rows sent as value lists in ``wire_columns`` order (a ``format=columns`` bootstrap
+    page): a function giving the row's values in table order, as ``to_values`` does for a
+    payload; fields the table lacks are ignored, columns the page lacks are NULL/empty."""
+    spec = SPECS[entity]
+    where = {name: i for i, name in enumerate(wire_columns)}
+    parts = []
+    for col in spec.columns:
+        i = where.get(col)
+        if i is None:
+            parts.append(repr(_dumps(_empty(col)).decode()) if col in spec.json_fields
+                         else "None")
+        elif col in spec.json_fields:
+            parts.append(f"_dumps(v if (v := row[{i}]) is not None else {_empty(col)!r}).decode()")
+        else:
+            parts.append(f"row[{i}]")
+    source = ("def convert(row):\n"
+              f"    return ({', '.join(parts)},)\n")
+    namespace: dict[str, Any] = {"_dumps": _dumps}
+    exec(compile(source, f"<row_converter {entity.value}>", "exec"), namespace)
+    return namespace["convert"]  # type: ignore[no-any-return]
+
+
 def _spec(entity: Entity, model: type, json_fields: Iterable[str] = (),
           cascade: tuple[tuple[Table, str], ...] = ()) -> EntitySpec:
     return EntitySpec(entity, model.__table__, frozenset(json_fields), cascade)  # type: ignore[attr-defined]
@@ -102,6 +128,11 @@ SPECS: dict[Entity, EntitySpec] = {
 }
 
 _BY_NAME: dict[str, Entity] = {e.value: e for e in Entity}
+
+
+def entity_named(name: object) -> Entity | None:
+    """The kind a wire name stands for; None for one this desk does not know."""
+    return _BY_NAME.get(name) if isinstance(name, str) else None
 
 
 def upsert_values(conn: Connection, entity: Entity, rows: list[tuple[Any, ...]]) -> None:

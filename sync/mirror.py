@@ -71,28 +71,74 @@ def bootstrap_state(store: Store) -> tuple[bool, str | None, BootstrapProgress]:
     return done, token, progress
 
 
-def apply_bootstrap_body(store: Store, body: dict[str, Any]
-                         ) -> tuple[BootstrapProgress, str | None]:
-    """Apply one parsed page; returns progress and the next page's token (None when done)."""
+@dataclass
+class BootstrapPage:
+    """A parsed bootstrap page: its rows already in table order, ready for the writer."""
+
+    groups: list[tuple[str, list[tuple[Any, ...]]]]  # (entity name, rows) runs
+    next_token: str | None
+    cursor: int | None
+    totals: dict[str, int] | None
+
+
+def parse_bootstrap_page(raw: bytes) -> BootstrapPage:
+    """Parse a page (either format) and convert its rows; off the writer thread, so the
+    writer only writes."""
+    body = parse_page(raw)
     try:
-        items = body["items"]
         next_token = body["next_page_token"]
         cursor = body["cursor"]
-    except KeyError as exc:
-        raise PageError(f"bootstrap page lacks {exc}") from None
+        totals = body.get("totals") or None
+        groups = _groups(body)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise PageError(f"bootstrap page is malformed ({exc!r})") from None
+    if next_token is not None and not isinstance(next_token, str):
+        raise PageError("bootstrap page token is not text")
     if next_token is None and not isinstance(cursor, int):
         raise PageError("the last bootstrap page has no cursor")
+    if totals is not None and not isinstance(totals, dict):
+        raise PageError("bootstrap totals are not an object")
+    return BootstrapPage(groups, next_token, cursor, totals)
+
+
+def _groups(body: dict[str, Any]) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    out: list[tuple[str, list[tuple[Any, ...]]]] = []
+    if "groups" in body:  # format=columns
+        for group in body["groups"]:
+            name, rows = group["entity"], group["rows"]
+            entity = entities.entity_named(name)
+            if entity is not None:
+                convert = entities.row_converter(entity, tuple(group["columns"]))
+                rows = list(map(convert, rows))
+            out.append((name, rows))
+        return out
+    for item in body["items"]:
+        name = item["entity"]
+        if not out or out[-1][0] != name:
+            out.append((name, []))
+        entity = entities.entity_named(name)
+        data = item["data"]
+        out[-1][1].append(entities.SPECS[entity].to_values(data) if entity else ())
+    return out
+
+
+def apply_bootstrap_page(store: Store, page: BootstrapPage
+                         ) -> tuple[BootstrapProgress, str | None]:
+    """Apply one parsed page; returns progress and the next page's token (None when done)."""
+    next_token, cursor = page.next_token, page.cursor
     with store.write_mirror() as conn:
         totals = orjson.loads(store.get_state(conn, BOOTSTRAP_TOTALS) or "{}")
-        if body.get("totals"):
-            totals = body["totals"]
+        if page.totals:
+            totals = page.totals
             store.set_state(conn, BOOTSTRAP_TOTALS, orjson.dumps(totals).decode())
         done = orjson.loads(store.get_state(conn, BOOTSTRAP_DONE) or "{}")
         if not done:
             drop_deferred_indexes(conn)
-        for item in items:
-            done[item["entity"]] = done.get(item["entity"], 0) + 1
-        entities.apply_changes(conn, ((i["entity"], i["id"], "upsert", i["data"]) for i in items))
+        for name, rows in page.groups:
+            done[name] = done.get(name, 0) + len(rows)
+            entity = entities.entity_named(name)
+            if entity is not None:  # a kind from a newer server: counted, not kept
+                entities.upsert_values(conn, entity, rows)
         store.set_state(conn, BOOTSTRAP_DONE, orjson.dumps(done).decode())
         if next_token is None:
             create_deferred_indexes(conn)
@@ -105,7 +151,7 @@ def apply_bootstrap_body(store: Store, body: dict[str, Any]
                                  cursor=cursor if next_token is None else None)
     if next_token is None:
         with store.write_outbox() as oconn:
-            outbox.settle(oconn, int(cursor))
+            outbox.settle(oconn, int(cursor or 0))  # (never None here: checked in parsing)
     return progress, next_token
 
 

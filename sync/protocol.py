@@ -331,6 +331,28 @@ class BootstrapResponse(_Model):
     )
 
 
+class BootstrapFormat(StrEnum):
+    ITEMS = "items"
+    COLUMNS = "columns"
+
+
+class BootstrapGroup(_Model):
+    entity: Entity
+    columns: list[str] = Field(description="The payload fields, in the order of each row")
+    rows: list[list[Any]] = Field(description="One payload per row, as values in column order")
+
+
+class BootstrapColumnsResponse(_Model):
+    """A bootstrap page asked for with ``format=columns``: the same rows as ``items`` would
+    carry, grouped by kind (in bootstrap order), without repeating field names per row."""
+
+    groups: list[BootstrapGroup]
+    next_page_token: str | None
+    cursor: int | None
+    snapshot_seq: int
+    totals: dict[str, int] | None = None
+
+
 class Mutation(_Model):
     id: int = Field(ge=1, description="Monotonic per client_id, starting at 1, no gaps")
     name: str = Field(max_length=64)

@@ -207,19 +207,31 @@ class Api:
     def post(self, path: str, **kw: Any) -> httpx.Response:
         return self.http.post(f"{PREFIX}{path}", headers=self.headers, **kw)
 
-    def bootstrap(self, limit: int | None = None) -> tuple[list[p.BootstrapItem], int]:
+    def bootstrap(self, limit: int | None = None, columns: bool = False
+                  ) -> tuple[list[p.BootstrapItem], int]:
+        """Every page's rows as items; ``columns`` asks for ``format=columns`` pages and
+        turns their rows back into items."""
         items: list[p.BootstrapItem] = []
         token: str | None = None
         while True:
-            params: dict[str, Any] = {}
+            params: dict[str, Any] = {"format": "columns"} if columns else {}
             if token:
                 params["page_token"] = token
             if limit:
                 params["limit"] = limit
             r = self.get("/sync/bootstrap", params=params)
             assert r.status_code == 200, r.text
-            page = p.BootstrapResponse.model_validate(r.json())
-            items.extend(page.items)
+            page: p.BootstrapResponse | p.BootstrapColumnsResponse
+            if columns:
+                page = p.BootstrapColumnsResponse.model_validate(r.json())
+                for group in page.groups:
+                    for row in group.rows:
+                        data = dict(zip(group.columns, row, strict=True))
+                        items.append(p.BootstrapItem(entity=group.entity, id=data["id"],
+                                                     data=data))
+            else:
+                page = p.BootstrapResponse.model_validate(r.json())
+                items.extend(page.items)
             if page.next_page_token is None:
                 assert page.cursor is not None
                 return items, page.cursor

@@ -155,10 +155,10 @@ def assert_converged(mirror: Mirror, db: Database, agent_id: str) -> None:
     assert mirror.rows == expected, describe_diff(mirror.rows, expected)
 
 
-def full_sync(api: Api, boot_limit: int | None = None, pull_limit: int | None = None
-              ) -> Mirror:
+def full_sync(api: Api, boot_limit: int | None = None, pull_limit: int | None = None,
+              columns: bool = False) -> Mirror:
     mirror = Mirror()
-    items, cursor = api.bootstrap(limit=boot_limit)
+    items, cursor = api.bootstrap(limit=boot_limit, columns=columns)
     mirror.apply_bootstrap(items, cursor)
     changes, mirror.cursor = api.pull_all(cursor, limit=pull_limit)
     mirror.apply_changes(changes)
@@ -202,16 +202,19 @@ def history(live_server: LiveServer, workspace: Workspace) -> Iterator[History]:
 # --------------------------------------------------------------------------- convergence
 
 
-@pytest.mark.parametrize("sizes", [(3, 2), (None, None)], ids=["small-pages", "default-pages"])
+@pytest.mark.parametrize("sizes", [(3, 2, False), (None, None, False), (3, 2, True)],
+                         ids=["small-pages", "default-pages", "small-column-pages"])
 def test_bootstrap_and_pull_reproduce_server_state(
-    history: History, db: Database, sizes: tuple[int | None, int | None]
+    history: History, db: Database, sizes: tuple[int | None, int | None, bool]
 ) -> None:
-    boot_limit, pull_limit = sizes
+    boot_limit, pull_limit, columns = sizes
     # Clients that bootstrapped before anything happened and only pull from then on.
-    early = {who: full_sync(d.api, boot_limit, pull_limit) for who, d in history.desks.items()}
+    early = {who: full_sync(d.api, boot_limit, pull_limit, columns)
+             for who, d in history.desks.items()}
     play_phase_one(history)
     # Clients that bootstrap in the middle of the history...
-    middle = {who: full_sync(d.api, boot_limit, pull_limit) for who, d in history.desks.items()}
+    middle = {who: full_sync(d.api, boot_limit, pull_limit, columns)
+              for who, d in history.desks.items()}
     for who, mirror in middle.items():
         assert_converged(mirror, db, history.desks[who].agent_id)
     play_phase_two(history)
@@ -224,7 +227,8 @@ def test_bootstrap_and_pull_reproduce_server_state(
             for page in pages:
                 mirror.apply_changes(page.changes)
             assert_converged(mirror, db, desk.agent_id)
-        assert_converged(full_sync(desk.api, boot_limit, pull_limit), db, desk.agent_id)
+        assert_converged(full_sync(desk.api, boot_limit, pull_limit, columns), db,
+                         desk.agent_id)
     assert_history_not_vacuous(history, db)
 
 

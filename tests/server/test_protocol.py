@@ -58,7 +58,12 @@ def _ref(openapi: dict[str, Any], path: str, method: str, status: str = "200") -
 def test_openapi_uses_the_protocol_models(openapi: dict[str, Any]) -> None:
     """The document is generated from ``sync.protocol``, so clients can trust its shapes."""
     assert _ref(openapi, f"{P}/sync/pull", "get") == "PullResponse"
-    assert _ref(openapi, f"{P}/sync/bootstrap", "get") == "BootstrapResponse"
+    boot = openapi["paths"][f"{P}/sync/bootstrap"]["get"]
+    one_of = boot["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]
+    assert [s["$ref"].rsplit("/", 1)[1] for s in one_of] == ["BootstrapResponse",
+                                                             "BootstrapColumnsResponse"]
+    formats = [q for q in boot["parameters"] if q["name"] == "format"]
+    assert formats and formats[0]["in"] == "query"
     assert _ref(openapi, f"{P}/sync/push", "post") == "PushResponse"
     assert _ref(openapi, f"{P}/auth/login", "post") == "LoginResponse"
     assert _ref(openapi, f"{P}/channels/{{channel_id}}/inbound", "post") == "InboundResult"
@@ -68,7 +73,8 @@ def test_openapi_uses_the_protocol_models(openapi: dict[str, Any]) -> None:
     push_body = openapi["paths"][f"{P}/sync/push"]["post"]["requestBody"]["content"]
     assert push_body["application/json"]["schema"]["$ref"].endswith("/PushRequest")
     schemas = openapi["components"]["schemas"]
-    for model in (p.PullResponse, p.BootstrapResponse, p.PushRequest, p.PushResponse,
+    for model in (p.PullResponse, p.BootstrapResponse, p.BootstrapColumnsResponse,
+                  p.BootstrapGroup, p.PushRequest, p.PushResponse,
                   p.Change, p.MutationResult, p.ErrorBody, p.LoginRequest, p.InboundMessage):
         assert set(schemas[model.__name__]["properties"]) == set(model.model_fields), model
     events = openapi["paths"][f"{P}/sync/events"]["get"]["responses"]["200"]["content"]
