@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sync import protocol as p
-
 if TYPE_CHECKING:
     import httpx
+
+    from sync import protocol as p
 
 # connect, read, write, pool (seconds): httpx.Timeout(connect=10.0, read=60.0, write=30.0,
 # pool=10.0) unless a client is given another.
@@ -140,9 +140,11 @@ class ApiClient:
                        **kw: Any) -> httpx.Response:
         import httpx
 
+        from sync.protocol import API_PREFIX  # (pydantic loads with the first request)
+
         headers = {**(self._auth() if auth else {}), **kw.pop("headers", {})}
         try:
-            response = await self.http.request(method, f"{p.API_PREFIX}{path}", headers=headers,
+            response = await self.http.request(method, f"{API_PREFIX}{path}", headers=headers,
                                                **kw)
         except httpx.TransportError as exc:  # connect, read, write, pool, protocol errors
             raise Unreachable(_describe_transport(exc, self.base_url)) from exc
@@ -162,6 +164,8 @@ class ApiClient:
     async def login(self, email: str, password: str) -> p.LoginResponse:
         r = await self._request("POST", "/auth/login", auth=False,
                                 json={"email": email, "password": password})
+        from sync import protocol as p
+
         body = p.LoginResponse.model_validate(self._json(r))
         self.access_token = body.access_token
         return body
@@ -169,6 +173,8 @@ class ApiClient:
     async def refresh(self, refresh_token: str) -> p.TokenPair:
         r = await self._request("POST", "/auth/refresh", auth=False,
                                 json={"refresh_token": refresh_token})
+        from sync import protocol as p
+
         body = p.TokenPair.model_validate(self._json(r))
         self.access_token = body.access_token
         return body
@@ -203,6 +209,8 @@ class ApiClient:
                                 content=orjson.dumps({"client_id": client_id,
                                                       "mutations": mutations}),
                                 headers={"Content-Type": "application/json"})
+        from sync import protocol as p
+
         return p.PushResponse.model_validate(self._json(r))
 
     @contextlib.asynccontextmanager
@@ -214,9 +222,11 @@ class ApiClient:
         import httpx
         from httpx_sse import aconnect_sse
 
+        from sync.protocol import API_PREFIX
+
         timeout = httpx.Timeout(10.0, read=SSE_READ_TIMEOUT)
         try:
-            async with aconnect_sse(self.http, "GET", f"{p.API_PREFIX}/sync/events",
+            async with aconnect_sse(self.http, "GET", f"{API_PREFIX}/sync/events",
                                     headers=headers, timeout=timeout) as source:
                 if source.response.status_code >= 400:
                     await source.response.aread()

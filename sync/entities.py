@@ -15,7 +15,7 @@ from sqlalchemy import Table, delete
 from sqlalchemy.engine import Connection
 
 from sync import models as mm
-from sync.protocol import Entity
+from sync.names import Entity
 
 SEARCHABLE_TABLES = frozenset(s.table for s in mm.SEARCH_INDEXES)
 

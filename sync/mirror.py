@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, func, select
 
 from sync import entities, outbox
 from sync.models import BOOTSTRAP_DEFERRED_INDEXES
-from sync.protocol import BOOTSTRAP_ORDER
+from sync.names import BOOTSTRAP_ORDER
 from sync.store import Store
 
 # sync_state keys

@@ -10,15 +10,16 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
-from sync import protocol as p
 from sync.models import Intent
-from sync.protocol import MutationName, MutationStatus
+from sync.names import MutationName, MutationStatus
+
+if TYPE_CHECKING:
+    from sync import protocol as p
 
 PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 
@@ -85,6 +86,10 @@ def validate(name: str, args: dict[str, Any]) -> dict[str, Any]:
         mutation = MutationName(name)
     except ValueError:
         raise InvalidIntent(f"unknown action {name!r}") from None
+    from pydantic import ValidationError  # (the wire models load with the first intent)
+
+    from sync import protocol as p
+
     try:
         model = p.MUTATION_ARGS[mutation].model_validate(args)
     except ValidationError as exc:

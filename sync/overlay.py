@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
+from sync.names import MutationName
 from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord
-from sync.protocol import MutationName
 from sync.rules import sla_due
 
 # How the thread shows an outbound message or note the agent wrote.

@@ -9,6 +9,8 @@ import ipaddress
 import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -414,3 +416,18 @@ def _make_cert(tmp_path: Path) -> tuple[Path, Path]:
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def test_the_first_paint_does_not_load_the_network_stack_or_the_wire_models() -> None:
+    """What the desk imports before its inbox paints: httpx, keyring and pydantic (the wire
+    models) load only once the engine connects, after the paint (start-up time)."""
+    code = ("import sys\n"
+            "from app.main import import_before_qt\n"
+            "import_before_qt()\n"
+            "import app.desk, app.window\n"
+            "print(','.join(m for m in ('httpx', 'keyring', 'pydantic', 'sync.protocol')\n"
+            "               if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True, env={**os.environ, "QT_QPA_PLATFORM":
+                                                        "offscreen"})
+    assert out.stdout.strip() == "", f"loaded before the first paint: {out.stdout.strip()}"

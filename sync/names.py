@@ -1,0 +1,102 @@
+"""The protocol's names (entity kinds, intents, statuses, refusal reasons): plain enums, no
+pydantic, so modules that only need a name (the rule table, the overlay, the outbox, the
+mirror) load without the wire models. ``sync.protocol`` re-exports every one of them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ChannelType(StrEnum):
+    EMAIL = "email"
+    WEB_CHAT = "web_chat"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    LINE = "line"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    TRAINEE = "trainee"
+    SUPERVISOR = "supervisor"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"
+    SYSTEM = "system"
+    BOT = "bot"
+
+
+class Delivery(StrEnum):
+    RECEIVED = "received"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Entity(StrEnum):
+    """Entity kinds in the change feed, in bootstrap order (parents before children)."""
+
+    TEAM = "team"
+    AGENT = "agent"
+    CHANNEL = "channel"
+    TAG = "tag"
+    TEMPLATE = "template"
+    CANNED_REPLY = "canned_reply"
+    CONTACT = "contact"
+    CONVERSATION = "conversation"
+    MESSAGE = "message"
+
+
+BOOTSTRAP_ORDER: tuple[Entity, ...] = tuple(Entity)
+
+
+class MutationName(StrEnum):
+    SEND_MESSAGE = "send_message"
+    ADD_NOTE = "add_note"
+    SET_STATUS = "set_status"
+    ASSIGN = "assign"
+    SET_PRIORITY = "set_priority"
+    ADD_TAG = "add_tag"
+    REMOVE_TAG = "remove_tag"
+    MARK_READ = "mark_read"
+
+
+class MutationStatus(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class RejectReason(StrEnum):
+    """Why the server refused an intent; each has a sentence the desk can show."""
+
+    NOT_PERMITTED = "not_permitted"
+    CONVERSATION_GONE = "conversation_gone"
+    WINDOW_CLOSED = "window_closed"
+    TEMPLATE_REQUIRED = "template_required"
+    HUMAN_AGENT_TAG_REQUIRED = "human_agent_tag_required"
+    CONTACT_OPTED_OUT = "contact_opted_out"
+    UNKNOWN_TEMPLATE = "unknown_template"
+    UNKNOWN_AGENT = "unknown_agent"
+    UNKNOWN_TEAM = "unknown_team"
+    INVALID = "invalid"
+    UNKNOWN_MUTATION = "unknown_mutation"
