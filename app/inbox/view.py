@@ -282,7 +282,7 @@ class InboxView(QWidget):
     def _update_count(self) -> None:
         n = self.model.total()
         if n is None:  # a search, still counting: no number rather than the last view's
-            self.count_label.clear()
+            self.count_label.setText(self.tr("Counting…"))
             return
         text = (self.tr("1 conversation") if n == 1
                 else self.tr("{n} conversations").format(n=QLocale().toString(n)))

@@ -558,6 +558,10 @@
         <translation>会話数</translation>
     </message>
     <message>
+        <source>Counting…</source>
+        <translation>件数を確認中…</translation>
+    </message>
+    <message>
         <source>1 conversation</source>
         <translation>1 件の会話</translation>
     </message>
