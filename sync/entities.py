@@ -106,24 +106,24 @@ def row_converter(entity: Entity, wire_columns: tuple[str, ...]
     return namespace["convert"]  # type: ignore[no-any-return]
 
 
-def _spec(entity: Entity, model: type, json_fields: Iterable[str] = (),
+def _spec(entity: Entity, table: Table, json_fields: Iterable[str] = (),
           cascade: tuple[tuple[Table, str], ...] = ()) -> EntitySpec:
-    return EntitySpec(entity, model.__table__, frozenset(json_fields), cascade)  # type: ignore[attr-defined]
+    return EntitySpec(entity, table, frozenset(json_fields), cascade)
 
 
 SPECS: dict[Entity, EntitySpec] = {
     s.entity: s
     for s in (
-        _spec(Entity.TEAM, mm.Team),
-        _spec(Entity.AGENT, mm.Agent, ["team_ids"]),
-        _spec(Entity.CHANNEL, mm.Channel),
-        _spec(Entity.TAG, mm.Tag),
-        _spec(Entity.TEMPLATE, mm.Template),
-        _spec(Entity.CANNED_REPLY, mm.CannedReply),
-        _spec(Entity.CONTACT, mm.Contact, ["identities", "attributes"]),
-        _spec(Entity.CONVERSATION, mm.Conversation, ["tags"],
-              cascade=((mm.Message.__table__, "conversation_id"),)),
-        _spec(Entity.MESSAGE, mm.Message, ["mentions"]),
+        _spec(Entity.TEAM, mm.teams),
+        _spec(Entity.AGENT, mm.agents, ["team_ids"]),
+        _spec(Entity.CHANNEL, mm.channels),
+        _spec(Entity.TAG, mm.tags),
+        _spec(Entity.TEMPLATE, mm.templates),
+        _spec(Entity.CANNED_REPLY, mm.canned_replies),
+        _spec(Entity.CONTACT, mm.contacts, ["identities", "attributes"]),
+        _spec(Entity.CONVERSATION, mm.conversations, ["tags"],
+              cascade=((mm.messages, "conversation_id"),)),
+        _spec(Entity.MESSAGE, mm.messages, ["mentions"]),
     )
 }
 

@@ -10,127 +10,88 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, Boolean, Connection, Index, Integer, String, Text, text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+# Plain tables, not ORM classes: the desk reads and writes them with SQL only, and leaving
+# sqlalchemy.orm out keeps it off the start-up path (its import and class set-up cost the
+# first paint ~0.15 s). The files' schema itself comes from the migrations.
+MIRROR_METADATA = MetaData()
+OUTBOX_METADATA = MetaData()
 
-class MirrorBase(DeclarativeBase):
-    pass
+
+def _id() -> Column[str]:
+    return Column("id", String(64), primary_key=True)
 
 
-class OutboxBase(DeclarativeBase):
-    pass
+def _str(name: str, length: int | None = None, *, null: bool = False,
+         default: str | None = None) -> Column[str]:
+    return Column(name, String(length) if length else Text, nullable=null, default=default)
+
+
+def _int(name: str, *, big: bool = True, null: bool = False, default: int | None = None
+         ) -> Column[int]:
+    return Column(name, BigInteger if big else Integer, nullable=null, default=default)
 
 
 # --------------------------------------------------------------------------- mirror
 
+# Key/value: cursor, bootstrap progress, who and where this mirror belongs to.
+sync_state = Table("sync_state", MIRROR_METADATA,
+                   Column("key", String(64), primary_key=True), _str("value"))
 
-class SyncState(MirrorBase):
-    """Key/value: cursor, bootstrap progress, who and where this mirror belongs to."""
+teams = Table("teams", MIRROR_METADATA, _id(), _str("name"))
 
-    __tablename__ = "sync_state"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+agents = Table("agents", MIRROR_METADATA, _id(), _str("email"), _str("name"),
+               _str("role", 16), _str("team_ids", default="[]"),
+               Column("active", Boolean, nullable=False, default=True))
 
+channels = Table("channels", MIRROR_METADATA, _id(), _str("type", 16), _str("name"),
+                 _str("team_id", 64))
 
-class Team(MirrorBase):
-    __tablename__ = "teams"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
+tags = Table("tags", MIRROR_METADATA, _id(), _str("name"), _str("color", 16))
 
+templates = Table("templates", MIRROR_METADATA, _id(), _str("name"), _str("channel_type", 16),
+                  _str("locale", 16), _str("body"))
 
-class Agent(MirrorBase):
-    __tablename__ = "agents"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    email: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)
-    role: Mapped[str] = mapped_column(String(16))
-    team_ids: Mapped[str] = mapped_column(Text, default="[]")
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+canned_replies = Table("canned_replies", MIRROR_METADATA, _id(), _str("shortcut"),
+                       _str("title"), _str("body"), _str("team_id", 64, null=True))
 
+contacts = Table("contacts", MIRROR_METADATA, _id(), _str("name"),
+                 _str("locale", 16, null=True), _str("identities", default="[]"),
+                 _str("attributes", default="{}"), _int("created_at"))
 
-class Channel(MirrorBase):
-    __tablename__ = "channels"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    type: Mapped[str] = mapped_column(String(16))
-    name: Mapped[str] = mapped_column(Text)
-    team_id: Mapped[str] = mapped_column(String(64))
+conversations = Table(
+    "conversations", MIRROR_METADATA, _id(),
+    _str("channel_id", 64), _str("channel_type", 16), _str("contact_id", 64),
+    _str("team_id", 64), _str("assignee_id", 64, null=True), _str("subject", null=True),
+    _str("status", 16), _int("snoozed_until", null=True), _str("priority", 16),
+    _str("tags", default="[]"), _int("unread_count", big=False, default=0),
+    _str("preview", default=""), _int("last_activity_at"), _int("last_inbound_at", null=True),
+    _int("sla_due_at", null=True), _int("created_at"),
+    Index("ix_conversations_contact", "contact_id"),
+)
 
-
-class Tag(MirrorBase):
-    __tablename__ = "tags"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    color: Mapped[str] = mapped_column(String(16))
-
-
-class Template(MirrorBase):
-    __tablename__ = "templates"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    channel_type: Mapped[str] = mapped_column(String(16))
-    locale: Mapped[str] = mapped_column(String(16))
-    body: Mapped[str] = mapped_column(Text)
-
-
-class CannedReply(MirrorBase):
-    __tablename__ = "canned_replies"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    shortcut: Mapped[str] = mapped_column(Text)
-    title: Mapped[str] = mapped_column(Text)
-    body: Mapped[str] = mapped_column(Text)
-    team_id: Mapped[str | None] = mapped_column(String(64))
-
-
-class Contact(MirrorBase):
-    __tablename__ = "contacts"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    locale: Mapped[str | None] = mapped_column(String(16))
-    identities: Mapped[str] = mapped_column(Text, default="[]")
-    attributes: Mapped[str] = mapped_column(Text, default="{}")
-    created_at: Mapped[int] = mapped_column(BigInteger)
-
-
-class Conversation(MirrorBase):
-    __tablename__ = "conversations"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    channel_id: Mapped[str] = mapped_column(String(64))
-    channel_type: Mapped[str] = mapped_column(String(16))
-    contact_id: Mapped[str] = mapped_column(String(64))
-    team_id: Mapped[str] = mapped_column(String(64))
-    assignee_id: Mapped[str | None] = mapped_column(String(64))
-    subject: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16))
-    snoozed_until: Mapped[int | None] = mapped_column(BigInteger)
-    priority: Mapped[str] = mapped_column(String(16))
-    tags: Mapped[str] = mapped_column(Text, default="[]")
-    unread_count: Mapped[int] = mapped_column(Integer, default=0)
-    preview: Mapped[str] = mapped_column(Text, default="")
-    last_activity_at: Mapped[int] = mapped_column(BigInteger)
-    last_inbound_at: Mapped[int | None] = mapped_column(BigInteger)
-    sla_due_at: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-
-    __table_args__ = (Index("ix_conversations_contact", "contact_id"),)
-
-
-class Message(MirrorBase):
-    """No foreign key to conversations: a page may bring a message before its conversation."""
-
-    __tablename__ = "messages"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(String(64))
-    direction: Mapped[str] = mapped_column(String(16))
-    author_id: Mapped[str | None] = mapped_column(String(64))
-    body: Mapped[str] = mapped_column(Text)
-    template: Mapped[str | None] = mapped_column(Text)
-    delivery: Mapped[str] = mapped_column(String(16))
-    mentions: Mapped[str] = mapped_column(Text, default="[]")
-    created_at: Mapped[int] = mapped_column(BigInteger)
-
-    __table_args__ = (Index("ix_messages_conversation", "conversation_id", "created_at"),)
+# No foreign key to conversations: a page may bring a message before its conversation.
+messages = Table(
+    "messages", MIRROR_METADATA, _id(),
+    _str("conversation_id", 64), _str("direction", 16), _str("author_id", 64, null=True),
+    _str("body"), _str("template", null=True), _str("delivery", 16),
+    _str("mentions", default="[]"), _int("created_at"),
+    Index("ix_messages_conversation", "conversation_id", "created_at"),
+)
 
 
 # --------------------------------------------------------------------------- inbox indexes
@@ -165,8 +126,8 @@ _SORT_NAMES = {"last_activity": "activity", "waiting": "waiting", "priority": "p
 
 
 def _index(name: str, *parts: str, where: str) -> Index:
-    table = Conversation.__table__
-    keys = [table.c[p] if p.isidentifier() else text(p) for p in parts]  # type: ignore[attr-defined]
+    table = conversations
+    keys = [table.c[p] if p.isidentifier() else text(p) for p in parts]
     return Index(name, *keys, sqlite_where=text(where))
 
 
@@ -328,7 +289,7 @@ class DeferredSearchUpkeep:
 # 100k-conversation bootstrap they take about 1.5 s and 2.5 s; kept up row by row they cost
 # the desk ~20 us more per row (benchmarks/sync_client.py: 20k rows/s instead of 30k).
 BOOTSTRAP_DEFERRED_INDEXES: tuple[DeferredIndex | DeferredSearchUpkeep, ...] = (
-    *(DeferredIndex(ix) for ix in Message.__table__.indexes
+    *(DeferredIndex(ix) for ix in messages.indexes
       if ix.name == "ix_messages_conversation"),
     *(DeferredIndex(ix) for ix in INBOX_INDEXES),
     DeferredSearchUpkeep(),
@@ -338,38 +299,25 @@ BOOTSTRAP_DEFERRED_INDEXES: tuple[DeferredIndex | DeferredSearchUpkeep, ...] = (
 # --------------------------------------------------------------------------- outbox
 
 
-class OutboxMeta(OutboxBase):
-    """Key/value: client_id (the push identity of this installation), server, agent."""
+# Key/value: client_id (the push identity of this installation), server, agent.
+outbox_meta = Table("outbox_meta", OUTBOX_METADATA,
+                    Column("key", String(64), primary_key=True), _str("value"))
 
-    __tablename__ = "outbox_meta"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
-
-
-class Intent(OutboxBase):
-    """One thing the agent did, kept until the server confirmed it and the mirror shows it.
-
-    ``id`` is local and never reused (AUTOINCREMENT). ``mutation_id`` is its push id under the
-    outbox's current client_id: 1, 2, 3… with no gaps, as the server requires.
-    """
-
-    __tablename__ = "intents"
-    __table_args__ = (
-        Index("ix_intents_state", "state", "id"),
-        Index("ix_intents_conversation", "conversation_id"),
-        {"sqlite_autoincrement": True},
-    )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    mutation_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    name: Mapped[str] = mapped_column(String(32))
-    args: Mapped[str] = mapped_column(Text)  # JSON
-    conversation_id: Mapped[str | None] = mapped_column(String(64))
-    # pending: not yet confirmed; applied: confirmed, waiting for the change to be pulled;
-    # rejected: refused by the server (reason kept until the agent retries or discards)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    change_seq: Mapped[int | None] = mapped_column(BigInteger)
-    error_code: Mapped[str | None] = mapped_column(String(64))
-    error_message: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[int] = mapped_column(BigInteger)
-    settled_at: Mapped[int | None] = mapped_column(BigInteger)
+# One thing the agent did, kept until the server confirmed it and the mirror shows it.
+# ``id`` is local and never reused (AUTOINCREMENT). ``mutation_id`` is its push id under the
+# outbox's current client_id: 1, 2, 3… with no gaps, as the server requires. ``state``:
+# pending (not yet confirmed), applied (confirmed, waiting for the change to be pulled) or
+# rejected (refused by the server; the reason is kept until the agent retries or discards).
+intents = Table(
+    "intents", OUTBOX_METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mutation_id", BigInteger, nullable=False, unique=True),
+    _str("name", 32), _str("args"),  # args: JSON
+    _str("conversation_id", 64, null=True), _str("state", 16, default="pending"),
+    _int("attempts", big=False, default=0), _int("change_seq", null=True),
+    _str("error_code", 64, null=True), _str("error_message", null=True),
+    _int("created_at"), _int("settled_at", null=True),
+    Index("ix_intents_state", "state", "id"),
+    Index("ix_intents_conversation", "conversation_id"),
+    sqlite_autoincrement=True,
+)

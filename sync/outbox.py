@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
-from sync.models import Intent
+from sync.models import intents
 from sync.names import MutationName, MutationStatus
 
 if TYPE_CHECKING:
@@ -109,36 +109,36 @@ def enqueue(conn: Connection, name: str, args: dict[str, Any], now_ms: int) -> I
     client_id(conn)
     mutation_id = _next_mutation_id(conn)
     new_id = conn.execute(
-        insert(Intent).values(
+        insert(intents).values(
             mutation_id=mutation_id, name=name, args=orjson.dumps(clean).decode(),
             conversation_id=clean.get("conversation_id"), state=PENDING, attempts=0,
             created_at=now_ms,
-        ).returning(Intent.id)
+        ).returning(intents.c.id)
     ).scalar_one()
-    row = conn.execute(select(Intent).where(Intent.id == new_id)).one()
+    row = conn.execute(select(intents).where(intents.c.id == new_id)).one()
     return _record(row)
 
 
 def pending(conn: Connection, limit: int = 500, after: int | None = None) -> list[IntentRecord]:
     """The oldest pending intents, in mutation id order; with ``after``, only those whose
     mutation id is higher (the batch that follows one still being pushed)."""
-    q = select(Intent).where(Intent.state == PENDING)
+    q = select(intents).where(intents.c.state == PENDING)
     if after is not None:
-        q = q.where(Intent.mutation_id > after)
-    rows = conn.execute(q.order_by(Intent.mutation_id).limit(limit)).all()
+        q = q.where(intents.c.mutation_id > after)
+    rows = conn.execute(q.order_by(intents.c.mutation_id).limit(limit)).all()
     return [_record(r) for r in rows]
 
 
 def unsettled(conn: Connection, conversation_id: str | None = None) -> list[IntentRecord]:
     """Everything the overlay shows: pending, applied-not-yet-pulled and rejected."""
-    q = select(Intent).order_by(Intent.id)
+    q = select(intents).order_by(intents.c.id)
     if conversation_id is not None:
-        q = q.where(Intent.conversation_id == conversation_id)
+        q = q.where(intents.c.conversation_id == conversation_id)
     return [_record(r) for r in conn.execute(q).all()]
 
 
 def counts(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(select(Intent.state, func.count()).group_by(Intent.state)).all()
+    rows = conn.execute(select(intents.c.state, func.count()).group_by(intents.c.state)).all()
     out = {PENDING: 0, APPLIED: 0, REJECTED: 0}
     out.update({state: n for state, n in rows})
     return out
@@ -146,11 +146,11 @@ def counts(conn: Connection) -> dict[str, int]:
 
 def mark_attempt(conn: Connection, mutation_ids: list[int]) -> None:
     if mutation_ids:
-        conn.execute(update(Intent).where(Intent.mutation_id.in_(mutation_ids))
-                     .values(attempts=Intent.attempts + 1))
+        conn.execute(update(intents).where(intents.c.mutation_id.in_(mutation_ids))
+                     .values(attempts=intents.c.attempts + 1))
 
 
-_INTENTS = Intent.__table__
+_INTENTS = intents
 _MARK_REJECTED = (
     update(_INTENTS).where(_INTENTS.c.mutation_id == bindparam("b_mutation_id"))
     .values(state=REJECTED, error_code=bindparam("b_error_code"),
@@ -195,32 +195,32 @@ def record_results(conn: Connection, response: p.PushResponse, now_ms: int) -> t
 
 def settle(conn: Connection, cursor: int) -> int:
     """Drop applied intents whose effect the mirror now shows (their change was pulled)."""
-    result = conn.execute(delete(Intent).where(
-        Intent.state == APPLIED,
-        (Intent.change_seq.is_(None)) | (Intent.change_seq <= cursor),
+    result = conn.execute(delete(intents).where(
+        intents.c.state == APPLIED,
+        (intents.c.change_seq.is_(None)) | (intents.c.change_seq <= cursor),
     ))
     return result.rowcount or 0
 
 
 def retry(conn: Connection, intent_id: int) -> IntentRecord:
     """Queue a rejected intent again (after the agent fixed the cause)."""
-    row = conn.execute(select(Intent).where(Intent.id == intent_id)).one_or_none()
+    row = conn.execute(select(intents).where(intents.c.id == intent_id)).one_or_none()
     if row is None or row.state != REJECTED:
         raise InvalidIntent("only a rejected intent can be retried")
-    conn.execute(update(Intent).where(Intent.id == intent_id).values(
+    conn.execute(update(intents).where(intents.c.id == intent_id).values(
         state=PENDING, mutation_id=_next_mutation_id(conn), error_code=None,
         error_message=None, settled_at=None))
-    return _record(conn.execute(select(Intent).where(Intent.id == intent_id)).one())
+    return _record(conn.execute(select(intents).where(intents.c.id == intent_id)).one())
 
 
 def discard(conn: Connection, intent_id: int) -> None:
     """The agent gives up on a rejected intent."""
-    row = conn.execute(select(Intent).where(Intent.id == intent_id)).one_or_none()
+    row = conn.execute(select(intents).where(intents.c.id == intent_id)).one_or_none()
     if row is None:
         return
     if row.state != REJECTED:
         raise InvalidIntent("only a rejected intent can be discarded")
-    conn.execute(delete(Intent).where(Intent.id == intent_id))
+    conn.execute(delete(intents).where(intents.c.id == intent_id))
 
 
 def start_new_client(conn: Connection) -> str:
@@ -228,15 +228,15 @@ def start_new_client(conn: Connection) -> str:
     from 1 under a fresh client id. Pending message ids are kept, so nothing is sent twice."""
     new = "desk-" + secrets.token_hex(12)
     _set_meta(conn, "client_id", new)
-    rows = conn.execute(select(Intent.id).where(Intent.state == PENDING)
-                        .order_by(Intent.mutation_id)).scalars().all()
+    rows = conn.execute(select(intents.c.id).where(intents.c.state == PENDING)
+                        .order_by(intents.c.mutation_id)).scalars().all()
     # Move every row out of the way first (mutation_id is unique): the new numbering starts
     # at 1 again and must not meet the old ids of applied or rejected intents. Those keep
     # unique negative ids; they only await settlement (or the agent).
-    conn.execute(update(Intent).values(mutation_id=-Intent.id))
+    conn.execute(update(intents).values(mutation_id=-intents.c.id))
     next_id = 1
     for intent_id in rows:
-        conn.execute(update(Intent).where(Intent.id == intent_id).values(mutation_id=next_id))
+        conn.execute(update(intents).where(intents.c.id == intent_id).values(mutation_id=next_id))
         next_id += 1
     _set_meta(conn, "next_mutation_id", str(next_id))
     return new

@@ -245,8 +245,8 @@ async def test_a_trigger_during_a_cycle_causes_another_cycle(server, ws, make_de
 
     def mirrored() -> bool:
         with desk.store.read_mirror() as conn:
-            return conn.execute(select(models.Message.id).where(
-                models.Message.id == new.message_id)).first() is not None
+            return conn.execute(select(models.messages.c.id).where(
+                models.messages.c.id == new.message_id)).first() is not None
 
     assert await wait_for(mirrored)
     assert await wait_for(lambda: engine.cycles == start + 2)

@@ -1,6 +1,6 @@
 """Alembic environment of the desk's mirror database."""
 
 from sync.migrations.common import run
-from sync.models import MirrorBase
+from sync.models import MIRROR_METADATA
 
-run(MirrorBase.metadata)
+run(MIRROR_METADATA)

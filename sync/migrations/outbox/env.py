@@ -1,6 +1,6 @@
 """Alembic environment of the desk's outbox database."""
 
 from sync.migrations.common import run
-from sync.models import OutboxBase
+from sync.models import OUTBOX_METADATA
 
-run(OutboxBase.metadata)
+run(OUTBOX_METADATA)
