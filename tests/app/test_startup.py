@@ -420,12 +420,14 @@ def _make_cert(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_the_first_paint_does_not_load_the_network_stack_or_the_wire_models() -> None:
     """What the desk imports before its inbox paints: httpx, keyring and pydantic (the wire
-    models) load only once the engine connects, after the paint (start-up time)."""
+    models) load only once the engine connects, after the paint; the SQLAlchemy ORM is not
+    needed for it (start-up time)."""
     code = ("import sys\n"
             "from app.main import import_before_qt\n"
             "import_before_qt()\n"
             "import app.desk, app.window\n"
-            "print(','.join(m for m in ('httpx', 'keyring', 'pydantic', 'sync.protocol')\n"
+            "print(','.join(m for m in ('httpx', 'keyring', 'pydantic', 'sync.protocol',\n"
+            "                            'sqlalchemy.orm')\n"
             "               if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True, env={**os.environ, "QT_QPA_PLATFORM":
