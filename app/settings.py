@@ -52,6 +52,7 @@ class DeskSettings:
     inbox_sort: str = Sort.LAST_ACTIVITY.value
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
+    splitter_state: str = ""  # base64 of the nav | inbox | conversation QSplitter.saveState()
     last_workspace: str | None = None
 
     # -- saved filters, typed
@@ -139,7 +140,7 @@ def _valid(name: str, value: Any) -> bool:
         return isinstance(value, list) and all(isinstance(v, dict) for v in value)
     if name == "inbox_sort":
         return value in {s.value for s in Sort}
-    if name in ("window_geometry", "window_state"):
+    if name in ("window_geometry", "window_state", "splitter_state"):
         return isinstance(value, str)
     if name == "last_workspace":
         return value is None or isinstance(value, str)

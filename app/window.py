@@ -412,6 +412,9 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
         if self.settings.window_state:
             self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode()))
+        if self.settings.splitter_state:  # the agent's own widths of nav, inbox and thread
+            self._sized = self.splitter.restoreState(
+                QByteArray.fromBase64(self.settings.splitter_state.encode()))
 
     def _persist(self) -> None:
         if self._save_settings is not None:
@@ -419,7 +422,7 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        if not self._sized and not self.settings.window_state:
+        if not self._sized:
             self._sized = True  # first run: nav fits its labels, inbox and thread share
             width = self.splitter.width()
             nav = 200
@@ -429,6 +432,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()
+        self.settings.splitter_state = bytes(self.splitter.saveState().toBase64()).decode()
         self._persist()
         super().closeEvent(event)
         self.closed.emit()

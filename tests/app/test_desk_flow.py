@@ -260,3 +260,25 @@ async def test_older_history_loads_when_asked(backend, desks, qtbot, settings_di
     thread.olderRequested.emit()
     await until(lambda: len(thread.items) == 4, what="the older page")
     assert [i.created_at for i in thread.items] == sorted(i.created_at for i in thread.items)
+
+
+async def test_the_pane_widths_an_agent_chose_come_back_next_time(backend, desks, qtbot):
+    session = await desks.session(backend)
+    settings = DeskSettings()
+    first = MainWindow(session, settings)
+    qtbot.addWidget(first)
+    first.resize(1400, 800)
+    first.show()
+    await until(lambda: first.splitter.sizes()[0] > 0, what="the first layout")
+    first.splitter.setSizes([260, 520, 600])
+    chosen = first.splitter.sizes()
+    first.close()
+    assert settings.splitter_state and settings.window_state
+
+    second = MainWindow(session, settings)  # the next start, with the settings it saved
+    qtbot.addWidget(second)
+    second.resize(1400, 800)
+    second.show()
+    await until(lambda: second.splitter.sizes()[0] > 0, what="the second layout")
+    assert second.splitter.sizes() == chosen
+    second.close()
