@@ -433,3 +433,33 @@ def test_the_first_paint_does_not_load_the_network_stack_or_the_wire_models() ->
                          timeout=120, check=True, env={**os.environ, "QT_QPA_PLATFORM":
                                                         "offscreen"})
     assert out.stdout.strip() == "", f"loaded before the first paint: {out.stdout.strip()}"
+
+
+async def test_a_desk_whose_sign_in_is_gone_shows_its_inbox_then_asks_to_sign_in(
+        qtbot, backend, desks, qapp: QApplication) -> None:
+    """Start-up shows the mirror first; the engine, started after the first paint, finds no
+    sign-in (the token is gone) and the desk asks for one over the window, nothing lost."""
+    from app.desk import Desk
+    from app.main import build_parser
+    from app.settings import DeskSettings
+
+    first = await desks.session(backend)  # signed in and synced once
+    data_dir = first.data_dir
+    await desks.close(first)  # (tests keep tokens in memory: gone with it)
+    desk = Desk(qapp, build_parser().parse_args(["--data-dir", str(data_dir)]),
+                DeskSettings(), lambda _settings: None)
+    run = asyncio.ensure_future(desk.run())
+    try:
+        await until(lambda: desk.window is not None, 20, what="the window")
+        qtbot.addWidget(desk.window)
+        await until(lambda: desk._sign_in_dialog is not None, 20, what="the sign-in dialog")
+        assert desk.window.inbox_model.rowCount() > 0  # the inbox came from the mirror
+        assert desk.session.status.state is EngineState.SIGN_IN_REQUIRED
+        dialog = desk._sign_in_dialog
+        dialog.password_edit.setText(DEMO_AGENT[1])
+        dialog.submit()
+        await until(lambda: desk.session.status.state is EngineState.UP_TO_DATE, 30,
+                    what="syncing again after signing in")
+    finally:
+        desk._finish(0)
+        assert await run == 0
