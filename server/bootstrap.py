@@ -135,8 +135,7 @@ _TUPLE_KINDS = (Entity.CONTACT, Entity.CONVERSATION, Entity.MESSAGE)
 
 
 def _serialize_page(session: Session, entity: Entity, rows: list[Any]) -> list[dict[str, Any]]:
-    if entity is Entity.MESSAGE:
-        return list(map(serialize.message_from_tuple, rows))
+    """Payloads of the kinds other than messages (those go by ``_group`` as values)."""
     if entity is Entity.CONVERSATION:
         conversation = serialize.conversation_from_tuple
         return [conversation(r, r[-1]) for r in rows]
@@ -243,16 +242,10 @@ def bootstrap_page(
     )
 
 
-def _json_list(text: str | None) -> Any:
-    return () if text is None or text == "[]" else orjson.loads(text)
-
-
 def _group(session: Session, entity: Entity, rows: list[Any]) -> Group:
     if entity is Entity.MESSAGE:  # a million of them: straight from the driver's tuples
-        json_list = _json_list
         return Group(entity.value, list(serialize.MESSAGE_COLUMNS),
-                     [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json_list(r[7]), r[8])
-                      for r in rows])
+                     list(map(serialize.message_values, rows)))
     payloads = _serialize_page(session, entity, rows)
     columns = list(payloads[0])  # one serializer: the same keys in the same order
     return Group(entity.value, columns, [tuple(d.values()) for d in payloads])

@@ -129,23 +129,14 @@ CONTACT_COLUMNS = ("id", "name", "locale", "attributes", "created_at")
 _NO_ITEMS: tuple[()] = ()
 
 
-def _json_list(text: str | None) -> list[Any] | tuple[()]:
+def json_list(text: str | None) -> list[Any] | tuple[()]:
+    """A stored JSON list as a value (an empty one as ``()``: no list built per row)."""
     return _NO_ITEMS if text is None or text == "[]" else orjson.loads(text)
 
 
-def message_from_tuple(r: Sequence[Any]) -> dict[str, Any]:
-    """:func:`message` of a row of ``MESSAGE_COLUMNS`` (as JSON: empty lists as ``()``)."""
-    return {
-        "id": r[0],
-        "conversation_id": r[1],
-        "direction": r[2],
-        "author_id": r[3],
-        "body": r[4],
-        "template": r[5],
-        "delivery": r[6],
-        "mentions": _json_list(r[7]),
-        "created_at": r[8],
-    }
+def message_values(r: Sequence[Any]) -> tuple[Any, ...]:
+    """:func:`message`'s values, in ``MESSAGE_COLUMNS`` order, from a row of those columns."""
+    return (r[0], r[1], r[2], r[3], r[4], r[5], r[6], json_list(r[7]), r[8])
 
 
 def conversation_from_tuple(r: Sequence[Any], channel_type: str) -> dict[str, Any]:
@@ -162,7 +153,7 @@ def conversation_from_tuple(r: Sequence[Any], channel_type: str) -> dict[str, An
         "status": r[6],
         "snoozed_until": r[7],
         "priority": r[8],
-        "tags": _json_list(r[9]),
+        "tags": json_list(r[9]),
         "unread_count": r[10],
         "preview": r[11],
         "last_activity_at": r[12],
