@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from sync.names import API_PREFIX
+
 if TYPE_CHECKING:
     import httpx
 
@@ -22,14 +24,6 @@ if TYPE_CHECKING:
 # pool=10.0) unless a client is given another.
 DEFAULT_TIMEOUTS = (10.0, 60.0, 30.0, 10.0)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "DEFAULT_TIMEOUT":  # the httpx.Timeout it was before httpx became lazy
-        import httpx
-
-        connect, read, write, pool = DEFAULT_TIMEOUTS
-        return httpx.Timeout(connect=connect, read=read, write=write, pool=pool)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # The server sends a heartbeat every 15 s; three missed ones mean the stream is dead.
 SSE_READ_TIMEOUT = 45.0
 
@@ -140,8 +134,6 @@ class ApiClient:
                        **kw: Any) -> httpx.Response:
         import httpx
 
-        from sync.protocol import API_PREFIX  # (pydantic loads with the first request)
-
         headers = {**(self._auth() if auth else {}), **kw.pop("headers", {})}
         try:
             response = await self.http.request(method, f"{API_PREFIX}{path}", headers=headers,
@@ -221,8 +213,6 @@ class ApiClient:
             headers["Last-Event-ID"] = last_event_id
         import httpx
         from httpx_sse import aconnect_sse
-
-        from sync.protocol import API_PREFIX
 
         timeout = httpx.Timeout(10.0, read=SSE_READ_TIMEOUT)
         try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+API_PREFIX = "/api/v1"  # every endpoint's path begins with it
+
 
 class ChannelType(StrEnum):
     EMAIL = "email"

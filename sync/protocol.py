@@ -29,7 +29,7 @@ MutationName = _names.MutationName
 MutationStatus = _names.MutationStatus
 RejectReason = _names.RejectReason
 
-API_PREFIX = "/api/v1"
+API_PREFIX = _names.API_PREFIX
 PROTOCOL_VERSION = 1
 
 EpochMs = Annotated[int, Field(description="UTC milliseconds since the Unix epoch")]
