@@ -29,6 +29,13 @@ def priority_label(priority: str) -> str:
     }.get(priority, priority)
 
 
+def pending_changes_label(n: int) -> str:
+    """How many of the agent's changes to a conversation wait to be sent."""
+    if n == 1:
+        return translate("Labels", "1 change waiting to be sent")
+    return translate("Labels", "{n} changes waiting to be sent").format(n=n)
+
+
 def channel_type_label(channel_type: str) -> str:
     """The translated name of a kind of channel."""
     return {

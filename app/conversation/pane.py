@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.conversation.composer import Composer, SendRequest
 from app.conversation.thread import ThreadView
 from app.drafts import DraftStore
-from app.labels import priority_label, status_label
+from app.labels import pending_changes_label, priority_label, status_label
 from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import ElidedLabel
@@ -223,9 +223,7 @@ class ConversationPane(QWidget):
         if row.tags:
             parts.append(", ".join(row.tags))
         if row.pending_intents:
-            n = row.pending_intents
-            parts.append(self.tr("1 change waiting to be sent") if n == 1 else
-                         self.tr("{n} changes waiting to be sent").format(n=n))
+            parts.append(pending_changes_label(row.pending_intents))
         self.details.setText("  ·  ".join(p for p in parts if p))
         for button in (self.assign_button, self.status_button, self.priority_button,
                        self.tags_button):

@@ -29,7 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
-from app.labels import channel_icon, priority_label, status_label
+from app.labels import channel_icon, pending_changes_label, priority_label, status_label
 from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import plain_tooltip
@@ -549,11 +549,7 @@ class InboxModel(QAbstractTableModel):
                 "InboxModel", "A change to this conversation failed: open it to retry or discard."
             )
         if col == COL_STATUS and row.pending_intents:
-            if row.pending_intents == 1:
-                return translate("InboxModel", "1 change waiting to be sent")
-            return translate("InboxModel", "{n} changes waiting to be sent").format(
-                n=row.pending_intents
-            )
+            return pending_changes_label(row.pending_intents)
         if col == COL_CONTACT:
             return row.contact_name
         if col == COL_PRIORITY:

@@ -154,14 +154,6 @@
         <translation>自分</translation>
     </message>
     <message>
-        <source>1 change waiting to be sent</source>
-        <translation>送信待ちの変更 1 件</translation>
-    </message>
-    <message>
-        <source>{n} changes waiting to be sent</source>
-        <translation>送信待ちの変更 {n} 件</translation>
-    </message>
-    <message>
         <source>Until…</source>
         <translation>日時を指定…</translation>
     </message>
@@ -500,14 +492,6 @@
         <translation>自分</translation>
     </message>
     <message>
-        <source>1 change waiting to be sent</source>
-        <translation>送信待ちの変更 1 件</translation>
-    </message>
-    <message>
-        <source>{n} changes waiting to be sent</source>
-        <translation>送信待ちの変更 {n} 件</translation>
-    </message>
-    <message>
         <source>Answer due {when}</source>
         <translation>対応期限: {when}</translation>
     </message>
@@ -634,6 +618,14 @@
     <message>
         <source>Low</source>
         <translation>低</translation>
+    </message>
+    <message>
+        <source>1 change waiting to be sent</source>
+        <translation>送信待ちの変更 1 件</translation>
+    </message>
+    <message>
+        <source>{n} changes waiting to be sent</source>
+        <translation>送信待ちの変更 {n} 件</translation>
     </message>
     <message>
         <source>Email</source>

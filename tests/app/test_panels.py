@@ -24,7 +24,7 @@ from app.notifications import Notifier
 from app.outbox_dialog import COL_REASON, COL_STATE, OutboxDialog
 from app.statusbar import OfflineBanner, SyncStatusWidget
 from sync import queries
-from sync.engine import EngineState, EngineStatus
+from sync.engine import PROBLEMS, EngineState, EngineStatus
 from sync.mirror import BootstrapProgress
 from sync.queries import ContactView, Identity, InboxFilter
 from sync.store import Store
@@ -328,6 +328,11 @@ def test_status_phrases_progress_and_keyring_warning(qtbot):
                                       problem="server_failed"))
     assert widget.state_text() == "Server error — retrying"  # its own words, translatable
     assert widget.state_label.toolTip() == "The server answered 500."  # the detail stays
+    phrases = set()
+    for problem in PROBLEMS:  # every kind the engine names has words of its own
+        widget.update_status(EngineStatus(EngineState.ERROR, "detail", problem=problem))
+        phrases.add(widget.state_text())
+    assert len(phrases) == len(PROBLEMS) and not any("detail" in p for p in phrases)
     banner.update_status(EngineStatus(EngineState.ERROR, "The server answered 500."))
     assert not banner.isHidden() and "You're offline" not in banner.label.text()
     widget.update_status(EngineStatus(EngineState.SIGN_IN_REQUIRED, "Sign in to sync."))
