@@ -226,14 +226,9 @@ class MainWindow(QMainWindow):
 
     def _rows_in_view(self) -> bool:
         """Whether the first and last rows the inbox shows have their data (or none shows)."""
-        model, table = self.inbox_model, self.inbox.table
-        count = model.rowCount()
-        if count == 0:
-            return True
-        top = max(0, table.rowAt(0))
-        bottom = table.rowAt(table.viewport().height() - 1)
-        bottom = count - 1 if bottom < 0 else bottom
-        return all(model.index(row, 0).data(ROW_ROLE) is not None for row in {top, bottom})
+        rows = self.inbox.table.visible_rows()
+        return all(self.inbox_model.index(row, 0).data(ROW_ROLE) is not None
+                   for row in {rows[0], rows[-1]}) if rows else True
 
     def _after_first_paint(self) -> None:
         """What start-up left for after the first inbox paint: the counts beside the views,

@@ -124,15 +124,11 @@ class Probe:
 
     def visible_ready(self) -> tuple[bool, int]:
         """Whether every row the table shows has fresh data; and how many rows it shows."""
-        table, model = self.window.inbox.table, self.window.inbox_model
-        n = model.rowCount()
-        if n == 0:
+        rows, model = self.window.inbox.table.visible_rows(), self.window.inbox_model
+        if not rows:
             return True, 0
-        top = max(0, table.rowAt(0))
-        bottom = table.rowAt(table.viewport().height() - 1)
-        bottom = n - 1 if bottom < 0 else bottom
         stale = getattr(model, "_stale", set())
-        ids = model.ids()[top:bottom + 1]
+        ids = model.ids()[rows.start:rows.stop]
         return all(model.cached(c) is not None and c not in stale for c in ids), len(ids)
 
     def table_painted(self) -> None:

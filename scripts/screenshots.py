@@ -125,10 +125,8 @@ async def open_in(window: MainWindow, view: str, cid: str) -> None:
     await until(lambda: pane.row is not None and pane.row.id == cid, "the conversation")
     await until(lambda: (shown := window.customer.contact()) is not None
                 and shown.id == pane.row.contact_id, "the customer panel")
-    table = window.inbox.table  # the rows on screen (the model reads only those)
-    top = max(0, table.rowAt(0))
-    bottom = table.rowAt(table.viewport().height() - 1)
-    visible = list(model.ids()[top:(bottom + 1) if bottom >= 0 else None])
+    rows = window.inbox.table.visible_rows()  # the model reads only the rows on screen
+    visible = list(model.ids()[rows.start:rows.stop])
     await until(lambda: all(model.cached(i) for i in visible), "the inbox rows")
     await until(lambda: (status := window.session.status).state is EngineState.UP_TO_DATE
                 and status.pending == 0, "the outbox to empty")  # opening marks it read

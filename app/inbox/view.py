@@ -57,6 +57,15 @@ class InboxTable(QTableView):
         self.setAccessibleName(self.tr("Conversations"))
         self.focusing = False
 
+    def visible_rows(self) -> range:
+        """The rows the viewport shows now (empty when the model has none)."""
+        count = self.model().rowCount() if self.model() is not None else 0
+        if count == 0:
+            return range(0)
+        top = max(0, self.rowAt(0))
+        bottom = self.rowAt(self.viewport().height() - 1)
+        return range(top, (count - 1 if bottom < 0 else bottom) + 1)
+
     def focusInEvent(self, event: QFocusEvent) -> None:
         # Qt makes the first row current when a view without one gains focus; that is not
         # the agent choosing a conversation, so the pane must not switch because of it.
