@@ -27,6 +27,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -307,6 +308,18 @@ class Probe:
         return {"set_ms": ms(start, op.get("set")), "painted_ms": ms(start, op.get("painted"))}
 
 
+def after(cls: type, name: str, then: Callable[..., None]) -> None:
+    """Wrap ``cls.name`` (a plain method) so ``then(self, *args)`` runs after each call."""
+    method = getattr(cls, name)
+
+    def wrapped(self: Any, *a: Any, **kw: Any) -> Any:
+        result = method(self, *a, **kw)
+        then(self, *a)
+        return result
+
+    setattr(cls, name, wrapped)
+
+
 def install_hooks(probe: Probe) -> None:
     # In the order the desk's own start imports them (``relaydesk`` runs app.main.main):
     # its Qt-free modules before PySide6, which inspects every module imported after it.
@@ -342,37 +355,10 @@ def install_hooks(probe: Probe) -> None:
 
     Desk.run = timed_run
 
-    init = MainWindow.__init__
-
-    def window_init(self: Any, *a: Any, **kw: Any) -> None:
-        init(self, *a, **kw)
-        probe.window_built(self)
-
-    MainWindow.__init__ = window_init
-
-    table_paint = InboxTable.paintEvent
-
-    def paint_table(self: Any, event: Any) -> None:
-        table_paint(self, event)
-        probe.table_painted()
-
-    InboxTable.paintEvent = paint_table
-
-    set_thread = ThreadView.set_thread
-
-    def timed_set_thread(self: Any, *a: Any, **kw: Any) -> None:
-        set_thread(self, *a, **kw)
-        probe.thread_set()
-
-    ThreadView.set_thread = timed_set_thread
-
-    browser_paint = ThreadBrowser.paintEvent
-
-    def paint_browser(self: Any, event: Any) -> None:
-        browser_paint(self, event)
-        probe.thread_painted()
-
-    ThreadBrowser.paintEvent = paint_browser
+    after(MainWindow, "__init__", lambda window, *_: probe.window_built(window))
+    after(InboxTable, "paintEvent", lambda *_: probe.table_painted())
+    after(ThreadView, "set_thread", lambda *_: probe.thread_set())
+    after(ThreadBrowser, "paintEvent", lambda *_: probe.thread_painted())
 
 
 def run_desk(args: argparse.Namespace) -> int:
