@@ -17,14 +17,21 @@ from tests.app.conftest import DEMO_SUPERVISOR, until
 PAGE = 25  # the demo workspace has a few hundred conversations: many pages of this size
 
 
-async def test_a_view_larger_than_a_page_shows_its_top_then_every_row(backend, desks, qtbot):
-    session = await desks.session(backend, DEMO_SUPERVISOR)
+def inbox(session, qtbot, page: int, height: int | None = None) -> tuple[InboxModel, InboxView]:
+    """An inbox reading ``page`` ids first; shown at 1000 × ``height`` when given."""
     model = InboxModel(session)
-    model.page_size = PAGE
+    model.page_size = page
     view = InboxView(model)
     qtbot.addWidget(view)
-    view.resize(1000, 400)
-    view.show()
+    if height is not None:
+        view.resize(1000, height)
+        view.show()
+    return model, view
+
+
+async def test_a_view_larger_than_a_page_shows_its_top_then_every_row(backend, desks, qtbot):
+    session = await desks.session(backend, DEMO_SUPERVISOR)
+    model, view = inbox(session, qtbot, PAGE, 400)
     first: list[tuple[int, int, bool, str | None]] = []
 
     def on_loaded() -> None:
@@ -54,12 +61,7 @@ async def test_a_view_larger_than_a_page_shows_its_top_then_every_row(backend, d
 
 async def test_the_selection_and_the_place_survive_the_fill(backend, desks, qtbot):
     session = await desks.session(backend, DEMO_SUPERVISOR)
-    model = InboxModel(session)
-    model.page_size = PAGE
-    view = InboxView(model)
-    qtbot.addWidget(view)
-    view.resize(1000, 300)
-    view.show()
+    model, view = inbox(session, qtbot, PAGE, 300)
     opened: list[str] = []
     view.conversationActivated.connect(opened.append)
     chosen: list[str] = []
@@ -84,10 +86,7 @@ async def test_the_selection_and_the_place_survive_the_fill(backend, desks, qtbo
 
 async def test_a_search_larger_than_a_page_counts_once_its_ids_are_in(backend, desks, qtbot):
     session = await desks.session(backend, DEMO_SUPERVISOR)
-    model = InboxModel(session)
-    model.page_size = 3
-    view = InboxView(model)
-    qtbot.addWidget(view)
+    model, view = inbox(session, qtbot, 3)
     flt = InboxFilter(statuses=None, text="e")  # a common letter: many matches
     expected = await session.read(queries.conversation_ids, flt, Sort.LAST_ACTIVITY,
                                   session.agent_id)
