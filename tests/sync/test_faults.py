@@ -156,6 +156,8 @@ async def test_truncated_bootstrap_page(server, ws, server_db, api, make_desk):
     assert await converged(desk, server_db, ws)
     firsts = [e for e in t.requests("GET", "/sync/bootstrap") if "page_token" not in e.params]
     assert len(firsts) == 1  # resumed at the cut page, not from the start
+    pages = [e for e in t.requests("GET", "/sync/bootstrap") if "page_token" in e.params]
+    assert pages and all(e.params.get("format") == "columns" for e in pages)
     with desk.store.read_mirror() as c:
         done = orjson.loads(desk.store.get_state(c, mirror.BOOTSTRAP_DONE))
         totals = orjson.loads(desk.store.get_state(c, mirror.BOOTSTRAP_TOTALS))
