@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import tasks
 from app.session import DeskSession
 from app.settings import DeskSettings
-from sync.engine import EngineState
+from sync.status import EngineState
 from sync.store import OutboxUnreadable
 from sync.workspace import WorkspaceConfig, default_data_dir
 

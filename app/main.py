@@ -35,13 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def import_before_qt() -> None:
-    """Import the desk's Qt-free dependencies (SQLAlchemy, pydantic, the sync package)
-    before PySide6. Once imported, PySide6 reads the source of every module imported after
-    it (its ``__feature__`` check): ~0.2 s of CPU at start-up over these ~400 modules."""
+    """Import the Qt-free modules the first paint needs before PySide6: once imported,
+    PySide6 reads the source of every module imported after it (its ``__feature__``
+    check). The sync engine and what it loads (SQLAlchemy, httpx, pydantic) are not among
+    them: the session loads them after the first paint (``DeskSession.connect``)."""
     import app.logs
     import app.settings  # noqa: F401
-    import sync.engine
-    import sync.queries  # noqa: F401
+    import sync.queries
+    import sync.status  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
-from sqlalchemy import text
 
 from app.tasks import spawn
 from sync import outbox
-from sync.engine import EngineState, EngineStatus
+from sync.status import EngineState, EngineStatus
 from sync.store import Store
 
 if TYPE_CHECKING:
@@ -50,8 +49,8 @@ def mine_changes(store: Store, me: str | None, previous: Snapshot | None
     against ``previous``, what is news: newly assigned by someone else, or a new inbound."""
     if not me:
         return {}, []
-    with store.read_outbox() as conn:
-        live = [i for i in outbox.unsettled(conn)
+    with store.read_db("outbox") as db:
+        live = [i for i in outbox.unsettled(db)
                 if i.state != outbox.REJECTED and i.conversation_id]
     assigned: dict[str, str | None] = {}
     by_me: set[str] = set()
@@ -61,16 +60,15 @@ def mine_changes(store: Store, me: str | None, previous: Snapshot | None
             assigned[cid] = intent.args["agent_id"]
             if intent.args["agent_id"] == me:
                 by_me.add(cid)
-    with store.read_mirror() as conn:
-        snap: Snapshot = {r[0]: int(r[1] or 0) for r in conn.execute(text(
-            "SELECT id, last_inbound_at FROM conversations WHERE assignee_id = :me"),
-            {"me": me})}
+    with store.read_db("mirror") as db:
+        snap: Snapshot = {r[0]: int(r[1] or 0) for r in db.execute(
+            "SELECT id, last_inbound_at FROM conversations WHERE assignee_id = ?", (me,))}
         for cid, agent in assigned.items():
             if agent != me:
                 snap.pop(cid, None)
             elif cid not in snap:
-                row = conn.execute(text("SELECT last_inbound_at FROM conversations "
-                                        "WHERE id = :id"), {"id": cid}).first()
+                row = db.execute("SELECT last_inbound_at FROM conversations WHERE id = ?",
+                                 (cid,)).fetchone()
                 if row is not None:
                     snap[cid] = int(row[0] or 0)
         if previous is None:
@@ -84,18 +82,17 @@ def mine_changes(store: Store, me: str | None, previous: Snapshot | None
                 news.append(("reply", cid))
         alerts = []
         for kind, cid in news:
-            row = conn.execute(text(
+            row = db.execute(
                 "SELECT k.name, c.preview FROM conversations c "
-                "LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = :id"),
-                {"id": cid}).first()
+                "LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?", (cid,)).fetchone()
             if row is None:
                 continue
             body = row[1]
             if kind == "reply":
-                last = conn.execute(text(
-                    "SELECT body FROM messages WHERE conversation_id = :id "
-                    "AND direction = 'inbound' ORDER BY created_at DESC LIMIT 1"),
-                    {"id": cid}).first()
+                last = db.execute(
+                    "SELECT body FROM messages WHERE conversation_id = ? "
+                    "AND direction = 'inbound' ORDER BY created_at DESC LIMIT 1",
+                    (cid,)).fetchone()
                 body = last[0] if last is not None else body
             alerts.append(Alert(kind, cid, row[0] or "", _preview(body)))
     return snap, alerts

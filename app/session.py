@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from sync import mirror, queries
-from sync.engine import EngineOptions, EngineState, EngineStatus, SyncEngine
+from sync import queries, schema
 from sync.outbox import IntentRecord
+from sync.status import EngineOptions, EngineState, EngineStatus
 from sync.store import Store
 from sync.workspace import WorkspaceConfig
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from sync.client import ApiClient
     from sync.credentials import CredentialStore
+    from sync.engine import SyncEngine
 
 log = logging.getLogger("relaydesk.session")
 T = TypeVar("T")
@@ -40,8 +41,8 @@ T = TypeVar("T")
 
 def _local_state(store: Store) -> tuple[str | None, queries.Directory]:
     """The mirror's signed-in agent and its directory, in one trip to a reader thread."""
-    with store.read_mirror() as conn:
-        agent_id = store.get_state(conn, mirror.AGENT_ID)
+    with store.read_db("mirror") as db:
+        agent_id = store.get_state(db, schema.AGENT_ID)
     return agent_id, queries.directory(store)
 
 
@@ -70,7 +71,7 @@ class DeskSession(QObject):
         # and the HTTP client loads the system's certificates.
         self.api: ApiClient | None = None
         self.credentials: CredentialStore | None = None
-        self.engine: SyncEngine | None = None  # type: ignore[assignment]
+        self.engine: SyncEngine | None = None
         self._connecting: asyncio.Future[None] | None = None
         self._started = False
         self._closed = False
@@ -124,15 +125,18 @@ class DeskSession(QObject):
             self._check = spawn(self._deferred_check(), "mirror-check")
 
     async def _make_engine(self) -> None:
-        def make() -> tuple[ApiClient, CredentialStore]:
+        def make() -> tuple[ApiClient, CredentialStore, type[SyncEngine]]:
+            # The engine's modules (SQLAlchemy, httpx, the wire models) load here, on this
+            # thread, after the window's first paint.
             from sync.client import ApiClient
             from sync.credentials import CredentialStore
+            from sync.engine import SyncEngine
 
             return (ApiClient(self.config.server_url, transport=self._transport),
-                    CredentialStore(self.config.server_url, self.config.email))
+                    CredentialStore(self.config.server_url, self.config.email), SyncEngine)
 
-        self.api, self.credentials = await asyncio.to_thread(make)
-        self.engine = SyncEngine(self.store, self.api, self.credentials, self._options)
+        self.api, self.credentials, engine_class = await asyncio.to_thread(make)
+        self.engine = engine_class(self.store, self.api, self.credentials, self._options)
         self._data_version = self.engine.status.data_version  # the views read after this
         self.engine.subscribe(self._on_status)
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.widgets import plain_tooltip
-from sync.engine import EngineState, EngineStatus
+from sync.status import EngineState, EngineStatus
 
 _ERROR_DETAIL_CHARS = 60
 

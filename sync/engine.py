@@ -11,11 +11,9 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sync import mirror, outbox
@@ -33,47 +31,17 @@ from sync.client import (
 from sync.credentials import CredentialStore
 from sync.mirror import BootstrapProgress, PageError
 from sync.outbox import IntentRecord
+from sync.status import (  # noqa: F401  (re-exported: the engine's status and options)
+    PROBLEMS,
+    EngineOptions,
+    EngineState,
+    EngineStatus,
+    now_ms,
+)
 from sync.store import Store
 
 log = logging.getLogger("relaydesk.sync.engine")
 T = TypeVar("T")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-class EngineState(StrEnum):
-    OFFLINE = "offline"
-    CONNECTING = "connecting"
-    BOOTSTRAPPING = "bootstrapping"
-    SYNCING = "syncing"
-    UP_TO_DATE = "up_to_date"
-    SIGN_IN_REQUIRED = "sign_in_required"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class EngineStatus:
-    state: EngineState
-    message: str
-    progress: BootstrapProgress | None = None
-    pending: int = 0
-    rejected: int = 0
-    last_sync_at: int | None = None
-    credentials_secure: bool = True
-    live: bool = False  # the server-sent event stream is connected
-    retry_in_s: float | None = None
-    # Bumped whenever what the agent sees may have changed (a pulled page, an intent queued,
-    # pushed or settled): views re-read when it moves.
-    data_version: int = 0
-    # In the error state, what kind of trouble (one of PROBLEMS), so a desk can say it in the
-    # agent's language; ``message`` stays the English sentence for logs and admins.
-    problem: str | None = None
-
-
-PROBLEMS = ("server_busy", "server_failed", "refused", "resync_loop", "bad_answer",
-            "unexpected")
 
 
 RESYNC_GAVE_UP = "The server keeps asking for a full resync; will retry later."
@@ -111,24 +79,6 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
-
-
-@dataclass
-class EngineOptions:
-    push_batch: int = 100
-    pull_limit: int = 1000
-    # Rows per bootstrap page. Small enough that parsing one (orjson holds the GIL throughout)
-    # stays well under a frame: ~10 ms for 1000 rows on a slow 2-core machine, ~60 ms for the
-    # server's default 5000 (benchmarks/sync_client.py: loop lag). None: the server's default.
-    bootstrap_limit: int | None = 1000
-    # Pages fetched and parsed ahead of the one being written.
-    bootstrap_prefetch: int = 2
-    poll_interval_s: float = 30.0  # fallback polling while the event stream is down
-    safety_poll_s: float = 300.0  # polling while the stream is up (a missed poke costs little)
-    use_events: bool = True
-    backoff_base_s: float = 1.0
-    backoff_cap_s: float = 60.0
-    max_consecutive_resyncs: int = 3
 
 
 class SyncEngine:

@@ -16,19 +16,19 @@ from sqlalchemy import Connection, delete, func, select
 from sync import entities, outbox
 from sync.models import BOOTSTRAP_DEFERRED_INDEXES
 from sync.names import BOOTSTRAP_ORDER
+from sync.schema import (  # noqa: F401  (sync_state keys: mirror.CURSOR…)
+    AGENT_EMAIL,
+    AGENT_ID,
+    BOOTSTRAP_DONE,
+    BOOTSTRAP_TOKEN,
+    BOOTSTRAP_TOTALS,
+    BOOTSTRAPPED,
+    CURSOR,
+    LAST_EVENT_ID,
+    LAST_SYNC_AT,
+    SERVER_URL,
+)
 from sync.store import Store
-
-# sync_state keys
-CURSOR = "cursor"
-BOOTSTRAPPED = "bootstrapped"
-BOOTSTRAP_TOKEN = "bootstrap_token"
-BOOTSTRAP_TOTALS = "bootstrap_totals"
-BOOTSTRAP_DONE = "bootstrap_done"
-SERVER_URL = "server_url"
-AGENT_ID = "agent_id"
-AGENT_EMAIL = "agent_email"
-LAST_SYNC_AT = "last_sync_at"
-LAST_EVENT_ID = "last_event_id"
 
 
 class PageError(Exception):

@@ -8,8 +8,6 @@ fields are JSON text.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -24,6 +22,18 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.schema import CreateIndex, DropIndex
+
+from sync.schema import (  # noqa: F401  (re-exported: the tables' SQL text lives there)
+    ACTIVE_WHERE,
+    INACTIVE_WHERE,
+    SEARCH_INDEXES,
+    SEARCH_PAD,
+    SORT_COLUMNS,
+    SORT_NAMES,
+    SORT_TERMS,
+    TAGGED_WHERE,
+    SearchIndex,
+)
 
 # Plain tables, not ORM classes: the desk reads and writes them with SQL only, and leaving
 # sqlalchemy.orm out keeps it off the start-up path (its import and class set-up cost the
@@ -96,33 +106,8 @@ messages = Table(
 
 # --------------------------------------------------------------------------- inbox indexes
 #
-# Every inbox view is one walk along an index already in the view's order, reading nothing but
-# the index: sync/queries.py repeats these WHERE clauses and ORDER BY expressions word for
-# word (SQLite uses a partial index only for a query that states its WHERE, an index on an
-# expression only for a query that orders by the same expression). Each index also holds the
-# plain columns its expressions read, so SQLite 3.40 answers from the index alone. Views of
-# the active conversations (open + pending: Mine, Unassigned, All, a team, a channel, a tag)
-# and of the others (Snoozed, Resolved) have separate partial indexes.
-
-ACTIVE_WHERE = "status IN ('open', 'pending')"
-INACTIVE_WHERE = "status NOT IN ('open', 'pending')"
-TAGGED_WHERE = "tags <> '[]'"
-
-# sync.queries.Sort value → the ORDER BY terms before the final ``id``.
-SORT_TERMS: dict[str, tuple[str, ...]] = {
-    "last_activity": ("last_activity_at DESC",),
-    "waiting": ("(CASE WHEN sla_due_at IS NOT NULL OR unread_count > 0 THEN 0 ELSE 1 END)",
-                "COALESCE(last_inbound_at, last_activity_at)"),
-    "priority": ("(CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
-                 "ELSE 3 END)", "last_activity_at DESC"),
-}
-# The plain columns those expressions read, for index-only answers.
-_SORT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "last_activity": (),
-    "waiting": ("sla_due_at", "unread_count", "last_inbound_at", "last_activity_at"),
-    "priority": ("priority",),
-}
-_SORT_NAMES = {"last_activity": "activity", "waiting": "waiting", "priority": "priority"}
+# Their WHERE clauses and ORDER BY terms are sync/schema.py's (the queries repeat them word for
+# word: see there).
 
 
 def _index(name: str, *parts: str, where: str) -> Index:
@@ -134,7 +119,7 @@ def _index(name: str, *parts: str, where: str) -> Index:
 def _inbox_indexes() -> tuple[Index, ...]:
     out = []
     for sort, terms in SORT_TERMS.items():
-        name, extra = _SORT_NAMES[sort], _SORT_COLUMNS[sort]
+        name, extra = SORT_NAMES[sort], SORT_COLUMNS[sort]
         out += [
             # Mine, Unassigned, an agent's
             _index(f"ix_conversations_assignee_{name}", "assignee_id", *terms, "id", "status",
@@ -168,73 +153,7 @@ INBOX_INDEXES = _inbox_indexes()
 
 
 # --------------------------------------------------------------------------- text search
-#
-# Substring search over a conversation's subject and preview and a contact's name: FTS5 with
-# the trigram tokenizer (SQLite >= 3.34), which finds any substring of three or more
-# characters in any script (Japanese puts no spaces between words), regardless of case.
-# Each indexed value is the column plus SEARCH_PAD, so that every one- or two-character
-# substring also begins some trigram (sync/queries.py looks those up in the vocabulary).
-# External content: the index keeps no copy of the text; triggers keep it in step. The desk
-# writes these tables with INSERT … ON CONFLICT DO UPDATE (sync/entities.py), which keeps
-# the rowid, and the update trigger re-indexes only when the searched text changed: a status
-# or assignment change costs the index nothing.
-# Where SQLite lacks FTS5 or the trigram tokenizer the migration leaves the tables out and the
-# queries use LIKE.
-
-SEARCH_PAD = "  "
-
-
-@dataclass(frozen=True)
-class SearchIndex:
-    """The FTS5 index over some text columns of ``table`` (rowids are the table's)."""
-
-    table: str
-    columns: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return f"{self.table}_fts"
-
-    @property
-    def vocab(self) -> str:
-        """Its fts5vocab table: the trigrams, for one- and two-character searches."""
-        return f"{self.table}_fts_vocab"
-
-    @property
-    def triggers(self) -> tuple[str, ...]:
-        return tuple(f"{self.name}_{kind}" for kind in ("insert", "delete", "update"))
-
-    def _padded(self, row: str = "", named: bool = False) -> str:
-        return ", ".join(f"coalesce({row}{c}, '') || '{SEARCH_PAD}'" + (f" AS {c}" if named else "")
-                         for c in self.columns)
-
-    def table_ddl(self) -> list[str]:
-        view, cols = f"{self.table}_search_text", ", ".join(self.columns)
-        named = self._padded(named=True)
-        return [
-            f"CREATE VIEW {view} AS SELECT rowid AS doc, {named} FROM {self.table}",
-            f"CREATE VIRTUAL TABLE {self.name} USING fts5({cols}, content='{view}', "
-            "content_rowid='doc', tokenize='trigram')",
-            f"CREATE VIRTUAL TABLE {self.vocab} USING fts5vocab({self.name}, 'row')",
-        ]
-
-    def trigger_ddl(self) -> list[str]:
-        t, fts, cols = self.table, self.name, ", ".join(self.columns)
-        forget = f"INSERT INTO {fts} ({fts}, rowid, {cols}) VALUES ('delete', old.rowid, " \
-                 f"{self._padded('old.')});"
-        learn = f"INSERT INTO {fts} (rowid, {cols}) VALUES (new.rowid, {self._padded('new.')});"
-        insert, delete, update = self.triggers
-        changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in self.columns)
-        return [
-            f"CREATE TRIGGER {insert} AFTER INSERT ON {t} BEGIN {learn} END",
-            f"CREATE TRIGGER {delete} AFTER DELETE ON {t} BEGIN {forget} END",
-            f"CREATE TRIGGER {update} AFTER UPDATE OF {cols} ON {t} WHEN {changed} "
-            f"BEGIN {forget} {learn} END",
-        ]
-
-
-SEARCH_INDEXES = (SearchIndex("conversations", ("subject", "preview")),
-                  SearchIndex("contacts", ("name",)))
+# (SEARCH_INDEXES: sync/schema.py)
 
 
 class DeferredIndex:

@@ -1,25 +1,32 @@
 """The outbox: intents the agent made, kept durably until the server confirmed them and the
 mirror shows their effect. Nothing here is ever dropped silently.
 
-Functions take a Connection on the outbox database; writes must run on the store's writer
-thread (``Store.run_write``).
+Functions take a connection on the outbox database: the writer's SQLAlchemy Connection (in
+its transaction) or a plain ``sqlite3`` one (the desk's readers, ``Store.read_db``). The SQL
+is plain text run on the sqlite3 connection underneath, so reading the outbox needs no
+SQLAlchemy (the desk's first paint reads it). Writes must run on the store's writer thread
+(``Store.run_write``).
 """
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
-from sync.models import intents
 from sync.names import MutationName, MutationStatus
+from sync.store import dbapi
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from sync import protocol as p
+
+    Db = Connection | sqlite3.Connection
 
 PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 
@@ -47,36 +54,50 @@ class IntentRecord:
         return self.args.get("message_id")
 
 
-def _record(row: Any) -> IntentRecord:
+# The intents table's columns, in the order ``_record`` reads them.
+_COLUMNS = ("id, mutation_id, name, args, conversation_id, state, attempts, change_seq, "
+            "error_code, error_message, created_at")
+_SELECT = f"SELECT {_COLUMNS} FROM intents"
+
+
+def _record(row: tuple[Any, ...]) -> IntentRecord:
+    (id_, mutation_id, name, args, conversation_id, state, attempts, change_seq, error_code,
+     error_message, created_at) = row
     return IntentRecord(
-        id=row.id, mutation_id=row.mutation_id, name=row.name, args=orjson.loads(row.args),
-        conversation_id=row.conversation_id, state=row.state, attempts=row.attempts,
-        change_seq=row.change_seq, error_code=row.error_code, error_message=row.error_message,
-        created_at=row.created_at,
+        id=id_, mutation_id=mutation_id, name=name, args=orjson.loads(args),
+        conversation_id=conversation_id, state=state, attempts=attempts,
+        change_seq=change_seq, error_code=error_code, error_message=error_message,
+        created_at=created_at,
     )
 
 
-def _meta(conn: Connection, key: str) -> str | None:
-    return conn.execute(text("SELECT value FROM outbox_meta WHERE key = :k"), {"k": key}).scalar()
+def _one(db: sqlite3.Connection, intent_id: int) -> IntentRecord | None:
+    row = db.execute(f"{_SELECT} WHERE id = ?", (intent_id,)).fetchone()
+    return None if row is None else _record(row)
 
 
-def _set_meta(conn: Connection, key: str, value: str) -> None:
-    conn.execute(text("INSERT OR REPLACE INTO outbox_meta (key, value) VALUES (:k, :v)"),
-                 {"k": key, "v": value})
+def _meta(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM outbox_meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
 
 
-def client_id(conn: Connection) -> str:
+def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
+    db.execute("INSERT OR REPLACE INTO outbox_meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def client_id(conn: Db) -> str:
     """This installation's push identity (created on first use)."""
-    value = _meta(conn, "client_id")
+    db = dbapi(conn)
+    value = _meta(db, "client_id")
     if value is None:
         value = "desk-" + secrets.token_hex(12)
-        _set_meta(conn, "client_id", value)
+        _set_meta(db, "client_id", value)
     return value
 
 
-def _next_mutation_id(conn: Connection) -> int:
-    value = int(_meta(conn, "next_mutation_id") or "1")
-    _set_meta(conn, "next_mutation_id", str(value + 1))
+def _next_mutation_id(db: sqlite3.Connection) -> int:
+    value = int(_meta(db, "next_mutation_id") or "1")
+    _set_meta(db, "next_mutation_id", str(value + 1))
     return value
 
 
@@ -100,70 +121,68 @@ def validate(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True)
 
 
-def enqueue(conn: Connection, name: str, args: dict[str, Any], now_ms: int) -> IntentRecord:
+def enqueue(conn: Db, name: str, args: dict[str, Any], now_ms: int) -> IntentRecord:
     """Durably queue an intent; returns it with its mutation id."""
     args = dict(args)
     if name in (MutationName.SEND_MESSAGE, MutationName.ADD_NOTE) and not args.get("message_id"):
         args["message_id"] = str(uuid.uuid4())
     clean = validate(name, args)
-    client_id(conn)
-    mutation_id = _next_mutation_id(conn)
-    new_id = conn.execute(
-        insert(intents).values(
-            mutation_id=mutation_id, name=name, args=orjson.dumps(clean).decode(),
-            conversation_id=clean.get("conversation_id"), state=PENDING, attempts=0,
-            created_at=now_ms,
-        ).returning(intents.c.id)
-    ).scalar_one()
-    row = conn.execute(select(intents).where(intents.c.id == new_id)).one()
-    return _record(row)
+    db = dbapi(conn)
+    client_id(db)
+    mutation_id = _next_mutation_id(db)
+    cur = db.execute(
+        "INSERT INTO intents (mutation_id, name, args, conversation_id, state, attempts, "
+        "created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
+        (mutation_id, name, orjson.dumps(clean).decode(), clean.get("conversation_id"),
+         PENDING, now_ms))
+    record = _one(db, cur.lastrowid or 0)
+    assert record is not None
+    return record
 
 
-def pending(conn: Connection, limit: int = 500, after: int | None = None) -> list[IntentRecord]:
+def pending(conn: Db, limit: int = 500, after: int | None = None) -> list[IntentRecord]:
     """The oldest pending intents, in mutation id order; with ``after``, only those whose
     mutation id is higher (the batch that follows one still being pushed)."""
-    q = select(intents).where(intents.c.state == PENDING)
-    if after is not None:
-        q = q.where(intents.c.mutation_id > after)
-    rows = conn.execute(q.order_by(intents.c.mutation_id).limit(limit)).all()
+    later, params = ("", (PENDING, limit)) if after is None else (
+        "AND mutation_id > ? ", (PENDING, after, limit))
+    rows = dbapi(conn).execute(
+        f"{_SELECT} WHERE state = ? {later}ORDER BY mutation_id LIMIT ?", params)
     return [_record(r) for r in rows]
 
 
-def unsettled(conn: Connection, conversation_id: str | None = None) -> list[IntentRecord]:
+def unsettled(conn: Db, conversation_id: str | None = None) -> list[IntentRecord]:
     """Everything the overlay shows: pending, applied-not-yet-pulled and rejected."""
-    q = select(intents).order_by(intents.c.id)
-    if conversation_id is not None:
-        q = q.where(intents.c.conversation_id == conversation_id)
-    return [_record(r) for r in conn.execute(q).all()]
+    db = dbapi(conn)
+    if conversation_id is None:
+        rows = db.execute(f"{_SELECT} ORDER BY id")
+    else:
+        rows = db.execute(f"{_SELECT} WHERE conversation_id = ? ORDER BY id",
+                          (conversation_id,))
+    return [_record(r) for r in rows]
 
 
-def counts(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(select(intents.c.state, func.count()).group_by(intents.c.state)).all()
+def counts(conn: Db) -> dict[str, int]:
     out = {PENDING: 0, APPLIED: 0, REJECTED: 0}
-    out.update({state: n for state, n in rows})
+    out.update(dbapi(conn).execute("SELECT state, count(*) FROM intents GROUP BY state"))
     return out
 
 
-def mark_attempt(conn: Connection, mutation_ids: list[int]) -> None:
-    if mutation_ids:
-        conn.execute(update(intents).where(intents.c.mutation_id.in_(mutation_ids))
-                     .values(attempts=intents.c.attempts + 1))
+def mark_attempt(conn: Db, mutation_ids: list[int]) -> None:
+    db = dbapi(conn)
+    for start in range(0, len(mutation_ids), 500):
+        chunk = mutation_ids[start:start + 500]
+        db.execute(f"UPDATE intents SET attempts = attempts + 1 "
+                   f"WHERE mutation_id IN ({', '.join('?' * len(chunk))})", chunk)
 
 
-_INTENTS = intents
-_MARK_REJECTED = (
-    update(_INTENTS).where(_INTENTS.c.mutation_id == bindparam("b_mutation_id"))
-    .values(state=REJECTED, error_code=bindparam("b_error_code"),
-            error_message=bindparam("b_error_message"), settled_at=bindparam("b_settled_at"))
-)
-_MARK_APPLIED = (
-    update(_INTENTS).where(_INTENTS.c.mutation_id == bindparam("b_mutation_id"))
-    .values(state=APPLIED, change_seq=bindparam("b_change_seq"),
-            settled_at=bindparam("b_settled_at"))
-)
+_MARK_REJECTED = ("UPDATE intents SET state = 'rejected', error_code = :error_code, "
+                  "error_message = :error_message, settled_at = :settled_at "
+                  "WHERE mutation_id = :mutation_id")
+_MARK_APPLIED = ("UPDATE intents SET state = 'applied', change_seq = :change_seq, "
+                 "settled_at = :settled_at WHERE mutation_id = :mutation_id")
 
 
-def record_results(conn: Connection, response: p.PushResponse, now_ms: int) -> tuple[int, int]:
+def record_results(conn: Db, response: p.PushResponse, now_ms: int) -> tuple[int, int]:
     """Apply the server's answers; returns (applied, rejected) counts."""
     # Keyed by mutation id: one row each (the last answer wins, as statement by statement).
     rejected: dict[int, dict[str, Any]] = {}
@@ -176,67 +195,69 @@ def record_results(conn: Connection, response: p.PushResponse, now_ms: int) -> t
         rejected.pop(result.id, None)
         if status is MutationStatus.REJECTED:
             rejected[result.id] = {
-                "b_mutation_id": result.id,
-                "b_error_code": result.error.code.value if result.error else "rejected",
-                "b_error_message": result.error.message if result.error else None,
-                "b_settled_at": now_ms,
+                "mutation_id": result.id,
+                "error_code": result.error.code.value if result.error else "rejected",
+                "error_message": result.error.message if result.error else None,
+                "settled_at": now_ms,
             }
         else:
-            applied[result.id] = {"b_mutation_id": result.id,
-                                  "b_change_seq": result.change_seq, "b_settled_at": now_ms}
+            applied[result.id] = {"mutation_id": result.id,
+                                  "change_seq": result.change_seq, "settled_at": now_ms}
     # One statement executed for many rows each (a statement per intent cost more than the
     # server's work on it).
+    db = dbapi(conn)
     if rejected:
-        conn.execute(_MARK_REJECTED, list(rejected.values()))
+        db.executemany(_MARK_REJECTED, list(rejected.values()))
     if applied:
-        conn.execute(_MARK_APPLIED, list(applied.values()))
+        db.executemany(_MARK_APPLIED, list(applied.values()))
     return len(applied), len(rejected)
 
 
-def settle(conn: Connection, cursor: int) -> int:
+def settle(conn: Db, cursor: int) -> int:
     """Drop applied intents whose effect the mirror now shows (their change was pulled)."""
-    result = conn.execute(delete(intents).where(
-        intents.c.state == APPLIED,
-        (intents.c.change_seq.is_(None)) | (intents.c.change_seq <= cursor),
-    ))
-    return result.rowcount or 0
+    cur = dbapi(conn).execute("DELETE FROM intents WHERE state = ? AND "
+                              "(change_seq IS NULL OR change_seq <= ?)", (APPLIED, cursor))
+    return max(cur.rowcount, 0)
 
 
-def retry(conn: Connection, intent_id: int) -> IntentRecord:
+def retry(conn: Db, intent_id: int) -> IntentRecord:
     """Queue a rejected intent again (after the agent fixed the cause)."""
-    row = conn.execute(select(intents).where(intents.c.id == intent_id)).one_or_none()
-    if row is None or row.state != REJECTED:
+    db = dbapi(conn)
+    record = _one(db, intent_id)
+    if record is None or record.state != REJECTED:
         raise InvalidIntent("only a rejected intent can be retried")
-    conn.execute(update(intents).where(intents.c.id == intent_id).values(
-        state=PENDING, mutation_id=_next_mutation_id(conn), error_code=None,
-        error_message=None, settled_at=None))
-    return _record(conn.execute(select(intents).where(intents.c.id == intent_id)).one())
+    db.execute("UPDATE intents SET state = ?, mutation_id = ?, error_code = NULL, "
+               "error_message = NULL, settled_at = NULL WHERE id = ?",
+               (PENDING, _next_mutation_id(db), intent_id))
+    record = _one(db, intent_id)
+    assert record is not None
+    return record
 
 
-def discard(conn: Connection, intent_id: int) -> None:
+def discard(conn: Db, intent_id: int) -> None:
     """The agent gives up on a rejected intent."""
-    row = conn.execute(select(intents).where(intents.c.id == intent_id)).one_or_none()
-    if row is None:
+    db = dbapi(conn)
+    record = _one(db, intent_id)
+    if record is None:
         return
-    if row.state != REJECTED:
+    if record.state != REJECTED:
         raise InvalidIntent("only a rejected intent can be discarded")
-    conn.execute(delete(intents).where(intents.c.id == intent_id))
+    db.execute("DELETE FROM intents WHERE id = ?", (intent_id,))
 
 
-def start_new_client(conn: Connection) -> str:
+def start_new_client(conn: Db) -> str:
     """The server lost track of our ids (its database was reset): renumber pending intents
     from 1 under a fresh client id. Pending message ids are kept, so nothing is sent twice."""
+    db = dbapi(conn)
     new = "desk-" + secrets.token_hex(12)
-    _set_meta(conn, "client_id", new)
-    rows = conn.execute(select(intents.c.id).where(intents.c.state == PENDING)
-                        .order_by(intents.c.mutation_id)).scalars().all()
+    _set_meta(db, "client_id", new)
+    rows = [r[0] for r in db.execute("SELECT id FROM intents WHERE state = ? "
+                                     "ORDER BY mutation_id", (PENDING,))]
     # Move every row out of the way first (mutation_id is unique): the new numbering starts
     # at 1 again and must not meet the old ids of applied or rejected intents. Those keep
     # unique negative ids; they only await settlement (or the agent).
-    conn.execute(update(intents).values(mutation_id=-intents.c.id))
-    next_id = 1
-    for intent_id in rows:
-        conn.execute(update(intents).where(intents.c.id == intent_id).values(mutation_id=next_id))
-        next_id += 1
-    _set_meta(conn, "next_mutation_id", str(next_id))
+    db.execute("UPDATE intents SET mutation_id = -id")
+    db.executemany("UPDATE intents SET mutation_id = ? WHERE id = ?",
+                   [(n, intent_id) for n, intent_id in enumerate(rows, start=1)])
+    _set_meta(db, "next_mutation_id", str(len(rows) + 1))
     return new

@@ -1,7 +1,10 @@
 """What the desk reads: inbox views, conversation rows, threads, contacts, reference data.
 
 Plain functions over a Store's reader connections (call them off the GUI thread, e.g. through
-``Store.run_read``), returning frozen dataclasses: widgets never see a Session or a Row.
+``Store.run_read``), returning frozen dataclasses: widgets never see a connection or a row.
+They read through plain ``sqlite3`` (``Store.read_db``): the desk's first screen is read
+without loading SQLAlchemy.
+
 Every answer is the overlay's: mirror rows with the agent's unconfirmed intents laid over,
 so a conversation assigned to me offline is in "Mine" at once.
 """
@@ -19,10 +22,8 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, text
 
-from sync import models as mm
-from sync import outbox, overlay, search
+from sync import outbox, overlay, schema, search
 from sync.domain import conversation_window
 from sync.outbox import IntentRecord
 from sync.rules import WindowState
@@ -103,7 +104,7 @@ def _sort_key(sort: Sort, row: dict[str, Any]) -> tuple[Any, ...]:
 
 # The ORDER BY of each sort: the very expressions of the inbox indexes (sync/models.py), so
 # SQLite walks an index in order instead of sorting.
-_ORDER_SQL = {sort: ", ".join((*mm.SORT_TERMS[sort.value], "id")) for sort in Sort}
+_ORDER_SQL = {sort: ", ".join((*schema.SORT_TERMS[sort.value], "id")) for sort in Sort}
 
 _KEY_COLUMNS = "id, last_activity_at, last_inbound_at, sla_due_at, unread_count, priority"
 
@@ -144,8 +145,8 @@ class Interrupt:
 
 
 def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
-    with store.read_outbox() as conn:
-        intents = outbox.unsettled(conn)
+    with store.read_db("outbox") as db:
+        intents = outbox.unsettled(db)
     out: dict[str, list[IntentRecord]] = {}
     for intent in intents:
         if intent.conversation_id:
@@ -153,10 +154,10 @@ def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
     return out
 
 
-def _dbapi(conn: Connection) -> sqlite3.Connection:
-    """The sqlite3 connection under a SQLAlchemy one, in its transaction: id lists skip the
-    Row objects (60,000 of them cost ~40 ms)."""
-    return conn.connection.driver_connection  # type: ignore[return-value]
+def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
+    names = [d[0] for d in cursor.description]
+    for row in cursor:
+        yield dict(zip(names, row, strict=True))
 
 
 def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | None,
@@ -175,9 +176,9 @@ def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | No
     if statuses is not None:
         wanted = set(statuses)
         if wanted and wanted <= set(ACTIVE_STATUSES):
-            where.append(mm.ACTIVE_WHERE)
+            where.append(schema.ACTIVE_WHERE)
         elif wanted and not wanted & set(ACTIVE_STATUSES):
-            where.append(mm.INACTIVE_WHERE)
+            where.append(schema.INACTIVE_WHERE)
         if wanted != set(ACTIVE_STATUSES):
             names = [f":st{i}" for i in range(len(statuses))]
             where.append(f"status IN ({', '.join(names) or 'NULL'})")
@@ -207,9 +208,9 @@ def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | No
         params["tag_json"] = orjson.dumps(flt.tag).decode()
         where.append("(instr(tags, :tag_json) > 0 OR instr(tags, '\\') > 0) AND EXISTS "
                      "(SELECT 1 FROM json_each(conversations.tags) j WHERE j.value = :tag)")
-        if where[0] == mm.ACTIVE_WHERE and not flt.assignee:
+        if where[0] == schema.ACTIVE_WHERE and not flt.assignee:
             # The tagged conversations are few: their own small index, then a sort.
-            where.insert(1, mm.TAGGED_WHERE)
+            where.insert(1, schema.TAGGED_WHERE)
             hint = "INDEXED BY ix_conversations_tagged"
     q = flt.text.strip()
     if q:
@@ -261,8 +262,7 @@ def view_query_plan(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTIV
                     me: str | None = None) -> list[str]:
     """SQLite's plan for one view's id query, one line per step (EXPLAIN QUERY PLAN): for
     diagnostics, and the tests that keep every view a walk along an index."""
-    with store.read_mirror() as conn:
-        db = _dbapi(conn)
+    with store.read_db("mirror") as db:
         sql, params = _view_sql(db, flt, sort, me)
         return [str(r[3]) for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
@@ -276,14 +276,13 @@ def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTI
     ``interrupt``: another thread may stop the query (it then raises Interrupted)."""
     live = {cid: ints for cid, ints in _live_by_conversation(store).items()
             if any(i.state != outbox.REJECTED for i in ints)}
-    with store.read_mirror() as conn:
-        db = _dbapi(conn)
+    with store.read_db("mirror") as db:
         # With a limit, enough rows that dropping the overlaid ones still leaves ``limit``.
         with interrupt.watching(db) if interrupt is not None else contextlib.nullcontext():
             ids = _view_ids(db, flt, sort, me, None if limit is None else limit + len(live))
         if not live:
             return ids
-        changed = _raw_conversations(conn, list(live))
+        changed = _raw_conversations(db, list(live))
     extra: list[dict[str, Any]] = []
     for cid, raw in changed.items():
         over = overlay.apply_to_conversation(raw, live[cid])
@@ -299,8 +298,7 @@ def conversation_count(store: Store, flt: InboxFilter, me: str | None = None) ->
     along the view's index, without reading the ids."""
     live = {cid: ints for cid, ints in _live_by_conversation(store).items()
             if any(i.state != outbox.REJECTED for i in ints)}
-    with store.read_mirror() as conn:
-        db = _dbapi(conn)
+    with store.read_db("mirror") as db:
 
         def count(among: Sequence[str] | None) -> int:
             sql, params = _view_sql(db, flt, Sort.LAST_ACTIVITY, me, count=True, among=among)
@@ -311,7 +309,7 @@ def conversation_count(store: Store, flt: InboxFilter, me: str | None = None) ->
             return total
         # The overlaid conversations count as their overlaid values say, not as the mirror's.
         total -= count(list(live))
-        changed = _raw_conversations(conn, list(live))
+        changed = _raw_conversations(db, list(live))
     return total + sum(
         1 for cid, raw in changed.items()
         if matches(flt, overlay.apply_to_conversation(raw, live[cid]),
@@ -324,8 +322,7 @@ def _merge_sorted(store: Store, keep: list[str], extra: list[dict[str, Any]], so
     probe reading one row's sort key (a handful of reads, not the whole list)."""
     extra.sort(key=lambda r: _sort_key(sort, r))
     names = _KEY_COLUMNS.split(", ")
-    with store.read_mirror() as conn:
-        db = _dbapi(conn)
+    with store.read_db("mirror") as db:
 
         @functools.cache
         def key_of(cid: str) -> tuple[Any, ...]:
@@ -382,19 +379,19 @@ LEFT JOIN teams t ON t.id = c.team_id
 """
 
 
-def _raw_conversations(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def _raw_conversations(db: sqlite3.Connection, ids: Sequence[str]
+                       ) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join(f":i{n}" for n in range(len(chunk)))
-        params = {f"i{n}": cid for n, cid in enumerate(chunk)}
-        for row in conn.execute(text(f"{_ROW_SQL} WHERE c.id IN ({marks})"), params).mappings():
-            out[row["id"]] = dict(row)
+        chunk = list(ids[start:start + 500])
+        marks = ", ".join("?" * len(chunk))
+        for row in _dicts(db.execute(f"{_ROW_SQL} WHERE c.id IN ({marks})", chunk)):
+            out[row["id"]] = row
     return out
 
 
-def _agent_names(conn: Connection) -> dict[str, str]:
-    return {r[0]: r[1] for r in conn.execute(text("SELECT id, name FROM agents"))}
+def _agent_names(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute("SELECT id, name FROM agents"))
 
 
 def _to_row(raw: dict[str, Any], intents: list[IntentRecord], names: dict[str, str],
@@ -426,10 +423,10 @@ def conversation_rows(store: Store, ids: Sequence[str], now_ms: int
                       ) -> dict[str, ConversationRow]:
     """Rows for these ids (missing ids are simply absent: deleted or moved away)."""
     live = _live_by_conversation(store)
-    with store.read_mirror() as conn:
-        raws = _raw_conversations(conn, ids)
-        names = _agent_names(conn)
-        teams = {r[0]: r[1] for r in conn.execute(text("SELECT id, name FROM teams"))}
+    with store.read_db("mirror") as db:
+        raws = _raw_conversations(db, ids)
+        names = _agent_names(db)
+        teams = dict(db.execute("SELECT id, name FROM teams"))
     return {cid: _to_row(raw, live.get(cid, []), names, teams, now_ms)
             for cid, raw in raws.items()}
 
@@ -453,9 +450,8 @@ class NavCounts:
 def nav_counts(store: Store, me: str | None) -> NavCounts:
     """Counts from the mirror (the overlay moves at most a few rows; the next count after
     the server confirms them is exact). Each count walks one small index in its order."""
-    active, inactive = mm.ACTIVE_WHERE, mm.INACTIVE_WHERE
-    with store.read_mirror() as conn:
-        db = _dbapi(conn)
+    active, inactive = schema.ACTIVE_WHERE, schema.INACTIVE_WHERE
+    with store.read_db("mirror") as db:
 
         def one(sql: str, *args: Any) -> int:
             return int(db.execute(sql, args).fetchone()[0] or 0)
@@ -475,7 +471,7 @@ def nav_counts(store: Store, me: str | None) -> NavCounts:
                                    f"WHERE {inactive} GROUP BY status").fetchall())
         tags: dict[str, int] = {}
         for raw, n in db.execute(f"SELECT tags, count(*) FROM conversations "
-                                 f"WHERE {active} AND {mm.TAGGED_WHERE} GROUP BY tags"):
+                                 f"WHERE {active} AND {schema.TAGGED_WHERE} GROUP BY tags"):
             for tag in set(orjson.loads(raw or "[]")):
                 if isinstance(tag, str):
                     tags[tag] = tags.get(tag, 0) + n
@@ -537,22 +533,21 @@ class Directory:
 
 
 def directory(store: Store) -> Directory:
-    with store.read_mirror() as conn:
+    with store.read_db("mirror") as db:
         agents = tuple(
-            AgentInfo(r.id, r.name, r.email, r.role, tuple(orjson.loads(r.team_ids or "[]")),
-                      bool(r.active))
-            for r in conn.execute(text("SELECT * FROM agents ORDER BY name")))
-        teams = tuple(Named(r.id, r.name) for r in
-                      conn.execute(text("SELECT id, name FROM teams ORDER BY name")))
-        channels = tuple(Named(r.id, r.name, r.type) for r in conn.execute(
-            text("SELECT id, name, type FROM channels ORDER BY name")))
-        tags = tuple(Named(r.id, r.name, r.color) for r in
-                     conn.execute(text("SELECT id, name, color FROM tags ORDER BY name")))
-        canned = tuple(CannedReplyInfo(r.id, r.shortcut, r.title, r.body, r.team_id)
-                       for r in conn.execute(text(
-                           "SELECT * FROM canned_replies ORDER BY shortcut")))
-        templates = tuple(TemplateInfo(r.id, r.name, r.channel_type, r.locale, r.body)
-                          for r in conn.execute(text("SELECT * FROM templates ORDER BY name")))
+            AgentInfo(id_, name, email, role, tuple(orjson.loads(team_ids or "[]")),
+                      bool(active))
+            for id_, name, email, role, team_ids, active in db.execute(
+                "SELECT id, name, email, role, team_ids, active FROM agents ORDER BY name"))
+        teams = tuple(Named(*r) for r in db.execute("SELECT id, name FROM teams ORDER BY name"))
+        channels = tuple(Named(*r) for r in db.execute(
+            "SELECT id, name, type FROM channels ORDER BY name"))
+        tags = tuple(Named(*r) for r in db.execute(
+            "SELECT id, name, color FROM tags ORDER BY name"))
+        canned = tuple(CannedReplyInfo(*r) for r in db.execute(
+            "SELECT id, shortcut, title, body, team_id FROM canned_replies ORDER BY shortcut"))
+        templates = tuple(TemplateInfo(*r) for r in db.execute(
+            "SELECT id, name, channel_type, locale, body FROM templates ORDER BY name"))
     return Directory(agents, teams, channels, tags, canned, templates)
 
 
@@ -574,17 +569,17 @@ def thread_page(store: Store, conversation_id: str, me: str | None, limit: int =
     if before is not None:
         cond = "AND (created_at < :bt OR (created_at = :bt AND id < :bid))"
         params.update(bt=before[0], bid=before[1])
-    with store.read_mirror() as conn:
-        rows = [dict(r) for r in conn.execute(text(
+    with store.read_db("mirror") as db:
+        rows = list(_dicts(db.execute(
             f"SELECT * FROM messages WHERE conversation_id = :cid {cond} "
-            "ORDER BY created_at DESC, id DESC LIMIT :limit"), params).mappings()]
+            "ORDER BY created_at DESC, id DESC LIMIT :limit", params)))
     has_older = len(rows) > limit
     rows = rows[:limit]
     rows.reverse()
     intents: list[IntentRecord] = []
     if before is None:
-        with store.read_outbox() as conn:
-            intents = outbox.unsettled(conn, conversation_id)
+        with store.read_db("outbox") as db:
+            intents = outbox.unsettled(db, conversation_id)
     return ThreadPage(tuple(overlay.thread(rows, intents, me)), has_older)
 
 
@@ -611,14 +606,14 @@ class ContactView:
 
 
 def contact_view(store: Store, contact_id: str, now_ms: int) -> ContactView | None:
-    with store.read_mirror() as conn:
-        row = conn.execute(text("SELECT * FROM contacts WHERE id = :id"),
-                           {"id": contact_id}).mappings().first()
+    with store.read_db("mirror") as db:
+        row = next(_dicts(db.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,))),
+                   None)
         if row is None:
             return None
-        ids = [r[0] for r in conn.execute(text(
-            "SELECT id FROM conversations WHERE contact_id = :id "
-            "ORDER BY last_activity_at DESC LIMIT 200"), {"id": contact_id})]
+        ids = [r[0] for r in db.execute(
+            "SELECT id FROM conversations WHERE contact_id = ? "
+            "ORDER BY last_activity_at DESC LIMIT 200", (contact_id,))]
     rows = conversation_rows(store, ids, now_ms)
     idents = tuple(
         Identity(i.get("channel_type", ""), str(i.get("address") or i.get("handle") or ""),
@@ -632,8 +627,8 @@ def contact_view(store: Store, contact_id: str, now_ms: int) -> ContactView | No
 
 def intents_for_review(store: Store) -> list[IntentRecord]:
     """Everything in the outbox, oldest first (the status bar's list with reasons)."""
-    with store.read_outbox() as conn:
-        return outbox.unsettled(conn)
+    with store.read_db("outbox") as db:
+        return outbox.unsettled(db)
 
 
 def conversations_touched(intents: Iterable[IntentRecord]) -> set[str]:

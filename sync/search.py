@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from sync import models as mm
+from sync import schema
 
 # Searches of one or two characters look up the trigrams that begin with them; past this many
 # (a single common letter) a LIKE scan is as quick as the index.
@@ -15,7 +15,7 @@ SHORT_SEARCH_MAX_TRIGRAMS = 64
 # Up to this many search matches are read and sorted; more, and the view's index is walked in
 # order, each row tested against the matches.
 FEW_MATCHES = 4000
-_SEARCH_TRIGGERS = tuple(s.triggers[0] for s in mm.SEARCH_INDEXES)  # the *_fts_insert ones
+_SEARCH_TRIGGERS = tuple(s.triggers[0] for s in schema.SEARCH_INDEXES)  # the *_fts_insert ones
 
 
 def _like_escape(value: str) -> str:
@@ -36,7 +36,7 @@ def _fts_phrase(value: str) -> str:
     return '"' + value.replace('"', '""') + '"'
 
 
-def _fts_query(db: sqlite3.Connection, search: mm.SearchIndex, q: str) -> str | None:
+def _fts_query(db: sqlite3.Connection, search: schema.SearchIndex, q: str) -> str | None:
     """An FTS5 MATCH expression for rows containing ``q`` (any case); "" when no row can
     contain it; None when LIKE is the better way (a one-character search of a common letter).
     Three or more characters: the phrase of their trigrams. One or two: any indexed trigram
@@ -61,7 +61,7 @@ def text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any],
     answer would read many matches, rows are then tested one by one while the view's index is
     walked in order (LIKE; the walk stops at the limit), which needs no list of every match:
     for text in ASCII, where LIKE's case rule is the index's."""
-    conv_fts, contact_fts = mm.SEARCH_INDEXES
+    conv_fts, contact_fts = schema.SEARCH_INDEXES
     ready = _search_ready(db)
     if first_rows and q.isascii() and (not ready or _many_matches(db, q)):
         params["like"] = "%" + _like_escape(q) + "%"
@@ -101,7 +101,7 @@ def _many_matches(db: sqlite3.Connection, q: str) -> bool:
     """Whether more than FEW_MATCHES conversations (by their text or their contact's name)
     may contain ``q`` (a one-character search of a common letter counts as many)."""
     found = 0
-    for fts in mm.SEARCH_INDEXES:
+    for fts in schema.SEARCH_INDEXES:
         match = _fts_query(db, fts, q)
         if match is None:
             return True

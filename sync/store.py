@@ -3,6 +3,11 @@
 Threading: one writer thread owns every write (mirror and outbox), so writes never race and
 the GUI thread never waits on them; reads run on their own connections in a small pool
 (WAL lets them proceed while the writer works).
+
+SQLAlchemy is only loaded when something asks for an engine (the writer, ``read_mirror``,
+a migration). Opening files that are already migrated and reading them through
+``read_db`` (plain ``sqlite3``: what ``sync/queries.py`` uses) does not load it, so the
+desk's first paint does without its ~0.25 s import.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 log = logging.getLogger("relaydesk.sync.store")
 T = TypeVar("T")
@@ -50,22 +57,27 @@ WRITER_CACHE_KIB = 32768
 READER_CACHE_KIB = 8192
 
 
+def _pragmas(wal_autocheckpoint: int, cache_kib: int) -> tuple[str, ...]:
+    return ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
+            "PRAGMA foreign_keys=OFF", f"PRAGMA cache_size=-{int(cache_kib)}",
+            f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
+
+
 def _engine(path: Path, wal_autocheckpoint: int = 1000,
             cache_kib: int = READER_CACHE_KIB) -> Engine:
+    from sqlalchemy import create_engine, event
+
     engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False,
                                                               "timeout": 30},
                            pool_size=4, max_overflow=4)
+    pragmas = _pragmas(wal_autocheckpoint, cache_kib)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA foreign_keys=OFF")
-        cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
-        cur.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
+        for pragma in pragmas:
+            cur.execute(pragma)
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -74,6 +86,71 @@ def _engine(path: Path, wal_autocheckpoint: int = 1000,
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("writer") else "BEGIN")
 
     return engine
+
+
+def dbapi(conn: Connection | sqlite3.Connection) -> sqlite3.Connection:
+    """The ``sqlite3`` connection itself: ``conn`` when it is one (``Store.read_db``), else
+    the one under a SQLAlchemy Connection, in that connection's transaction."""
+    if isinstance(conn, sqlite3.Connection):
+        return conn
+    return conn.connection.driver_connection  # type: ignore[return-value]
+
+
+class _ReadPool:
+    """Plain ``sqlite3`` connections to one file for reads, with the engine's settings; a
+    few are kept open between reads."""
+
+    KEEP = 4
+
+    def __init__(self, path: Path, wal_autocheckpoint: int) -> None:
+        self.path = path
+        self._pragmas = _pragmas(wal_autocheckpoint, READER_CACHE_KIB)
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._generation = 0  # moves on close(): connections out at that time are not kept
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                             check_same_thread=False)
+        for pragma in self._pragmas:
+            db.execute(pragma)
+        return db
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._idle.pop() if self._idle else None
+            generation = self._generation
+        if db is None:
+            db = self._connect()
+        reusable = False
+        try:
+            db.execute("BEGIN")  # one snapshot for every statement of the read
+            yield db
+        finally:
+            try:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                reusable = True
+            except sqlite3.Error:
+                pass
+            self._release(db, reusable, generation)
+
+    def _release(self, db: sqlite3.Connection, reusable: bool, generation: int) -> None:
+        with self._lock:
+            if reusable and generation == self._generation and len(self._idle) < self.KEEP:
+                self._idle.append(db)
+                return
+        db.close()
+
+    def close(self) -> None:
+        """Close the idle connections; those in use close when their read ends (the file
+        may be about to be replaced: ``Store.rebuild_mirror``)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for db in idle:
+            db.close()
 
 
 def check_file(path: Path, full: bool) -> str | None:
@@ -110,21 +187,23 @@ def head_revision_of(which: str) -> str | None:
     return heads.pop() if len(heads) == 1 else None  # branches: let Alembic decide
 
 
-def _at_head(engine: Engine, which: str) -> bool:
+def _at_head(path: Path, which: str) -> bool:
+    """Whether the file's schema is at the migrations' head (plain sqlite3: no SQLAlchemy
+    and no Alembic when nothing needs migrating)."""
     head = head_revision_of(which)
-    if head is None:
+    if head is None or not path.exists():
         return False
-    with engine.connect() as conn:
-        try:
-            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-        except Exception:  # no table yet: a new file
-            return False
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        current = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    except sqlite3.OperationalError:  # no table yet: a new file
+        return False
+    finally:
+        db.close()
     return [r[0] for r in current] == [head]
 
 
 def _migrate(engine: Engine, which: str) -> None:
-    if _at_head(engine, which):
-        return
     from alembic import command
     from alembic.config import Config
 
@@ -151,12 +230,46 @@ class Store:
         self.data_dir = Path(data_dir)
         self.mirror_path = self.data_dir / MIRROR_FILE
         self.outbox_path = self.data_dir / OUTBOX_FILE
-        self.mirror: Engine | None = None
-        self.outbox: Engine | None = None
+        self._open = False
+        self._engines: dict[str, Engine] = {}  # made on first use (loads SQLAlchemy)
+        self._engine_lock = threading.Lock()
+        self._pools: dict[str, _ReadPool] = {}
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="relaydesk-db-writer")
         self._readers = ThreadPoolExecutor(2, thread_name_prefix="relaydesk-db-reader")
         self._write_conns: dict[str, Connection] = {}
         self.check_deferred = False
+
+    def _path(self, which: str) -> Path:
+        return self.mirror_path if which == "mirror" else self.outbox_path
+
+    def _checkpoint(self, which: str) -> int:
+        return MIRROR_WAL_AUTOCHECKPOINT if which == "mirror" else 1000
+
+    def _engine_of(self, which: str) -> Engine | None:
+        if not self._open:
+            return None
+        engine = self._engines.get(which)
+        if engine is None:
+            with self._engine_lock:
+                engine = self._engines.get(which)
+                if engine is None:
+                    engine = _engine(self._path(which), self._checkpoint(which))
+                    self._engines[which] = engine
+        return engine
+
+    @property
+    def mirror(self) -> Engine | None:
+        """The mirror's SQLAlchemy engine (made on first use); None when not open."""
+        return self._engine_of("mirror")
+
+    @property
+    def outbox(self) -> Engine | None:
+        """The outbox's SQLAlchemy engine (made on first use); None when not open."""
+        return self._engine_of("outbox")
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -192,10 +305,11 @@ class Store:
                 "unsent replies, so it was left in place: copy it somewhere safe before "
                 "removing it."
             )
-        self.mirror = _engine(self.mirror_path, MIRROR_WAL_AUTOCHECKPOINT)
-        self.outbox = _engine(self.outbox_path)
-        _migrate(self.outbox, "outbox")
-        _migrate(self.mirror, "mirror")
+        self._open = True
+        for which in ("outbox", "mirror"):
+            if not _at_head(self._path(which), which):
+                _migrate(self._engine_of(which), which)  # type: ignore[arg-type]
+            self._pools[which] = _ReadPool(self._path(which), self._checkpoint(which))
         with contextlib.suppress(FileNotFoundError):
             marker.unlink()
         return report
@@ -224,19 +338,28 @@ class Store:
 
     def close(self) -> None:
         """Finish queued writes, close connections, leave the clean-shutdown marker."""
-        self._writer.submit(self._close_writer_conns).result()
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
-        for engine in (self.mirror, self.outbox):
-            if engine is not None:
-                engine.dispose()
+        was_open = self._open
+        self.release()
         # SQLite removes the WAL file when the last connection closes. If it is still there,
         # another process (the CLI beside the desk, or the desk beside the CLI) has the mirror
         # open: it is not clean yet, and if that process dies the next open must run the
         # full integrity check.
-        if self.mirror is not None and not Path(f"{self.mirror_path}-wal").exists():
+        if was_open and not Path(f"{self.mirror_path}-wal").exists():
             (self.data_dir / CLEAN_MARKER).touch()
-        self.mirror = self.outbox = None
+
+    def release(self) -> None:
+        """Finish queued writes and close every connection, leaving no clean-shutdown
+        marker (``close`` leaves it; a test stands in for a killed process with this)."""
+        self._writer.submit(self._close_writer_conns).result()
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self._open = False
+        for engine in self._engines.values():
+            engine.dispose()
+        for pool in self._pools.values():
+            pool.close()
+        self._engines.clear()
+        self._pools.clear()
 
     def _close_writer_conns(self) -> None:
         for conn in self._write_conns.values():
@@ -245,23 +368,25 @@ class Store:
 
     def rebuild_mirror(self) -> None:
         """Delete the mirror and start an empty one (the outbox is untouched). Writer thread."""
-        assert self.mirror is not None
+        assert self._open, "store is not open"
         conn = self._write_conns.pop("mirror", None)
         if conn is not None:
             conn.close()
-        self.mirror.dispose()
+        engine = self._engines.pop("mirror", None)
+        if engine is not None:
+            engine.dispose()
+        self._pools["mirror"].close()
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 Path(str(self.mirror_path) + suffix).unlink()
-        self.mirror = _engine(self.mirror_path, MIRROR_WAL_AUTOCHECKPOINT)
-        _migrate(self.mirror, "mirror")
+        _migrate(self._engine_of("mirror"), "mirror")  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ connections
 
     def _writer_conn(self, which: str) -> Connection:
         conn = self._write_conns.get(which)
         if conn is None or conn.closed:
-            engine = self.mirror if which == "mirror" else self.outbox
+            engine = self._engine_of(which)
             assert engine is not None, "store is not open"
             conn = engine.connect()
             conn.info["writer"] = True
@@ -287,15 +412,28 @@ class Store:
 
     @contextlib.contextmanager
     def read_mirror(self) -> Iterator[Connection]:
-        assert self.mirror is not None, "store is not open"
-        with self.mirror.connect() as conn, conn.begin():
+        """A SQLAlchemy read transaction on the mirror (loads SQLAlchemy: the sync engine's
+        and the CLI's way; the desk's reads use ``read_db``)."""
+        engine = self.mirror
+        assert engine is not None, "store is not open"
+        with engine.connect() as conn, conn.begin():
             yield conn
 
     @contextlib.contextmanager
     def read_outbox(self) -> Iterator[Connection]:
-        assert self.outbox is not None, "store is not open"
-        with self.outbox.connect() as conn, conn.begin():
+        engine = self.outbox
+        assert engine is not None, "store is not open"
+        with engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextlib.contextmanager
+    def read_db(self, which: str) -> Iterator[sqlite3.Connection]:
+        """A read transaction on a plain ``sqlite3`` connection to ``which`` ("mirror" or
+        "outbox"): one snapshot for every statement in the block. Any thread."""
+        pool = self._pools.get(which) if self._open else None
+        assert pool is not None, f"store is not open (or no such file: {which!r})"
+        with pool.transaction() as db:
+            yield db
 
     # ------------------------------------------------------------------ executors
 
@@ -313,14 +451,16 @@ class Store:
 
     # ------------------------------------------------------------------ state
 
-    def get_state(self, conn: Connection, key: str, default: str | None = None) -> str | None:
-        value = conn.execute(text("SELECT value FROM sync_state WHERE key = :k"),
-                             {"k": key}).scalar()
-        return default if value is None else value
+    def get_state(self, conn: Connection | sqlite3.Connection, key: str,
+                  default: str | None = None) -> str | None:
+        row = dbapi(conn).execute("SELECT value FROM sync_state WHERE key = ?",
+                                  (key,)).fetchone()
+        return default if row is None or row[0] is None else row[0]
 
-    def set_state(self, conn: Connection, key: str, value: str | None) -> None:
+    def set_state(self, conn: Connection | sqlite3.Connection, key: str,
+                  value: str | None) -> None:
         if value is None:
-            conn.execute(text("DELETE FROM sync_state WHERE key = :k"), {"k": key})
+            dbapi(conn).execute("DELETE FROM sync_state WHERE key = ?", (key,))
         else:
-            conn.execute(text("INSERT OR REPLACE INTO sync_state (key, value) VALUES (:k, :v)"),
-                         {"k": key, "v": value})
+            dbapi(conn).execute("INSERT OR REPLACE INTO sync_state (key, value) VALUES (?, ?)",
+                                (key, value))

@@ -32,8 +32,8 @@ from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import ElidedLabel
 from sync import queries
-from sync.engine import now_ms
 from sync.queries import ConversationRow
+from sync.status import now_ms
 
 log = logging.getLogger("relaydesk.conversation")
 PAGE = 200

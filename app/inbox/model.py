@@ -35,9 +35,9 @@ from app.tasks import spawn
 from app.widgets import plain_tooltip
 from sync import queries
 from sync.domain import SlaState, sla_clock
-from sync.engine import now_ms
 from sync.queries import ConversationRow, InboxFilter, Sort
 from sync.rules import WindowKind
+from sync.status import now_ms
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
 translate = QCoreApplication.translate

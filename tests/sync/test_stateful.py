@@ -190,13 +190,7 @@ def integrity(path: Path) -> str:
 def abandon(store: Store) -> None:
     """What a killed process leaves behind: its committed transactions and no clean-shutdown
     marker. (Closing the connections stands in for the OS closing a dead process's files.)"""
-    store._writer.submit(store._close_writer_conns).result()
-    store._writer.shutdown(wait=True)
-    store._readers.shutdown(wait=True)
-    for engine in (store.mirror, store.outbox):
-        if engine is not None:
-            engine.dispose()
-    store.mirror = store.outbox = None
+    store.release()
 
 
 class FeedView:
@@ -782,7 +776,7 @@ class DeskMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         try:
-            if all(d.store.mirror is not None for d in self.desks.values()):
+            if all(d.store.is_open for d in self.desks.values()):
                 self.run(self._converge(final=True))
         finally:
             for desk in self.desks.values():
