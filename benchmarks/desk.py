@@ -295,6 +295,7 @@ def bench_start(data_dir: Path, env: dict[str, str], args: argparse.Namespace
             d, TARGET_START, unit="ms", runs=len(desk), samples_ms=desk,
             max_ms=max(desk), desk_cpu_ms_median=round(statistics.median(cpu)),
             rows_in_view=painted["rows"], rows_shown=painted["shown"],
+            heavy_modules_before_paint=painted.get("heavy_modules"),
             desk_failed_after_painting=aborts,
             median_ms_since_launch={k: round(statistics.median(v), 1)
                                     for k, v in steps.items() if k != "exit"}),

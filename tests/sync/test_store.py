@@ -21,7 +21,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
-from sync import entities, mirror, outbox
+from sync import entities, mirror, outbox, queries
 from sync import store as store_module
 from sync.client import ApiClient
 from sync.engine import EngineOptions, SyncEngine
@@ -33,6 +33,7 @@ from sync.store import (
     SUSPECT_MARKER,
     OutboxUnreadable,
     Store,
+    _ReadPool,
 )
 from tests.server.harness import PASSWORD, Api, expected_state
 from tests.sync.helpers import as_rows, mirror_rows
@@ -409,6 +410,55 @@ def test_desk_and_cli_write_the_same_files_at_once(tmp_path: Path) -> None:
     finally:
         desk.close()
         cli.close()
+
+
+def test_a_read_running_across_a_rebuild_does_not_keep_reading_the_old_file(
+        tmp_path: Path) -> None:
+    """The desk's plain sqlite3 readers (``read_db``) keep connections open between reads;
+    one that was in use while the mirror was rebuilt must not be kept for the next read,
+    which would then still see the deleted file's rows."""
+    store = Store(tmp_path)
+    store.open()
+    try:
+        def fill() -> None:
+            with store.write_mirror() as conn:
+                entities.apply_changes(conn, [("team", "t1", "upsert",
+                                               {"id": "t1", "name": "Team"})])
+
+        store.write_sync(fill)
+        assert [t.id for t in queries.directory(store).teams] == ["t1"]
+        with store.read_db("mirror") as db:  # a reader in the middle of its read
+            assert db.execute("SELECT count(*) FROM teams").fetchone()[0] == 1
+            store.write_sync(store.rebuild_mirror)
+        for _ in range(_ReadPool.KEEP + 1):  # whichever pooled connection comes next
+            assert queries.directory(store).teams == ()
+        store.write_sync(fill)
+        assert [t.id for t in queries.directory(store).teams] == ["t1"]
+    finally:
+        store.close()
+
+
+def test_opening_a_migrated_store_and_reading_it_loads_no_sqlalchemy(tmp_path: Path) -> None:
+    """The desk's first paint: open the files (already at the migrations' head) and read the
+    directory and an inbox view with plain sqlite3; SQLAlchemy and Alembic load only when
+    something writes (start-up time: benchmarks/desk.py)."""
+    first = Store(tmp_path)
+    first.open()  # creates and migrates the files (this process loads both)
+    first.close()
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from sync import queries\n"
+            "from sync.store import Store\n"
+            f"store = Store(Path({str(tmp_path)!r}))\n"
+            "store.open(defer_clean_check=True)\n"
+            "queries.directory(store)\n"
+            "queries.conversation_ids(store, queries.InboxFilter(), limit=150)\n"
+            "queries.nav_counts(store, None)\n"
+            "print(','.join(m for m in ('sqlalchemy', 'alembic') if m in sys.modules))\n"
+            "store.close()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True, cwd=REPO)
+    assert out.stdout.strip() == "", f"loaded: {out.stdout.strip()}"
 
 
 def test_rebuild_mirror_empties_the_mirror_and_keeps_the_outbox(tmp_path: Path) -> None:
