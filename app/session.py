@@ -54,8 +54,12 @@ class DeskSession(QObject):
     directoryChanged = Signal(object)  # queries.Directory (agents, teams, channels, tags…)
     mirrorDamaged = Signal(str)  # the deferred check failed: rebuilt at the next start
 
-    # How long data changes are gathered before views re-read (a bootstrap moves it often).
+    # How long data changes are gathered before views re-read. A bootstrap moves the data
+    # every page: then the views re-read once a second, not after every few pages (each
+    # re-read competes with the bootstrap for the CPU, and runs without the inbox indexes,
+    # which a first bootstrap builds at its end).
     COALESCE_MS = 120
+    BOOTSTRAP_COALESCE_MS = 1000
 
     def __init__(self, data_dir: Path, config: WorkspaceConfig, *,
                  options: EngineOptions | None = None,
@@ -286,10 +290,17 @@ class DeskSession(QObject):
     def _on_status(self, status: EngineStatus) -> None:
         # The engine runs on the qasync loop, i.e. this (the GUI) thread: emit directly.
         self.statusChanged.emit(status)
+        if self._closed:
+            return
+        wait = (self.BOOTSTRAP_COALESCE_MS if status.state is EngineState.BOOTSTRAPPING
+                else self.COALESCE_MS)
+        timer = self._data_timer
         if status.data_version != self._data_version:
             self._data_version = status.data_version
-            if not self._data_timer.isActive() and not self._closed:
-                self._data_timer.start()
+            if not timer.isActive():
+                timer.start(wait)
+        if timer.isActive() and timer.remainingTime() > wait:
+            timer.start(wait)  # the bootstrap is over: the last pages show at once
 
     def _data_settled(self) -> None:
         from app.tasks import spawn
