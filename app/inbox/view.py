@@ -194,9 +194,13 @@ class InboxView(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._fit_columns()
-        # A new view reads the rows of its first screen together with its ids.
+        # A new view reads the rows of its first screen together with its ids. From the
+        # table's own height: before the window is first shown, the layout has sized the
+        # table but its viewport is still unsized (Qt lays it out when the table is shown),
+        # and a first screen of 2 rows cost the start-up a second read before its paint.
         height = self.table.verticalHeader().defaultSectionSize()
-        self.model.screen_rows = self.table.viewport().height() // max(1, height) + 2
+        rows_height = self.table.height() - self.table.horizontalHeader().sizeHint().height()
+        self.model.screen_rows = max(0, rows_height) // max(1, height) + 2
 
     def current_id(self) -> str | None:
         return self._current_id
