@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
@@ -26,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.conversation.pane import ConversationPane
 from app.customer.panel import CustomerPanel
 from app.drafts import DraftStore
 from app.inbox.model import ROW_ROLE, InboxModel
@@ -41,6 +41,9 @@ from app.tasks import spawn
 from sync import queries
 from sync.queries import InboxFilter
 
+if TYPE_CHECKING:
+    from app.conversation.pane import ConversationPane
+
 log = logging.getLogger("relaydesk.window")
 
 
@@ -51,6 +54,7 @@ class MainWindow(QMainWindow):
     # Work the first inbox paint does not need (view counts, syncing, the mirror check)
     # waits for it; if it never comes (a hidden window), for this long.
     START_WAIT_MS = 3000
+    CONVERSATION_MIN_WIDTH = 380
 
     def __init__(self, session: DeskSession, settings: DeskSettings,
                  save_settings: Callable[[DeskSettings], None] | None = None,
@@ -67,7 +71,12 @@ class MainWindow(QMainWindow):
         self.nav = NavigationPane(self)
         self.inbox_model = InboxModel(session, self)
         self.inbox = InboxView(self.inbox_model, self)
-        self.conversation = ConversationPane(session, self.drafts, self)
+        # The conversation pane is built right after the inbox's first paint (or on first
+        # use): its modules and widgets would cost that paint ~0.1 s, and it has nothing to
+        # show before the agent opens a conversation. Until then a blank widget holds its
+        # place in the splitter.
+        self._conversation: ConversationPane | None = None
+        self._conversation_slot = QWidget(self)
         self.customer = CustomerPanel(self)
         self.banner = OfflineBanner(self)
         self.sync_status = SyncStatusWidget(self)
@@ -77,14 +86,14 @@ class MainWindow(QMainWindow):
         center.setObjectName("mainSplitter")
         center.addWidget(self.nav)
         center.addWidget(self.inbox)
-        center.addWidget(self.conversation)
+        center.addWidget(self._conversation_slot)
         center.setStretchFactor(0, 0)
         center.setStretchFactor(1, 1)
         center.setStretchFactor(2, 1)
         center.setChildrenCollapsible(False)
         self.nav.setMinimumWidth(170)
         self.inbox.setMinimumWidth(420)
-        self.conversation.setMinimumWidth(380)
+        self._conversation_slot.setMinimumWidth(self.CONVERSATION_MIN_WIDTH)
         self.splitter = center
         self._sized = False
         body = QWidget(self)
@@ -149,15 +158,17 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             return act
 
-        c = self.conversation
         self.act_next = action(self.tr("Next conversation"), "J", lambda: self.inbox.move(1),
                                "nextConversation")
         self.act_prev = action(self.tr("Previous conversation"), "K",
                                lambda: self.inbox.move(-1), "previousConversation")
         self.act_search = action(self.tr("Search"), "Ctrl+K", self.inbox.focus_search, "search")
-        self.act_resolve = action(self.tr("Resolve"), "E", c.resolve, "resolve")
-        self.act_assign_me = action(self.tr("Assign to me"), "A", c.assign_to_me, "assignToMe")
-        self.act_snooze = action(self.tr("Snooze…"), "S", c.show_snooze_menu, "snooze")
+        self.act_resolve = action(self.tr("Resolve"), "E", lambda: self.conversation.resolve(),
+                                  "resolve")
+        self.act_assign_me = action(self.tr("Assign to me"), "A",
+                                    lambda: self.conversation.assign_to_me(), "assignToMe")
+        self.act_snooze = action(self.tr("Snooze…"), "S",
+                                 lambda: self.conversation.show_snooze_menu(), "snooze")
         self.act_canned = action(self.tr("Insert canned reply"), "/", self._canned, "canned")
         self.act_reply = action(self.tr("Reply"), "R", self._focus_composer, "reply")
         self.act_help = action(self.tr("Keyboard shortcuts"), "?", self.show_shortcuts,
@@ -199,9 +210,8 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.nav.filterChanged.connect(self.inbox.set_filter)
         self.nav.deleteSavedFilter.connect(self._delete_saved_filter)
-        self.inbox.conversationActivated.connect(self.conversation.open_conversation)
+        self.inbox.conversationActivated.connect(self._activated)
         self.inbox.saveFilterRequested.connect(self._save_filter)
-        self.conversation.contactChanged.connect(self._show_contact)
         self.customer.openConversation.connect(self.open_conversation)
         self.notifier.openConversation.connect(self.open_conversation)
         self.sync_status.outboxRequested.connect(self.show_outbox)
@@ -239,11 +249,30 @@ class MainWindow(QMainWindow):
         self.inbox.table.viewport().removeEventFilter(self)
         if not self.session.is_open:  # closed meanwhile (the desk is quitting)
             return
+        self.conversation  # noqa: B018  (built now: see __init__)
         self._refresh_counts()
         spawn(self.session.connect(), "connect")
         self.inboxShown.emit()
 
     # ------------------------------------------------------------------ behaviour
+
+    @property
+    def conversation(self) -> ConversationPane:
+        """The conversation pane: thread, composer and actions (built on first use)."""
+        if self._conversation is None:
+            from app.conversation.pane import ConversationPane
+
+            pane = ConversationPane(self.session, self.drafts, self)
+            pane.setMinimumWidth(self.CONVERSATION_MIN_WIDTH)
+            pane.contactChanged.connect(self._show_contact)
+            self._conversation = pane
+            slot = self._conversation_slot
+            self.splitter.replaceWidget(self.splitter.indexOf(slot), pane)  # same place, size
+            slot.deleteLater()
+        return self._conversation
+
+    def _activated(self, conversation_id: str) -> None:
+        self.conversation.open_conversation(conversation_id)
 
     def open_conversation(self, conversation_id: str) -> None:
         if not self.inbox.select_id(conversation_id):

@@ -3,10 +3,12 @@
 ``empty``: an empty QMainWindow of the desk's size, offscreen; says when it first painted.
 
 ``desk DATA_DIR``: the real desk (``app.main.main``, offscreen) on a prepared workspace
-whose server is unreachable. A few hooks, installed before ``main`` runs, only observe: the
-inbox table's and the thread's paint events, the model's signals, ``DeskSession.open``. The
-one fixture is a sign-in "in the keyring" (``CredentialStore.load``), so the engine starts
-as for a returning agent and goes offline instead of asking to sign in. ``--mode start``
+whose server is unreachable. A few hooks, installed before ``main`` runs (the thread's once
+the inbox has painted), only observe: the inbox table's and the thread's paint events, the
+model's signals, ``DeskSession.open``. They import nothing the desk has not imported by then.
+The one fixture is a sign-in "in the keyring" (the session's ``CredentialStore.load``, once
+the session has made it), so the engine starts as for a returning agent and goes offline
+instead of asking to sign in. ``--mode start``
 closes the window once the inbox has painted rows with data; ``--mode session`` then
 opens conversations, switches views and reads its memory use.
 
@@ -185,6 +187,7 @@ class Probe:
         if self.args.mode == "start":
             QTimer.singleShot(0, self.window.close)
         else:
+            install_thread_hooks(self)
             self.task = asyncio.get_event_loop().create_task(self.phases())
 
     async def phases(self) -> None:
@@ -330,16 +333,22 @@ def install_hooks(probe: Probe) -> None:
 
     import_before_qt()
     from app import i18n, logs, settings, theme  # noqa: F401  (imports: one bucket)
-    from app.conversation.thread import ThreadBrowser, ThreadView
     from app.desk import Desk
     from app.inbox.view import InboxTable
     from app.session import DeskSession
     from app.window import MainWindow
-    from sync.client import Tokens
-    from sync.credentials import CredentialStore
 
-    far = int(time.time() * 1000) + 30 * 86_400_000
-    CredentialStore.load = lambda self: Tokens("bench-access", far, "bench-refresh", far)
+    make_engine = DeskSession._make_engine
+
+    async def signed_in(self: Any) -> None:
+        # Made after the first paint (``DeskSession.connect``), with the modules it loads.
+        await make_engine(self)
+        from sync.client import Tokens
+
+        far = int(time.time() * 1000) + 30 * 86_400_000
+        self.credentials.load = lambda: Tokens("bench-access", far, "bench-refresh", far)
+
+    DeskSession._make_engine = signed_in
 
     open_session = DeskSession.open
 
@@ -360,6 +369,13 @@ def install_hooks(probe: Probe) -> None:
 
     after(MainWindow, "__init__", lambda window, *_: probe.window_built(window))
     after(InboxTable, "paintEvent", lambda *_: probe.table_painted())
+
+
+def install_thread_hooks(probe: Probe) -> None:
+    """The conversation's hooks, once the inbox has painted: the desk loads the conversation
+    pane's modules after that paint, and importing them here first would time them in."""
+    from app.conversation.thread import ThreadBrowser, ThreadView
+
     after(ThreadView, "set_thread", lambda *_: probe.thread_set())
     after(ThreadBrowser, "paintEvent", lambda *_: probe.thread_painted())
 

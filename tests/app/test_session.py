@@ -117,6 +117,10 @@ async def test_the_window_connects_its_session_once_the_inbox_has_painted(backen
     # The paint came first; and the view's first read (before the window was shown) brought
     # the rows of its whole first screen, so no second read of rows came before the paint.
     assert shown == [(False, 0)]
+    # The conversation pane, built after the paint, took the place kept for it.
+    pane = window._conversation
+    assert pane is not None and window.splitter.indexOf(pane) == 2 and pane.isVisible()
+    assert pane.width() >= window.CONVERSATION_MIN_WIDTH
 
 
 async def _first_bootstrap(session: DeskSession, pace_ms: int

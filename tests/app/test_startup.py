@@ -422,7 +422,8 @@ def test_the_first_paint_loads_neither_the_engine_nor_the_network_stack_nor_sqla
         ) -> None:
     """What the desk imports before its inbox paints: the engine and what it loads (httpx,
     keyring, pydantic's wire models, SQLAlchemy, Alembic) load only once the session
-    connects, after the paint; the first screen is read with plain sqlite3 (start-up time:
+    connects, after the paint; the first screen is read with plain sqlite3; the conversation
+    pane (thread, composer, nh3) is built after the paint too (start-up time:
     benchmarks/desk.py)."""
     code = ("import sys\n"
             "from app.main import import_before_qt\n"
@@ -430,7 +431,8 @@ def test_the_first_paint_loads_neither_the_engine_nor_the_network_stack_nor_sqla
             "import app.desk, app.window\n"
             "print(','.join(m for m in ('httpx', 'keyring', 'pydantic', 'sync.protocol',\n"
             "                            'sqlalchemy', 'alembic', 'sync.engine',\n"
-            "                            'sync.mirror')\n"
+            "                            'sync.mirror', 'app.conversation.pane',\n"
+            "                            'app.conversation.thread', 'nh3')\n"
             "               if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, check=True, env={**os.environ, "QT_QPA_PLATFORM":
