@@ -131,7 +131,12 @@ class DeskSession(QObject):
     async def _make_engine(self) -> None:
         def make() -> tuple[ApiClient, CredentialStore, type[SyncEngine]]:
             # The engine's modules (SQLAlchemy, httpx, the wire models) load here, on this
-            # thread, after the window's first paint.
+            # thread, after the window's first paint; the wire models and the event stream's
+            # client too, which the engine would otherwise import on the GUI thread at its
+            # first request (~0.15 s without a frame).
+            import httpx_sse  # noqa: F401
+
+            from sync import protocol  # noqa: F401
             from sync.client import ApiClient
             from sync.credentials import CredentialStore
             from sync.engine import SyncEngine

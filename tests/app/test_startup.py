@@ -440,6 +440,57 @@ def test_the_first_paint_loads_neither_the_engine_nor_the_network_stack_nor_sqla
     assert out.stdout.strip() == "", f"loaded before the first paint: {out.stdout.strip()}"
 
 
+_IMPORTED_WHERE = """
+import asyncio, sys, tempfile, threading
+from pathlib import Path
+
+HEAVY = ('sqlalchemy', 'alembic', 'httpx', 'httpx_sse', 'keyring', 'pydantic', 'sync.protocol',
+         'sync.engine')
+on_gui_thread = {}
+
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name in HEAVY and name not in sys.modules:
+            on_gui_thread.setdefault(name, threading.current_thread() is threading.main_thread())
+        return None
+
+
+sys.meta_path.insert(0, Spy())
+from PySide6.QtCore import QCoreApplication
+from app.session import DeskSession
+from sync.workspace import WorkspaceConfig
+
+app = QCoreApplication([])
+data = Path(tempfile.mkdtemp())
+url, email, password = sys.argv[1:4]
+
+
+async def run():
+    session = DeskSession(data, WorkspaceConfig(url, email))
+    await session.open(connect=False)
+    await session.connect()
+    await session.sign_in(email, password)  # the engine's first requests and answers
+    await session.close()
+
+asyncio.run(run())
+print(sorted(name for name, gui in on_gui_thread.items() if gui))
+print(sorted(on_gui_thread))
+"""
+
+
+def test_the_engine_and_its_modules_load_off_the_gui_thread(backend) -> None:
+    """SQLAlchemy, Alembic, httpx, keyring and the wire models load on the session's worker
+    threads (opening the files, connecting), not on the GUI thread, which would stop for them
+    (~0.15 s for the wire models alone at the engine's first request)."""
+    out = subprocess.run([sys.executable, "-c", _IMPORTED_WHERE, backend.url, *DEMO_AGENT],
+                         capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    on_gui, loaded = out.stdout.strip().splitlines()[-2:]
+    assert on_gui == "[]", f"imported on the GUI thread: {on_gui}"
+    assert "'sync.protocol'" in loaded and "'httpx_sse'" in loaded  # (the spy saw them)
+
+
 async def test_a_desk_whose_sign_in_is_gone_shows_its_inbox_then_asks_to_sign_in(
         qtbot, backend, desks, qapp: QApplication) -> None:
     """Start-up shows the mirror first; the engine, started after the first paint, finds no
