@@ -241,8 +241,9 @@ class MainWindow(QMainWindow):
                    for row in {rows[0], rows[-1]}) if rows else True
 
     def _after_first_paint(self) -> None:
-        """What start-up left for after the first inbox paint: the counts beside the views,
-        the connection to the server (signing in, syncing) and the deferred mirror check."""
+        """What start-up left for after the first inbox paint: the conversation pane, the
+        counts beside the views, the connection to the server (signing in, syncing) and the
+        deferred mirror check."""
         if self._inbox_shown:
             return
         self._inbox_shown = True
