@@ -199,6 +199,8 @@ class InboxModel(QAbstractTableModel):
             translate("InboxModel", "Due"),
             translate("InboxModel", "Last activity"),
         ]
+        # Titles of narrow columns, whose tooltip keeps the full name.
+        self.short_headers = {COL_ACTIVITY: translate("InboxModel", "Updated")}
 
     # ------------------------------------------------------------------ the view
 
@@ -401,7 +403,9 @@ class InboxModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMNS:
             if role == Qt.ItemDataRole.DisplayRole:
                 # Icon-sized columns show no title; their tooltip names them.
-                return "" if section in (COL_CHANNEL, COL_UNREAD) else self.headers[section]
+                if section in (COL_CHANNEL, COL_UNREAD):
+                    return ""
+                return self.short_headers.get(section, self.headers[section])
             if role == Qt.ItemDataRole.ToolTipRole:
                 return self.headers[section]
         return None

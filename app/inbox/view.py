@@ -110,7 +110,11 @@ class InboxView(QWidget):
         widths = {COL_CHANNEL: 24, COL_CONTACT: 118, COL_STATUS: 64, COL_PRIORITY: 58,
                   COL_TAGS: 92, COL_ASSIGNEE: 84, COL_UNREAD: 30, COL_DUE: 84,
                   COL_ACTIVITY: 54}
+        titles = header.fontMetrics()
         for col, width in widths.items():
+            # Wide enough for the column's title too, in the agent's language.
+            title = model.headerData(col, Qt.Orientation.Horizontal) or ""
+            widths[col] = width = max(width, titles.horizontalAdvance(title) + self.TITLE_PAD)
             header.resizeSection(col, width)
         self._widths = widths  # the last width of each column, hidden ones included
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
@@ -154,6 +158,7 @@ class InboxView(QWidget):
     # read; they come back when there is room. (Bold rows still say unread.)
     OPTIONAL_COLUMNS = (COL_TAGS, COL_UNREAD, COL_PRIORITY)
     SUBJECT_MIN = 170
+    TITLE_PAD = 14  # the header's margins around a column's title
 
     def set_filter(self, flt: InboxFilter) -> None:
         # In "Mine" every row says "Me": the column's room goes to the subject instead. The

@@ -484,6 +484,10 @@
         <translation>最終アクティビティ</translation>
     </message>
     <message>
+        <source>Updated</source>
+        <translation>更新日時</translation>
+    </message>
+    <message>
         <source>Unassigned</source>
         <translation>未割り当て</translation>
     </message>

@@ -230,3 +230,35 @@ def test_labels_built_outside_widgets_speak_japanese(japanese: QApplication) -> 
     invalid = rejection_label("invalid", "A reply cannot be empty.")
     assert _CJK.search(invalid) and "A reply cannot be empty." in invalid, invalid
     assert rejection_label("from_a_newer_server", "Words.") == "Words."
+
+
+@pytest.mark.parametrize("language", ["en", "ja"])
+async def test_every_inbox_column_shows_its_whole_title(language: str, japanese: QApplication,
+                                                         backend, desks, qtbot) -> None:
+    """The inbox's narrow columns are as wide as their titles in the agent's language
+    ("最終アクティビティ" was cut to "最終アク"); the full name stays in the tooltip."""
+    from PySide6.QtCore import Qt
+
+    from app.inbox.model import COL_SUBJECT, InboxModel
+    from app.inbox.view import InboxView
+
+    if language == "en":
+        i18n.install_translations(japanese, "en")
+    session = await desks.session(backend)
+    model = InboxModel(session)
+    view = InboxView(model)
+    qtbot.addWidget(view)
+    header = view.table.horizontalHeader()
+    titles = header.fontMetrics()
+    shown = 0
+    for col in range(model.columnCount()):
+        title = model.headerData(col, Qt.Orientation.Horizontal)
+        if not title or col == COL_SUBJECT:  # icon columns; the subject stretches
+            continue
+        assert header.sectionSize(col) >= titles.horizontalAdvance(title) + 8, title
+        assert model.headerData(col, Qt.Orientation.Horizontal,
+                                Qt.ItemDataRole.ToolTipRole)
+        shown += 1
+    assert shown >= 7
+    if language == "ja":
+        assert _CJK.search(model.headerData(COL_SUBJECT, Qt.Orientation.Horizontal))
