@@ -27,6 +27,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A desk's two local files, opened (created and migrated) in its own directory."""
+    s = Store(tmp_path / "desk")
+    s.open()
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def server_db(tmp_path: Path) -> Iterator[Database]:
     db = Database(f"sqlite:///{tmp_path / 'server.sqlite3'}")
     db.migrate()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,14 +15,6 @@ import pytest
 
 from sync import mirror
 from sync.store import Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    s = Store(tmp_path / "desk")
-    s.open()
-    yield s
-    s.close()
 
 
 def page(groups: list[dict[str, Any]], **extra: Any) -> bytes:

@@ -19,14 +19,6 @@ from tests.server.harness import Api
 NOW = 1_700_000_000_000
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Any:
-    s = Store(tmp_path / "desk")
-    s.open()
-    yield s
-    s.close()
-
-
 def run(store: Store, fn: Any, *args: Any) -> Any:
     """An outbox function in one write transaction on the writer thread."""
 
