@@ -471,7 +471,7 @@ class SyncEngine:
         once and N's answers are written meanwhile (with N+1 marked as attempted). Nothing
         depends on that order: a crash before N's answers are written leaves N pending, and
         the server answers its second push as duplicates."""
-        client_id, batch = await self.store.run_write(self._next_batch, None)
+        client_id, batch = await self.store.run_write(self._next_batch)
         writing: asyncio.Future[None] | None = None  # the previous batch's answers
         upcoming: asyncio.Future[list[IntentRecord]] | None = None  # the next batch
         try:
@@ -501,7 +501,7 @@ class SyncEngine:
                     await self.store.run_write(self._with_outbox, outbox.start_new_client)
                 elif not response.results:
                     return
-                client_id, batch = await self.store.run_write(self._next_batch, None)
+                client_id, batch = await self.store.run_write(self._next_batch)
             if writing is not None:
                 done, writing = writing, None
                 await done
@@ -518,15 +518,15 @@ class SyncEngine:
                                    [i.mutation_id for i in following])
         await self._refresh_counts()
 
-    def _next_batch(self, after: int | None) -> tuple[str, list[IntentRecord]]:
+    def _next_batch(self) -> tuple[str, list[IntentRecord]]:
         with self.store.write_outbox() as conn:
-            batch = outbox.pending(conn, self.options.push_batch, after)
+            batch = outbox.pending(conn, self.options.push_batch)
             outbox.mark_attempt(conn, [i.mutation_id for i in batch])
             return outbox.client_id(conn), batch
 
     def _peek_batch(self, after: int) -> list[IntentRecord]:
-        with self.store.read_outbox() as conn:
-            return outbox.pending(conn, self.options.push_batch, after)
+        with self.store.read_db("outbox") as db:
+            return outbox.pending(db, self.options.push_batch, after)
 
     def _record_and_mark(self, response: Any, attempted: list[int]) -> None:
         with self.store.write_outbox() as conn:
