@@ -61,53 +61,52 @@ def text_condition(db: sqlite3.Connection, q: str, params: dict[str, Any],
     answer would read many matches, rows are then tested one by one while the view's index is
     walked in order (LIKE; the walk stops at the limit), which needs no list of every match:
     for text in ASCII, where LIKE's case rule is the index's."""
-    conv_fts, contact_fts = schema.SEARCH_INDEXES
-    ready = _search_ready(db)
-    if first_rows and q.isascii() and (not ready or _many_matches(db, q)):
+    matches = _fts_matches(db, q)
+    many = matches is None or sum(found for _fts, _match, found in matches) > FEW_MATCHES
+    if first_rows and q.isascii() and many:
         params["like"] = "%" + _like_escape(q) + "%"
         return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR EXISTS "
                 "(SELECT 1 FROM contacts k WHERE k.id = conversations.contact_id "
                 "AND k.name LIKE :like ESCAPE '\\'))")
-    if ready:
-        in_conv = _fts_query(db, conv_fts, q)
-        in_contacts = _fts_query(db, contact_fts, q)
-        if in_conv is not None and in_contacts is not None:
-            sources, found = [], 0
-            if in_conv:
-                params["fts_conv"] = in_conv
-                sources.append(f"SELECT rowid FROM {conv_fts.name} "
-                               f"WHERE {conv_fts.name} MATCH :fts_conv")
-                found += _count_up_to(db, conv_fts.name, in_conv, FEW_MATCHES + 1)
-            if in_contacts:
-                params["fts_contact"] = in_contacts
-                sources.append(
-                    "SELECT x.rowid FROM conversations x WHERE x.contact_id IN ("
-                    "SELECT k.id FROM contacts k WHERE k.rowid IN ("
-                    f"SELECT rowid FROM {contact_fts.name} "
-                    f"WHERE {contact_fts.name} MATCH :fts_contact))")
-                found += _count_up_to(db, contact_fts.name, in_contacts, FEW_MATCHES + 1)
-            if not sources:
-                return "0"
-            # Few matches: read them and sort them. Many: walk the view's index in order and
-            # test each row against the matches ("+" keeps SQLite from the first plan).
-            plus = "" if found <= FEW_MATCHES else "+"
-            return f"{plus}rowid IN ({' UNION ALL '.join(sources)})"
-    params["like"] = "%" + _like_escape(q) + "%"
-    return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR contact_id IN "
-            "(SELECT k.id FROM contacts k WHERE k.name LIKE :like ESCAPE '\\'))")
+    if matches is None:
+        params["like"] = "%" + _like_escape(q) + "%"
+        return ("(subject LIKE :like ESCAPE '\\' OR preview LIKE :like ESCAPE '\\' OR "
+                "contact_id IN (SELECT k.id FROM contacts k WHERE k.name LIKE :like "
+                "ESCAPE '\\'))")
+    (conv_fts, in_conv, _), (contact_fts, in_contacts, _) = matches
+    sources = []
+    if in_conv:
+        params["fts_conv"] = in_conv
+        sources.append(f"SELECT rowid FROM {conv_fts.name} WHERE {conv_fts.name} MATCH :fts_conv")
+    if in_contacts:
+        params["fts_contact"] = in_contacts
+        sources.append(
+            "SELECT x.rowid FROM conversations x WHERE x.contact_id IN ("
+            "SELECT k.id FROM contacts k WHERE k.rowid IN ("
+            f"SELECT rowid FROM {contact_fts.name} "
+            f"WHERE {contact_fts.name} MATCH :fts_contact))")
+    if not sources:
+        return "0"
+    # Few matches: read them and sort them. Many: walk the view's index in order and test
+    # each row against the matches ("+" keeps SQLite from the first plan).
+    return f"{'+' if many else ''}rowid IN ({' UNION ALL '.join(sources)})"
 
 
-def _many_matches(db: sqlite3.Connection, q: str) -> bool:
-    """Whether more than FEW_MATCHES conversations (by their text or their contact's name)
-    may contain ``q`` (a one-character search of a common letter counts as many)."""
-    found = 0
+def _fts_matches(db: sqlite3.Connection, q: str
+                 ) -> list[tuple[schema.SearchIndex, str, int]] | None:
+    """For each search index (conversations, then contacts): its MATCH expression for ``q``
+    and how many rows it finds, counted up to FEW_MATCHES + 1. None when the indexes are not
+    ready, or when LIKE is the better way (a one-character search of a common letter)."""
+    if not _search_ready(db):
+        return None
+    out = []
     for fts in schema.SEARCH_INDEXES:
         match = _fts_query(db, fts, q)
         if match is None:
-            return True
-        if match:
-            found += _count_up_to(db, fts.name, match, FEW_MATCHES + 1)
-    return found > FEW_MATCHES
+            return None
+        out.append((fts, match, _count_up_to(db, fts.name, match, FEW_MATCHES + 1)
+                    if match else 0))
+    return out
 
 
 def _count_up_to(db: sqlite3.Connection, fts: str, match: str, most: int) -> int:
