@@ -64,21 +64,30 @@ def _empty(col: str) -> Any:
     return {} if col == "attributes" else []
 
 
-def _compile_to_values(columns: tuple[str, ...], json_fields: frozenset[str]
-                       ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    """``lambda data: (data.get("id"), dumps(data.get("tags") or-empty).decode(), ...)`` for
-    these columns: one tuple display instead of a loop, about 4x faster per row."""
+def _compile_values(label: str, head: str, columns: tuple[str, ...],
+                    json_fields: frozenset[str], fetch: Callable[[str], str]
+                    ) -> Callable[[Any], tuple[Any, ...]]:
+    """A function ``head`` that returns a row's values in ``columns`` order: ``fetch(col)``
+    is the source text of one column's value; a JSON field becomes JSON text (absent or null:
+    ``[]``, or ``{}`` for ``attributes``). One tuple display instead of a loop, about 4x
+    faster per row."""
     parts = [
-        f"_dumps(v if (v := get({col!r})) is not None else {_empty(col)!r}).decode()"
-        if col in json_fields else f"get({col!r})"
+        f"_dumps(v if (v := {fetch(col)}) is not None else {_empty(col)!r}).decode()"
+        if col in json_fields else fetch(col)
         for col in columns
     ]
-    source = ("def to_values(data):\n"
-              "    get = data.get\n"
-              f"    return ({', '.join(parts)},)\n")
+    source = f"{head}\n    return ({', '.join(parts)},)\n"
     namespace: dict[str, Any] = {"_dumps": _dumps}
-    exec(compile(source, f"<to_values {', '.join(columns)}>", "exec"), namespace)
-    return namespace["to_values"]  # type: ignore[no-any-return]
+    exec(compile(source, f"<{label}>", "exec"), namespace)
+    return namespace["values"]  # type: ignore[no-any-return]
+
+
+def _compile_to_values(columns: tuple[str, ...], json_fields: frozenset[str]
+                       ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """For a payload (a dict): a missing key is NULL."""
+    return _compile_values(f"to_values {', '.join(columns)}",
+                           "def values(data):\n    get = data.get", columns, json_fields,
+                           lambda col: f"get({col!r})")
 
 
 @functools.lru_cache(maxsize=64)
@@ -89,21 +98,9 @@ def row_converter(entity: Entity, wire_columns: tuple[str, ...]
     payload; fields the table lacks are ignored, columns the page lacks are NULL/empty."""
     spec = SPECS[entity]
     where = {name: i for i, name in enumerate(wire_columns)}
-    parts = []
-    for col in spec.columns:
-        i = where.get(col)
-        if i is None:
-            parts.append(repr(_dumps(_empty(col)).decode()) if col in spec.json_fields
-                         else "None")
-        elif col in spec.json_fields:
-            parts.append(f"_dumps(v if (v := row[{i}]) is not None else {_empty(col)!r}).decode()")
-        else:
-            parts.append(f"row[{i}]")
-    source = ("def convert(row):\n"
-              f"    return ({', '.join(parts)},)\n")
-    namespace: dict[str, Any] = {"_dumps": _dumps}
-    exec(compile(source, f"<row_converter {entity.value}>", "exec"), namespace)
-    return namespace["convert"]  # type: ignore[no-any-return]
+    return _compile_values(f"row_converter {entity.value}", "def values(row):", spec.columns,
+                           spec.json_fields,
+                           lambda col: f"row[{where[col]}]" if col in where else "None")
 
 
 def _spec(entity: Entity, table: Table, json_fields: Iterable[str] = (),
