@@ -13,23 +13,23 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from sync import names as _names
-
 # The protocol's names, defined without pydantic in sync.names (modules that only need a
 # name import them from there); re-exported here with the wire models.
-BOOTSTRAP_ORDER = _names.BOOTSTRAP_ORDER
-ChannelType = _names.ChannelType
-Role = _names.Role
-ConversationStatus = _names.ConversationStatus
-Priority = _names.Priority
-Direction = _names.Direction
-Delivery = _names.Delivery
-Entity = _names.Entity
-MutationName = _names.MutationName
-MutationStatus = _names.MutationStatus
-RejectReason = _names.RejectReason
+from sync.names import (  # noqa: F401
+    API_PREFIX,
+    BOOTSTRAP_ORDER,
+    ChannelType,
+    ConversationStatus,
+    Delivery,
+    Direction,
+    Entity,
+    MutationName,
+    MutationStatus,
+    Priority,
+    RejectReason,
+    Role,
+)
 
-API_PREFIX = _names.API_PREFIX
 PROTOCOL_VERSION = 1
 
 EpochMs = Annotated[int, Field(description="UTC milliseconds since the Unix epoch")]
