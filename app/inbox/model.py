@@ -257,6 +257,8 @@ class InboxModel(QAbstractTableModel):
         """The whole id list: the rest of a new view's ids after its first page (appended
         below it), or a refresh of the view shown (keeping the agent's place). A newer view
         or refresh interrupts the read: it would only compete with the read that matters."""
+        if generation != self._generation:
+            return  # a newer view or refresh came before this read even started
         self._interrupt = interrupt = queries.Interrupt()
         try:
             ids, positions = await self.session.read(
@@ -285,6 +287,8 @@ class InboxModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(known, 0),
                                       self.index(min(shown, len(ids)) - 1, COLUMNS - 1))
             self._asked_beyond = False
+            self._now = now_ms()
+            self._refetch_stale()  # a refresh came meanwhile: the rows on screen read again
             self.loaded.emit()
             return
         self._show(ids, {}, len(ids), True, switched=False, positions=positions)
@@ -307,11 +311,17 @@ class InboxModel(QAbstractTableModel):
             self._positions = positions if positions is not None else {
                 cid: n for n, cid in enumerate(ids)}
             self.endResetModel()
-        elif self._ids:
-            self._wanted.update(i for i in self._stale
-                                if i in self._cache and i in self._positions)
-            self._fetch_timer.start()
+        else:
+            self._refetch_stale()
         self.loaded.emit()
+
+    def _refetch_stale(self) -> None:
+        """Read again the stale rows that are cached: those the view has shown (the same ids
+        in the same places: nothing repaints them by itself)."""
+        wanted = [i for i in self._stale if i in self._cache and i in self._positions]
+        if wanted:
+            self._wanted.update(wanted)
+            self._fetch_timer.start()
 
     def total(self) -> int | None:
         """How many conversations the view holds: known before all their ids are (None
@@ -587,7 +597,8 @@ def _first_page(store: Any, flt: InboxFilter, sort: Sort, me: str | None, page: 
     rows = queries.conversation_rows(store, ids[:screen], now) if screen else {}
     total = None
     if len(ids) >= page and not flt.text.strip():
-        total = queries.conversation_count(store, flt, me)
+        # (Its own read: a change committed in between may leave it short of the ids.)
+        total = max(len(ids), queries.conversation_count(store, flt, me))
     return ids, rows, total
 
 
