@@ -101,12 +101,9 @@ _CONV_SELECT = select(
 
 
 def _load_conversations(conn: Connection, ids: list[str]) -> dict[str, Conv]:
-    out: dict[str, Conv] = {}
-    for start in range(0, len(ids), 500):
-        rows = conn.execute(_CONV_SELECT.where(_CONVERSATIONS.c.id.in_(ids[start:start + 500])))
-        for row in rows:
-            out[row[0]] = Conv(row)
-    return out
+    # (A batch has at most 500 mutations, so each of these IN lists has at most 500 ids.)
+    return {row[0]: Conv(row) for row in conn.execute(
+        _CONV_SELECT.where(_CONVERSATIONS.c.id.in_(ids)))}
 
 
 @dataclass
@@ -125,7 +122,6 @@ class _Batch:
 
 @dataclass
 class _Ctx:
-    session: Session
     conn: Connection
     buf: ChangeBuffer
     viewer: Viewer
@@ -136,13 +132,9 @@ class _Ctx:
 
 
 def _conversation(ctx: _Ctx, conversation_id: str) -> Conv:
-    conversations = ctx.batch.conversations
-    conv = conversations.get(conversation_id)
-    if conv is None:
-        conv = _load_conversations(ctx.conn, [conversation_id]).get(conversation_id)
-        if conv is None:
-            raise Rejected(p.RejectReason.CONVERSATION_GONE)
-        conversations[conversation_id] = conv
+    conv = ctx.batch.conversations.get(conversation_id)
+    if conv is None:  # (the batch read, and locked, every conversation it names up front)
+        raise Rejected(p.RejectReason.CONVERSATION_GONE)
     if not ctx.viewer.can_see(conv.team_id, conv.assignee_id):
         # Same answer as for a missing conversation would leak existence; this one is
         # honest to agents who just lost access (transferred away while offline).
@@ -479,21 +471,16 @@ def last_mutation_id(session: Session, client_id: str | None, agent_id: str) -> 
 def _duplicates(conn: Connection, client_id: str, ids: list[int]
                 ) -> dict[int, tuple[str, str | None, str | None, int | None]]:
     """First outcomes of already settled mutations: id -> (status, error code, message, seq)."""
-    out: dict[int, tuple[str, str | None, str | None, int | None]] = {}
-    for start in range(0, len(ids), 500):
-        for row in conn.execute(
-            select(_RECORDS.c.mutation_id, _RECORDS.c.status, _RECORDS.c.error_code,
-                   _RECORDS.c.error_message, _RECORDS.c.change_seq)
-            .where(_RECORDS.c.client_id == client_id,
-                   _RECORDS.c.mutation_id.in_(ids[start:start + 500]))
-        ):
-            out[int(row[0])] = (row[1], row[2], row[3], row[4])
-    return out
+    return {int(row[0]): (row[1], row[2], row[3], row[4]) for row in conn.execute(
+        select(_RECORDS.c.mutation_id, _RECORDS.c.status, _RECORDS.c.error_code,
+               _RECORDS.c.error_message, _RECORDS.c.change_seq)
+        .where(_RECORDS.c.client_id == client_id, _RECORDS.c.mutation_id.in_(ids)))}
 
 
-def _preload(conn: Connection, batch: _Batch, mutations: list[p.Mutation]) -> None:
+def _preload(conn: Connection, batch: _Batch, mutations: list[p.Mutation], *,
+             lock: bool) -> None:
     """Read, in a few statements, the conversations, client message ids and tags the batch
-    names."""
+    names; with ``lock`` (PostgreSQL), lock its conversations first."""
     conv_ids: set[str] = set()
     message_ids: set[str] = set()
     tag_names: set[str] = set()
@@ -508,20 +495,24 @@ def _preload(conn: Connection, batch: _Batch, mutations: list[p.Mutation]) -> No
         if isinstance(tag, str) and "\x00" not in tag and tag.strip():
             tag_names.add(tag.strip())
     if conv_ids:
-        batch.conversations.update(_load_conversations(conn, sorted(conv_ids)))
-    ids = sorted(message_ids)
-    for start in range(0, len(ids), 500):
+        ids = sorted(conv_ids)
+        if lock:
+            # Every conversation the batch touches, up front and in id order: taking the
+            # locks one mutation at a time, in batch order, deadlocks concurrent batches.
+            conn.execute(select(_CONVERSATIONS.c.id).where(_CONVERSATIONS.c.id.in_(ids))
+                         .order_by(_CONVERSATIONS.c.id).with_for_update())
+        batch.conversations.update(_load_conversations(conn, ids))
+    if message_ids:
         for mid, conversation_id, author_id in conn.execute(
             select(_MESSAGES.c.id, _MESSAGES.c.conversation_id, _MESSAGES.c.author_id)
-            .where(_MESSAGES.c.id.in_(ids[start:start + 500]))
+            .where(_MESSAGES.c.id.in_(sorted(message_ids)))
         ):
             batch.messages[mid] = (conversation_id, author_id)
     if tag_names:
         names = sorted(tag_names)
         batch.tags.update(dict.fromkeys(names, False))
-        for start in range(0, len(names), 500):
-            batch.tags.update(dict.fromkeys(conn.scalars(
-                select(m.Tag.name).where(m.Tag.name.in_(names[start:start + 500]))), True))
+        batch.tags.update(dict.fromkeys(conn.scalars(
+            select(m.Tag.name).where(m.Tag.name.in_(names))), True))
 
 
 def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: bool
@@ -532,18 +523,9 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
     # (PostgreSQL) or the database is (SQLite) until commit either way.
     first_last = last = _client_state(conn, req.client_id, viewer.agent_id, lock=is_postgres)
     todo = [mut for mut in req.mutations if mut.id > last]
-    if is_postgres:
-        # Lock every conversation the batch touches up front, in id order: taking the locks
-        # one mutation at a time, in batch order, deadlocks concurrent batches.
-        ids = sorted({str(mut.args["conversation_id"]) for mut in todo
-                      if isinstance(mut.args.get("conversation_id"), str)
-                      and "\x00" not in mut.args["conversation_id"]})
-        if ids:
-            session.execute(select(m.Conversation.id).where(m.Conversation.id.in_(ids))
-                            .order_by(m.Conversation.id).with_for_update())
     batch = _Batch()
     if todo:
-        _preload(conn, batch, todo)
+        _preload(conn, batch, todo, lock=is_postgres)
     dup_ids = [mut.id for mut in req.mutations if mut.id <= last]
     done = _duplicates(conn, req.client_id, dup_ids) if dup_ids else {}
     results: list[p.MutationResult] = []
@@ -568,7 +550,7 @@ def push(session: Session, viewer: Viewer, req: p.PushRequest, *, is_postgres: b
             if mut.id != last + 1:
                 stopped = True
                 break
-            ctx = _Ctx(session, conn, buf, viewer, now_ms(), batch)
+            ctx = _Ctx(conn, buf, viewer, now_ms(), batch)
             mark = buf.mark()
             status, error = p.MutationStatus.APPLIED, None
             # A database savepoint per mutation: a rejection undoes only its own writes, and
