@@ -162,7 +162,6 @@ def apply_changes(conn: Connection, changes: Iterable[tuple[str, str, str, dict 
     batch_key: tuple[Entity, str] | None = None
     upserts: list[tuple[Any, ...]] = []
     deletes: list[str] = []
-    by_name = _BY_NAME
 
     def flush() -> None:
         if batch_key is None:
@@ -176,7 +175,7 @@ def apply_changes(conn: Connection, changes: Iterable[tuple[str, str, str, dict 
         deletes.clear()
 
     for entity_name, entity_id, op, data in changes:
-        entity = by_name.get(entity_name) if isinstance(entity_name, str) else None
+        entity = entity_named(entity_name)
         if entity is None:
             # A newer server may send kinds this desk does not know yet: skip, don't fail.
             if on_unknown:
