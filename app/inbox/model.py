@@ -1,10 +1,13 @@
 """The inbox list model: holds only conversation ids; rows load lazily, off the GUI thread.
 
-After Anki's browser table: the model knows the ids of the current view (one query), and
-``data()`` answers from a row cache. A miss queues the id; one background read per event-loop
-turn fetches every queued id plus its neighbours, then ``dataChanged`` repaints them. When the
-mirror changes, the id list is re-read and cached rows are marked stale (they keep showing
-until their fresh copy arrives, so nothing flickers).
+After Anki's browser table: the model knows the ids of the current view, and ``data()``
+answers from a row cache. A new view reads its first page of ids, the rows of its first
+screen and its size in one read, then the rest of its ids behind (rows beyond the ids read
+so far are counted, their ``ID_ROLE`` None until then). A miss queues the id; one
+background read per event-loop turn fetches every queued id plus its neighbours, then
+``dataChanged`` repaints them. When the mirror changes, the id list is re-read and cached
+rows are marked stale (they keep showing until their fresh copy arrives, so nothing
+flickers).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ translate = QCoreApplication.translate
 log = logging.getLogger("relaydesk.inbox")
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ConversationRow (or None while loading)
-ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the conversation id
+ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the conversation id (None while not yet read)
 
 (
     COL_CHANNEL,
@@ -423,23 +426,33 @@ class InboxModel(QAbstractTableModel):
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         return _ENABLED if index.isValid() else _NO_FLAGS
 
-    def data(
-        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
+    def _cell(self, index: QModelIndex | QPersistentModelIndex
+              ) -> tuple[ConversationRow | None, dict[int, Any]] | None:
+        """The row (None while it loads) and the cell's role -> value, for an index in the
+        view; None for one outside it. Asks for the row when it is missing or stale."""
         r = index.row()
         if not index.isValid() or not (0 <= r < self._count):
             return None
-        if role == _ID:
-            return self._ids[r] if r < len(self._ids) else None
         row = self._row(r)
+        col = index.column()
+        return row, _LOADING[col] if row is None else self._presented(row).cells[col]
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == _ID:
+            r = index.row()
+            return self._ids[r] if index.isValid() and 0 <= r < len(self._ids) else None
+        found = self._cell(index)
+        if found is None:
+            return None
+        row, cell = found
         if role == _ROW:
             return row
-        col = index.column()
-        if row is None:
-            return _LOADING[col].get(role)
-        value = self._presented(row).cells[col].get(role)
-        if value is not None:
+        value = cell.get(role)
+        if value is not None or row is None:
             return value
+        col = index.column()
         if role == _TOOLTIP:
             tip = self._tooltip(row, col)  # names, subjects: customer text, shown literally
             return plain_tooltip(tip) if tip else None
@@ -451,12 +464,10 @@ class InboxModel(QAbstractTableModel):
                   roleDataSpan: Any) -> None:
         """Every role a delegate paints a cell with, in one call (Qt's item delegates ask
         this way): a screen of rows is a few hundred calls into Python, not thousands."""
-        r = index.row()
-        if not index.isValid() or not (0 <= r < self._count):
+        found = self._cell(index)
+        if found is None:
             return
-        row = self._row(r)
-        cell = _LOADING[index.column()] if row is None else self._presented(row).cells[
-            index.column()]
+        cell = found[1]
         for n in range(len(roleDataSpan)):
             item = roleDataSpan[n]
             role = item.role()
