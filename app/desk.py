@@ -2,7 +2,8 @@
 
 Start-up never waits on the network: the window opens on the local mirror; signing in and
 syncing happen beside it — they start once the inbox has painted its first rows (the window
-asks the session to connect then). A second start for the same workspace focuses the
+asks the session to connect then; the demo workspace, whose backend this process has just
+started, connects and signs in first). A second start for the same workspace focuses the
 running desk.
 """
 

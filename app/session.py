@@ -7,8 +7,9 @@ to ``statusChanged`` / ``dataChanged`` / ``directoryChanged``.
 
 Opening has two halves: the local files and what the window needs to show the inbox, then
 (``connect()``) the keyring access, the HTTP client and the engine, and syncing. ``open()``
-does both; the desk opens with ``connect=False`` and shows its window between them, so the
-inbox paints before anything about the server is set up.
+does both; the desk opens a workspace with ``connect=False`` and shows its window between
+them, so the inbox paints before anything about the server is set up (the demo workspace,
+whose backend the desk has just started, opens with both).
 """
 
 from __future__ import annotations
@@ -87,8 +88,7 @@ class DeskSession(QObject):
         self._opened = False
         self._check: asyncio.Task[None] | None = None
         self._data_timer = QTimer(self)
-        self._data_timer.setSingleShot(True)
-        self._data_timer.setInterval(self.COALESCE_MS)
+        self._data_timer.setSingleShot(True)  # its interval: see _on_status
         self._data_timer.timeout.connect(self._data_settled)
 
     # ------------------------------------------------------------------ lifecycle

@@ -1,8 +1,9 @@
 """The inbox list: search field, sort choice and the lazy table, keeping the agent's place.
 
-A refresh that changes the id list resets the model; the view puts the selection back on the
-same conversation and the scroll position back on the same top row, so live updates never
-make the agent lose their place.
+A refresh that changes the id list resets the model (the rest of a new view's ids is
+inserted below its first page instead); the view puts the selection back on the same
+conversation and the scroll position back on the same top row, so live updates never make
+the agent lose their place.
 """
 
 from __future__ import annotations
