@@ -42,9 +42,7 @@ T = TypeVar("T")
 
 def _local_state(store: Store) -> tuple[str | None, queries.Directory]:
     """The mirror's signed-in agent and its directory, in one trip to a reader thread."""
-    with store.read_db("mirror") as db:
-        agent_id = store.get_state(db, schema.AGENT_ID)
-    return agent_id, queries.directory(store)
+    return store.read_state(schema.AGENT_ID), queries.directory(store)
 
 
 class DeskSession(QObject):

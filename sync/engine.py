@@ -156,7 +156,7 @@ class SyncEngine:
             self._signed_in.set()
         else:
             self._set(state=EngineState.SIGN_IN_REQUIRED, message="Sign in to sync.")
-        self._last_event_id = await self.store.run_read(self._read_state, mirror.LAST_EVENT_ID)
+        self._last_event_id = await self.store.run_read(self.store.read_state, mirror.LAST_EVENT_ID)
         await self._refresh_counts()
 
     async def stop(self) -> None:
@@ -200,7 +200,7 @@ class SyncEngine:
 
     async def agent_id(self) -> str | None:
         """The signed-in agent this mirror belongs to (None before the first sign-in)."""
-        return await self.store.run_read(self._read_state, mirror.AGENT_ID)
+        return await self.store.run_read(self.store.read_state, mirror.AGENT_ID)
 
     async def server_totals(self) -> dict[str, int]:
         """Rows per entity the server would send this agent now (the first bootstrap page's
@@ -208,16 +208,12 @@ class SyncEngine:
         raw = await self._call(lambda: self.api.bootstrap_page_raw(None, 1))
         return dict(mirror.parse_page(raw)["totals"])
 
-    def _read_state(self, key: str) -> str | None:
-        with self.store.read_mirror() as conn:
-            return self.store.get_state(conn, key)
-
     # ------------------------------------------------------------------ sign-in
 
     async def login(self, email: str, password: str) -> None:
         """Sign in; the tokens go to the keyring (or memory), never to the mirror."""
         body = await self.api.login(email, password)
-        owner = await self.store.run_read(self._read_state, mirror.AGENT_ID)
+        owner = await self.store.run_read(self.store.read_state, mirror.AGENT_ID)
         if owner and owner != body.agent.id:
             self.api.access_token = self._tokens.access_token if self._tokens else None
             raise Refused(

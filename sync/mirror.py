@@ -202,8 +202,7 @@ def create_deferred_indexes(conn: Connection) -> None:
 
 
 def get_cursor(store: Store) -> int:
-    with store.read_mirror() as conn:
-        return int(store.get_state(conn, CURSOR) or "0")
+    return int(store.read_state(CURSOR) or "0")
 
 
 def clear_mirror(store: Store) -> None:

@@ -451,6 +451,11 @@ class Store:
 
     # ------------------------------------------------------------------ state
 
+    def read_state(self, key: str, default: str | None = None) -> str | None:
+        """One ``sync_state`` value of the mirror, in a read of its own (any thread)."""
+        with self.read_db("mirror") as db:
+            return self.get_state(db, key, default)
+
     def get_state(self, conn: Connection | sqlite3.Connection, key: str,
                   default: str | None = None) -> str | None:
         row = dbapi(conn).execute("SELECT value FROM sync_state WHERE key = ?",
