@@ -30,6 +30,7 @@ from sync.client import ApiClient, ApiError, Refused, Unreachable
 from sync.credentials import CredentialStore
 from sync.engine import EngineOptions, SignInRequired, SyncEngine
 from sync.mirror import PageError
+from sync.private_files import private_umask
 from sync.store import OutboxUnreadable, Store, check_file
 from sync.workspace import WorkspaceConfig, default_data_dir
 
@@ -488,7 +489,8 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     data_dir = (args.data_dir or default_data_dir()).expanduser()
     try:
-        return asyncio.run(_dispatch(args, data_dir))
+        with private_umask():  # whatever the workspace gains is the user's alone
+            return asyncio.run(_dispatch(args, data_dir))
     except CliError as exc:
         print(f"relaydesk-sync: {exc}", file=sys.stderr)
         return exc.code

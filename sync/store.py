@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sync.private_files import private_database, private_dir, side_files, tighten
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
@@ -281,7 +283,9 @@ class Store:
         — it reads the whole file, ~0.7 s for a 100k-conversation mirror — and leaves it to
         ``deferred_check()`` once the window is up; a failure there makes the next open
         check fully and rebuild."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
+        for which in ("mirror", "outbox"):  # left readable by an older version: tighten
+            private_database(self._path(which), create=False)
         report = OpenReport()
         marker = self.data_dir / CLEAN_MARKER
         suspect = self.data_dir / SUSPECT_MARKER
@@ -307,6 +311,7 @@ class Store:
             )
         self._open = True
         for which in ("outbox", "mirror"):
+            private_database(self._path(which))  # 0600 before SQLite makes it (and its WAL)
             if not _at_head(self._path(which), which):
                 _migrate(self._engine_of(which), which)  # type: ignore[arg-type]
             self._pools[which] = _ReadPool(self._path(which), self._checkpoint(which))
@@ -334,6 +339,7 @@ class Store:
             src = Path(str(path) + suffix)
             if src.exists():
                 os.replace(src, Path(str(target) + suffix))
+                tighten(Path(str(target) + suffix))  # customer data, kept for inspection
         return target
 
     def close(self) -> None:
@@ -376,9 +382,10 @@ class Store:
         if engine is not None:
             engine.dispose()
         self._pools["mirror"].close()
-        for suffix in ("", "-wal", "-shm"):
+        for path in (self.mirror_path, *side_files(self.mirror_path)):
             with contextlib.suppress(FileNotFoundError):
-                Path(str(self.mirror_path) + suffix).unlink()
+                path.unlink()
+        private_database(self.mirror_path)
         _migrate(self._engine_of("mirror"), "mirror")  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ connections

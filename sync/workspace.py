@@ -1,7 +1,7 @@
 """Where a workspace lives on disk and what it points at (no secrets here).
 
-One data directory per workspace: the mirror, the outbox, and ``workspace.json`` with the
-server URL and the agent. The default is under the OS's user data directory
+One data directory per workspace (0700): the mirror, the outbox, and ``workspace.json``
+(0600) with the server URL and the agent. The default is under the OS's user data directory
 (platformdirs); ``--data-dir`` or ``RELAYDESK_DATA_DIR`` override it.
 """
 
@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import platformdirs
+
+from sync.private_files import private_dir, tighten, write_private_text
 
 WORKSPACE_FILE = "workspace.json"
 
@@ -34,6 +36,7 @@ class WorkspaceConfig:
     @classmethod
     def load(cls, data_dir: Path) -> WorkspaceConfig | None:
         path = data_dir / WORKSPACE_FILE
+        tighten(path)  # an older version wrote it 0644
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -43,8 +46,5 @@ class WorkspaceConfig:
         return cls(**{k: raw.get(k) for k in ("server_url", "email", "agent_id", "agent_name")})
 
     def save(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / WORKSPACE_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        private_dir(data_dir)
+        write_private_text(data_dir / WORKSPACE_FILE, json.dumps(asdict(self), indent=2))
