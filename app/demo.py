@@ -30,6 +30,7 @@ from server.config import ServerSettings
 from server.db import Database, sqlite_url_for
 from server.demo_data import AGENTS
 from server.seed import seed_demo
+from sync.private_files import private_database, private_dir, write_private_text
 from sync.workspace import WorkspaceConfig, default_data_dir
 
 log = logging.getLogger("relaydesk.demo")
@@ -95,8 +96,11 @@ class DemoServer:
     # ------------------------------------------------------------------ blocking parts
 
     def _start_blocking(self) -> None:
-        self.server_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)  # the demo's desks and server live under it
+        private_dir(self.server_dir)
         db = Database(sqlite_url_for(self.server_dir))
+        # The demo's customers and agents' password hashes: 0600 before SQLite creates it.
+        private_database(Path(str(db.url.database)))
         try:
             db.migrate()
             self.seeded = seed_demo(db).created
@@ -124,7 +128,7 @@ class DemoServer:
             time.sleep(0.01)
         self.url = f"http://127.0.0.1:{self.port}"
         with contextlib.suppress(OSError):
-            (self.server_dir / PORT_FILE).write_text(str(self.port), encoding="utf-8")
+            write_private_text(self.server_dir / PORT_FILE, str(self.port))
         log.info("demo server listening on %s (%s)", self.url,
                  "seeded" if self.seeded else "existing data")
 

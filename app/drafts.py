@@ -1,6 +1,6 @@
 """Composer drafts, saved locally as the agent types and restored after a crash or restart.
 
-One small SQLite file (``drafts.sqlite3``) in the workspace data directory, apart from the
+One small SQLite file (``drafts.sqlite3``, 0600) in the workspace data directory, apart from the
 mirror and the outbox: a draft is the agent's, never synced. Every statement runs on one
 writer thread; the GUI thread only queues work. Typing is debounced (``DEBOUNCE_MS``) and the
 last text per conversation wins. WAL with ``synchronous=NORMAL``: a committed draft survives
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
+
+from sync.private_files import private_database, private_dir
 
 log = logging.getLogger("relaydesk.drafts")
 
@@ -129,7 +131,8 @@ class DraftStore(QObject):
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            private_database(self.path)  # 0600 before SQLite opens it: its WAL takes that mode
             conn = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit tx
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")

@@ -1,10 +1,12 @@
-"""Logging: one logger per category under ``relaydesk.*``, a rotating file, and the recent
-records in memory for the crash dialog. Secrets are masked before any handler sees them.
+"""Logging: one logger per category under ``relaydesk.*``, a rotating file (0600, in a 0700
+folder), and the recent records in memory for the crash dialog. Secrets are masked before any
+handler sees them.
 """
 
 from __future__ import annotations
 
 import collections
+import io
 import logging
 import logging.handlers
 import os
@@ -12,6 +14,8 @@ import re
 from pathlib import Path
 
 import platformdirs
+
+from sync.private_files import private_dir, private_file, tighten
 
 LOG_DIR_ENV = "RELAYDESK_LOG_DIR"
 LOG_FILE = "relaydesk.log"
@@ -95,6 +99,15 @@ class RecentLog(logging.Handler):
         return "\n".join(self._lines)
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files are the user's alone: each new file is created 0600 (a
+    rollover renames, which keeps the mode), one left 0644 by an older version is tightened."""
+
+    def _open(self) -> io.TextIOWrapper:
+        private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 def log_dir() -> Path:
     override = os.environ.get(LOG_DIR_ENV)
     if override:
@@ -123,8 +136,10 @@ def setup_logging(directory: str | Path | None = None, *, level: int = logging.I
     problem = None
     path = Path(directory) if directory is not None else log_dir()
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
+        private_dir(path)
+        for n in range(1, BACKUPS + 1):  # rotated files an older version left readable
+            tighten(path / f"{LOG_FILE}.{n}")
+        handlers.append(PrivateRotatingFileHandler(
             path / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"))
     except OSError as exc:
         problem = exc

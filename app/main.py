@@ -14,6 +14,8 @@ import logging
 import sys
 from pathlib import Path
 
+from sync.private_files import private_umask
+
 log = logging.getLogger("relaydesk.main")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -50,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo_role:
         args.demo = True
 
+    # Whatever this process creates (ours, Qt's, the demo server's) is the user's alone.
+    with private_umask():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import_before_qt()
     import qasync
     from PySide6.QtWidgets import QApplication

@@ -6,11 +6,9 @@ safe to copy into a bug report. A damaged file is moved aside and the desk start
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 import platformdirs
 
+from sync.private_files import private_dir, tighten, write_private_text
 from sync.queries import InboxFilter, Sort
 
 log = logging.getLogger("relaydesk.settings")
@@ -81,6 +80,7 @@ class DeskSettings:
     def load(cls, path: Path | None = None) -> DeskSettings:
         """Read settings; a missing file gives defaults, a damaged one is kept aside."""
         path = path or settings_path()
+        tighten(path)  # saved searches name customers: an older version left it 0644
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
@@ -97,19 +97,9 @@ class DeskSettings:
     def save(self, path: Path | None = None) -> None:
         """Write atomically: a crash mid-write leaves the previous file, never half of one."""
         path = path or settings_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         data = json.dumps(asdict(self), ensure_ascii=False, indent=2, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_private_text(path, data + "\n")
 
     @classmethod
     def _from_dict(cls, raw: dict[str, Any]) -> DeskSettings:
