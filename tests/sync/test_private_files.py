@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from sync import cli, outbox
+from sync import outbox
 from sync.private_files import private_dir, private_file
 from sync.store import MIRROR_FILE, OUTBOX_FILE, Store
 from sync.workspace import WORKSPACE_FILE, WorkspaceConfig
