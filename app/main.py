@@ -43,6 +43,7 @@ def import_before_qt() -> None:
     them: the session loads them after the first paint (``DeskSession.connect``)."""
     import app.logs
     import app.settings  # noqa: F401
+    import sync.display
     import sync.queries
     import sync.status  # noqa: F401
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QSystemTrayIcon
 
 from app.tasks import spawn
 from sync import outbox
+from sync.display import display_safe
 from sync.status import EngineState, EngineStatus
 from sync.store import Store
 
@@ -179,18 +180,21 @@ class Notifier(QObject):
             self._running = False
 
     def _announce(self, alert: Alert) -> None:
+        # The customer's name and words, hidden characters shown; the name in a sentence
+        # bidi-isolated so it cannot reorder the words around it.
         contact = alert.contact_name or self.tr("A customer")
         if alert.kind == "assigned":
-            title = self.tr("Assigned to you: {contact}").format(contact=contact)
+            title = self.tr("Assigned to you: {contact}").format(contact=display_safe(contact))
         else:
-            title = contact
-        self.history.append((title, alert.text, alert.conversation_id))
-        self.notified.emit(title, alert.text, alert.conversation_id)
+            title = display_safe(contact, isolate=False)
+        text = display_safe(alert.text, isolate=False)
+        self.history.append((title, text, alert.conversation_id))
+        self.notified.emit(title, text, alert.conversation_id)
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
         tray = self._ensure_tray()
         self._last_id = alert.conversation_id
-        tray.showMessage(title, alert.text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
 
     def _ensure_tray(self) -> QSystemTrayIcon:
         if self._tray is None:

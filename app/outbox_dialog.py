@@ -29,6 +29,7 @@ from app.labels import rejection_label, status_label
 from app.tasks import spawn
 from app.widgets import plain_tooltip
 from sync import outbox, queries
+from sync.display import display_safe
 from sync.outbox import IntentRecord
 from sync.store import Store
 
@@ -168,9 +169,9 @@ class OutboxDialog(QDialog):
             row = rows.get(intent.conversation_id or "")
             where = ""
             if row is not None:
-                where = row.contact_name
+                where = display_safe(row.contact_name)  # customer text: isolated, hidden shown
                 if row.subject:
-                    where += " — " + row.subject
+                    where += " — " + display_safe(row.subject)
                 where += f" ({row.channel_name})"
             created = QDateTime.fromMSecsSinceEpoch(intent.created_at)
             reason = (rejection_label(intent.error_code, intent.error_message)

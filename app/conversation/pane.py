@@ -32,6 +32,7 @@ from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import ElidedLabel
 from sync import queries
+from sync.display import display_safe
 from sync.queries import ConversationRow
 from sync.status import now_ms
 
@@ -214,7 +215,8 @@ class ConversationPane(QWidget):
 
     def _show_header(self, row: ConversationRow) -> None:
         subject = row.subject or row.preview[:200]
-        self.title.setText(f"{row.contact_name} — {subject}")
+        # Customer text side by side: hidden characters shown, each part bidi-isolated.
+        self.title.setText(f"{display_safe(row.contact_name)} — {display_safe(subject)}")
         assignee = (self.tr("Unassigned") if row.assignee_id is None else
                     self.tr("Me") if row.assignee_id == self.session.agent_id else
                     row.assignee_name or "")

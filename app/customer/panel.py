@@ -2,7 +2,7 @@
 conversations across channels, any of which opens with a click (the 360° view).
 
 Names, handles, attribute values, subjects and previews come from customers: every label
-showing them is plain text.
+showing them is plain text, with hidden and bidi control characters shown (``display_safe``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.labels import channel_icon, channel_type_label, status_label
 from app.widgets import ElidedLabel, plain_tooltip
 from sync import queries
+from sync.display import display_safe
 from sync.queries import ContactView
 
 if TYPE_CHECKING:
@@ -39,12 +40,12 @@ def language_name(code: str) -> str:
     """A language code ("ja", "pt-BR") as the language's own name ("日本語"); else the code."""
     locale = QLocale(code)
     if locale.language() in (QLocale.Language.C, QLocale.Language.AnyLanguage):
-        return code
+        return display_safe(code, isolate=False)  # a value Qt does not know, hidden parts shown
     if not re.search(r"[-_]", code):  # "en" is English, not "American English"
         world = QLocale(locale.language(), QLocale.Country.World)
         if world.language() == locale.language() and world.nativeLanguageName():
             locale = world
-    return locale.nativeLanguageName() or code
+    return locale.nativeLanguageName() or display_safe(code, isolate=False)
 
 
 def attribute_label(key: str) -> str:
@@ -56,7 +57,8 @@ def attribute_label(key: str) -> str:
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").replace("-", " ")
     # "lifetimeValue" → "Lifetime value"; an acronym ("VAT", "ID") keeps its capitals
     words = " ".join(w if w.isupper() else w.lower() for w in spaced.split())
-    return words[:1].upper() + words[1:] if words else key
+    # Keys come with the customer's data: hidden characters in them are shown too.
+    return display_safe(words[:1].upper() + words[1:] if words else key, isolate=False)
 
 
 def _known_attributes() -> dict[str, str]:
@@ -133,6 +135,11 @@ class CustomerPanel(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.name_label.setFont(font)
         self.name_label.setAccessibleName(self.tr("Customer name"))
+        self.disguise_label = _plain(self.tr(
+            "This name or an address contains hidden characters, shown as ⟨U+…⟩ codes: "
+            "it may be made to look like someone else's."), body)
+        self.disguise_label.setObjectName("disguised")
+        self.disguise_label.setStyleSheet("color: palette(mid); font-style: italic;")
         self.locale_label = _plain("", body)
         self.locale_label.setAccessibleName(self.tr("Customer language"))
 
@@ -176,6 +183,7 @@ class CustomerPanel(QWidget):
         form.setContentsMargins(6, 6, 6, 6)
         form.setSpacing(4)
         form.addWidget(self.name_label)
+        form.addWidget(self.disguise_label)
         form.addWidget(self.locale_label)
         form.addWidget(self._heading(self.tr("Channels"), body))
         form.addWidget(self.identities)
@@ -199,10 +207,14 @@ class CustomerPanel(QWidget):
         if view is None:
             self._stack.setCurrentWidget(self.empty_label)
             return
-        self.name_label.setText(view.name)
+        name = display_safe(view.name, isolate=False)
+        self.name_label.setText(name)
+        disguised = name != view.name or any(
+            display_safe(i.address, isolate=False) != i.address for i in view.identities)
+        self.disguise_label.setVisible(disguised)
         self.locale_label.setText(self.tr("Language: {locale}").format(
             locale=language_name(view.locale)) if view.locale else "")
-        self.locale_label.setToolTip(plain_tooltip(view.locale or ""))
+        self.locale_label.setToolTip(plain_tooltip(display_safe(view.locale, isolate=False)))
         self.locale_label.setVisible(bool(view.locale))
         self._fill_identities(view)
         self._fill_attributes(view)
@@ -247,7 +259,7 @@ class CustomerPanel(QWidget):
         self._clear(self._identity_layout)
         for ident in view.identities:
             kind = QLabel(channel_type_label(ident.channel_type) + ":", self.identities)
-            handle = ElidedLabel(ident.address, self.identities)
+            handle = ElidedLabel(display_safe(ident.address, isolate=False), self.identities)
             handle.setAccessibleName(channel_type_label(ident.channel_type))
             if ident.opted_out:
                 row = QWidget(self.identities)
@@ -274,8 +286,9 @@ class CustomerPanel(QWidget):
             key_label = _plain(self.tr("{label}:").format(label=attribute_label(key)),
                                self.attributes)
             key_label.setWordWrap(False)
-            key_label.setToolTip(plain_tooltip(key))
-            value = _plain(str(view.attributes[key]), self.attributes)
+            key_label.setToolTip(plain_tooltip(display_safe(key, isolate=False)))
+            value = _plain(display_safe(str(view.attributes[key]), isolate=False),
+                           self.attributes)
             value.setAccessibleName(attribute_label(key))
             self._attribute_layout.addRow(key_label, value)
         self.attributes.setVisible(bool(view.attributes))
@@ -284,7 +297,8 @@ class CustomerPanel(QWidget):
         self.conversations.clear()
         for row in view.conversations:
             subject = (row.subject or row.preview or "").replace("\n", " ")
-            item = QTreeWidgetItem(["", subject[:200], status_label(row.status),
+            item = QTreeWidgetItem(["", display_safe(subject[:200], isolate=False),
+                                    status_label(row.status),
                                     when_text(row.last_activity_at)])
             item.setData(0, ID_ROLE, row.id)
             icon = channel_icon(row.channel_type)
@@ -293,7 +307,7 @@ class CustomerPanel(QWidget):
             else:  # no icon set: the kind of channel in words
                 item.setText(0, channel_type_label(row.channel_type))
             item.setToolTip(0, plain_tooltip(row.channel_name))
-            item.setToolTip(1, plain_tooltip(subject[:500]))
+            item.setToolTip(1, plain_tooltip(display_safe(subject[:500], isolate=False)))
             item.setToolTip(3, QLocale().toString(
                 QDateTime.fromMSecsSinceEpoch(row.last_activity_at),
                 QLocale.FormatType.LongFormat))

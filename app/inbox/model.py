@@ -37,6 +37,7 @@ from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import plain_tooltip
 from sync import queries
+from sync.display import display_safe
 from sync.domain import SlaState, sla_clock
 from sync.queries import ConversationRow, InboxFilter, Sort
 from sync.rules import WindowKind
@@ -457,7 +458,8 @@ class InboxModel(QAbstractTableModel):
             tip = self._tooltip(row, col)  # names, subjects: customer text, shown literally
             return plain_tooltip(tip) if tip else None
         if role == _ACCESSIBLE:
-            return f"{row.contact_name}: {row.subject or row.preview}"
+            return (f"{display_safe(row.contact_name)}: "
+                    f"{display_safe(row.subject or row.preview)}")
         return None
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex,
@@ -534,12 +536,14 @@ class InboxModel(QAbstractTableModel):
         if col == COL_CHANNEL:
             return ""
         if col == COL_CONTACT:
-            return row.contact_name
+            return display_safe(row.contact_name, isolate=False)
         if col == COL_SUBJECT:
-            text = row.subject or row.preview
-            if row.subject and row.preview:
-                text = f"{row.subject} — {row.preview}"
-            return " ".join(text.split())[:160]
+            subject = " ".join((row.subject or "").split())[:160]
+            room = max(0, 157 - len(subject)) if subject else 160  # 160 in all with " — "
+            preview = " ".join(row.preview.split())[:room]
+            if subject and preview:  # side by side: each isolated, so neither reorders the other
+                return f"{display_safe(subject)} — {display_safe(preview)}"
+            return display_safe(subject or preview, isolate=False)
         if col == COL_STATUS:
             return status_label(row.status)
         if col == COL_PRIORITY:  # only what stands out; normal and low stay quiet
@@ -566,7 +570,7 @@ class InboxModel(QAbstractTableModel):
         if col == COL_ACTIVITY:
             return _long_date(row.last_activity_at)
         if col == COL_SUBJECT:
-            return (row.preview or "")[:500]
+            return display_safe((row.preview or "")[:500], isolate=False)
         if col == COL_ASSIGNEE:
             return f"{row.team_name}"
         if col == COL_STATUS and row.failed_intents:
@@ -576,7 +580,7 @@ class InboxModel(QAbstractTableModel):
         if col == COL_STATUS and row.pending_intents:
             return pending_changes_label(row.pending_intents)
         if col == COL_CONTACT:
-            return row.contact_name
+            return display_safe(row.contact_name, isolate=False)
         if col == COL_PRIORITY:
             return priority_label(row.priority)
         if col == COL_DUE:

@@ -327,6 +327,10 @@
         <translation>件名</translation>
     </message>
     <message>
+        <source>This name or an address contains hidden characters, shown as ⟨U+…⟩ codes: it may be made to look like someone else&apos;s.</source>
+        <translation>この名前またはアドレスには隠し文字が含まれています（⟨U+…⟩ のコードで表示）。別人のものに見せかけられている可能性があります。</translation>
+    </message>
+    <message>
         <source>Status</source>
         <translation>ステータス</translation>
     </message>

@@ -449,7 +449,7 @@ async def test_notifier_announces_customer_replies_and_assignments(backend, desk
     await until(lambda: len(notifier.history) == 2, 20, what="the assignment notification")
     title, _body, cid = notifier.history[1]
     row = (await session.read(queries.conversation_rows, [theirs], now_ms()))[theirs]
-    assert cid == theirs and title == f"Assigned to you: {row.contact_name}"
+    assert cid == theirs and title == f"Assigned to you: \u2068{row.contact_name}\u2069"
     await asyncio.sleep(0.5)
     assert [h[2] for h in notifier.history] == [target.id, theirs]
     assert silent.history == []
