@@ -11,8 +11,8 @@ Arabic and Hebrew letters are untouched, and an isolate lays them out right to l
 Kept invisible, because scripts and emoji need them:
 
 - ZWNJ / ZWJ (U+200C, U+200D) between two letters, marks or symbols outside Latin, Greek,
-  Cyrillic and Armenian, or after a virama: Persian words (می‌خواهم), Indic conjuncts and
-  half forms, emoji sequences (👩‍💻). Beside a Latin letter or at an edge they only
+  Cyrillic and Armenian, or after a virama: Persian words (می\\u200cخواهم), Indic conjuncts and
+  half forms, emoji sequences (👩\\u200d💻). Beside a Latin letter or at an edge they only
   disguise ("Ad\\u200dmin"), so they show.
 - Tag letters and digits ending in a cancel tag right after 🏴: the subdivision flags
   (England, Scotland, Wales). Anywhere else tags only hide text, so they show.
@@ -83,7 +83,7 @@ def _shown(match: re.Match[str]) -> str:
 
 def _joins(text: str, at: int) -> bool:
     """Whether the ZWJ/ZWNJ at ``at`` sits between two characters of a script (or emoji)
-    that uses it, or ends an Indic half form (after a virama: Malayalam's ന്‍)."""
+    that uses it, or ends an Indic half form (after a virama: Malayalam's ന്\\u200d)."""
     if at == 0 or not _joinable(text[at - 1]):
         return False
     if at + 1 < len(text) and _joinable(text[at + 1]):
