@@ -1,31 +1,36 @@
-"""The thread as HTML for a QTextBrowser: pure functions, plain data in, a string out.
+"""The thread's pieces as HTML for a QTextBrowser: pure functions, plain data in, strings out.
 
 Customer text is untrusted. Plain bodies are escaped and only http(s)/mailto URLs become
 links; bodies that are HTML (email) go through nh3 with a short allow-list. Nothing that can
-fetch (images, styles, scripts) survives, and every message is capped so one huge body
-cannot stall the GUI thread.
+fetch (images, styles, scripts) survives. The view (thread.py) inserts each message as a
+few blocks (day separator, header, body, "Show more"), so a long body is shown collapsed to
+a preview and the cost of any one insertion stays small whatever a customer sends.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 import nh3
-from PySide6.QtCore import QCoreApplication, QDate, QLocale, QTime
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QCoreApplication, QDate, QLocale, Qt, QTime
+from PySide6.QtGui import QColor, QTextBlockFormat
 
 from app.labels import rejection_label
+from sync.display import display_safe
 from sync.overlay import LOCAL_FAILED, LOCAL_PENDING, LOCAL_SENT, ThreadItem
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
 translate = QCoreApplication.translate
 
-MAX_BODY_CHARS = 20_000  # per message; beyond this the body is cut with a note
-MAX_BODY_LINES = 400  # thousands of empty lines cost as much layout as a novel
+# A collapsed body shows at most this much; "Show more" adds the rest a piece at a time.
+PREVIEW_CHARS = 1_500
+PREVIEW_LINES = 20
+# Qt lays out a block in time that grows faster than its length (a 16,000-character line
+# without spaces: 40 ms), so an expanded body goes in as blocks of at most this many.
+PIECE_CHARS = 4_000
 
 DEFAULT_COLORS: Mapping[str, str] = {
     "pending": "#8a6d00",
@@ -39,6 +44,8 @@ DEFAULT_COLORS: Mapping[str, str] = {
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 RETRY_PREFIX = "relaydesk:retry/"
 DISCARD_PREFIX = "relaydesk:discard/"
+MORE_PREFIX = "relaydesk:more/"
+LESS_PREFIX = "relaydesk:less/"
 OLDER_URL = "relaydesk:older"
 
 _ALLOWED_TAGS = {
@@ -127,29 +134,96 @@ def sanitize_html(body: str) -> str:
     return cleaned.replace("<img>", placeholder)
 
 
-def _shorten(body: str) -> tuple[str, bool]:
-    cut = body[:MAX_BODY_CHARS]
-    lines = 0
-    index = cut.find("\n")
-    while index != -1:
-        lines += 1
-        if lines >= MAX_BODY_LINES:
-            cut = cut[:index]
-            break
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^>]*>")
+_DROPPED_RE = re.compile(r"<(script|style|title|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_BREAKS = frozenset({"br", "p", "div", "li", "tr", "blockquote", "pre", "ul", "ol", "h1", "h2",
+                     "h3", "h4", "h5", "h6", "table"})
+_NESTS = frozenset({"blockquote", "ul", "ol", "div"})  # elements that indent what they hold
+_BLOCKS = _NESTS | {"p", "li", "pre"}
+# Qt's HTML parser and layout take time that grows fast with nesting and with list items
+# (3,000 nested quotes: 230 ms; 2,000 list items: 90 ms), and so does nh3: HTML past
+# these limits is shown as its text.
+MAX_HTML_DEPTH = 24
+MAX_HTML_BLOCKS = 1_000
+MAX_HTML_CHARS = 100_000
+
+
+def html_is_tame(body: str) -> bool:
+    """Whether an HTML body is shaped like mail (shallow, a bounded number of blocks), so
+    nh3 and Qt handle it quickly."""
+    if len(body) > MAX_HTML_CHARS:
+        return False
+    depth = blocks = 0
+    for m in _TAG_RE.finditer(body):
+        name = m.group(2).lower()
+        if name not in _BLOCKS:
+            continue
+        if m.group(1):
+            if name in _NESTS:
+                depth = max(0, depth - 1)
+            continue
+        blocks += 1
+        if name in _NESTS and not m.group(0).endswith("/>"):
+            depth += 1
+        if depth > MAX_HTML_DEPTH or blocks > MAX_HTML_BLOCKS:
+            return False
+    return True
+
+
+def html_to_text(body: str) -> str:
+    """The text of an HTML body, line breaks where blocks were (for HTML too odd to show)."""
+    body = _DROPPED_RE.sub(" ", body)
+
+    def tag(m: re.Match[str]) -> str:
+        return "\n" if m.group(2).lower() in _BREAKS else ""
+
+    text = html.unescape(_TAG_RE.sub(tag, body))
+    return re.sub(r"\n[ \t]*\n(?:[ \t]*\n)+", "\n\n", text).strip()
+
+
+def classify(body: str) -> tuple[str, bool]:
+    """(what to show, whether it is HTML): an email's HTML part as it is when it is tame,
+    else its text; a plain body as it is. Hidden characters (bidi overrides, zero-width
+    ones) are shown as codes in either."""
+    body = display_safe(body, isolate=False)
+    if not looks_like_html(body):
+        return body, False
+    if html_is_tame(body):
+        return body, True
+    return html_to_text(body), False
+
+
+def preview(text: str) -> str | None:
+    """The start of a plain text that is too long to show whole (at most PREVIEW_CHARS
+    characters and PREVIEW_LINES lines, cut at a space when there is one near), else None."""
+    if len(text) <= PREVIEW_CHARS and text.count("\n", 0, PREVIEW_CHARS) < PREVIEW_LINES:
+        return None
+    cut = text[:PREVIEW_CHARS]
+    index = -1
+    for _ in range(PREVIEW_LINES):
         index = cut.find("\n", index + 1)
-    return cut, len(cut) < len(body)
+        if index == -1:
+            break
+    else:
+        cut = cut[:index]
+    if len(cut) == PREVIEW_CHARS:
+        space = cut.rfind(" ", PREVIEW_CHARS * 3 // 4)
+        cut = cut[:space] if space > 0 else cut
+    return cut.rstrip()
 
 
-def render_body(body: str, muted: str = DEFAULT_COLORS["muted"]) -> str:
-    """One message body as safe HTML, shortened when huge."""
-    text, shortened = _shorten(body)
-    rendered = sanitize_html(text) if looks_like_html(text) else linkify(text)
-    if shortened:
-        note = translate("Thread", "… (message shortened, {n} characters)").format(
-            n=QLocale().toString(len(body))
-        )
-        rendered += f'<br><span style="color:{muted};">{html.escape(note)}</span>'
-    return rendered
+def piece_end(text: str, start: int, end: int) -> tuple[int, int]:
+    """Where the piece of ``text`` from ``start`` stops (at most PIECE_CHARS on, at a line
+    or paragraph break, else a space, when there is one in its second half) and where the
+    next starts (after that break)."""
+    stop = min(end, start + PIECE_CHARS)
+    if stop >= end:
+        return end, end
+    low = start + PIECE_CHARS // 2
+    cut = max(text.rfind(sep, low, stop) for sep in ("\n", "\u2028", "\u2029"))
+    if cut < 0:
+        cut = text.rfind(" ", low, stop)
+    return (cut, cut + 1) if cut >= 0 else (stop, stop)
 
 
 # ------------------------------------------------------------------ times
@@ -158,6 +232,10 @@ def render_body(body: str, muted: str = DEFAULT_COLORS["muted"]) -> str:
 def _local(ms: int) -> datetime:
     # Python's clock conversion: a tenth of QDateTime's cost, and a page does 200 of them.
     return datetime.fromtimestamp(ms / 1000)
+
+
+def local_day(ms: int) -> date:
+    return _local(ms).date()
 
 
 def format_time(ms: int) -> str:
@@ -175,6 +253,7 @@ def day_label(day: date, today: date) -> str:
 
 
 # ------------------------------------------------------------------ items
+# Functions taking ``colors`` want a whole ``palette()`` (the view makes it once).
 
 
 def _state_badge(item: ThreadItem, colors: Mapping[str, str]) -> str:
@@ -213,106 +292,132 @@ def _state_badge(item: ThreadItem, colors: Mapping[str, str]) -> str:
 BUBBLE_NEAR = 12  # px, the bubble's margin on its own side
 BUBBLE_FAR = 80  # px, on the other side (inbound bubbles sit left, the agent's right)
 BUBBLE_GAP = 20  # px above each bubble's header: room for padding and a gap
+BODY_GAP = 3  # px between a header and its body
 
 
-def bubble_color(item: ThreadItem, colors: Mapping[str, str] | None = None) -> str | None:
+def bubble_color(item: ThreadItem, colors: Mapping[str, str] = DEFAULT_COLORS) -> str | None:
     """The background of an item's bubble; None for system lines, which have none."""
-    c = palette(colors)
     return {
-        "inbound": c["inbound_bg"],
-        "bot": c["inbound_bg"],
-        "note": c["note_bg"],
-        "outbound": c["outbound_bg"],
+        "inbound": colors["inbound_bg"],
+        "bot": colors["inbound_bg"],
+        "note": colors["note_bg"],
+        "outbound": colors["outbound_bg"],
     }.get(item.direction)
 
 
-def render_item(
-    item: ThreadItem,
-    names: Mapping[str | None, str],
-    contact_name: str,
-    colors: Mapping[str, str] | None = None,
-    number: int = 0,
-) -> str:
-    """One thread line: a header (who, when, delivery state) over the body.
+def has_bubble(item: ThreadItem) -> bool:
+    """Messages sit in a bubble under a header; system lines (and unknown kinds) are one
+    centred line."""
+    return item.direction in ("inbound", "outbound", "note", "bot")
 
-    ``number`` (1, 2, ...) tags the first block (``QTextBlock.userState()``) so the view can
-    find the blocks of item ``number``, paint its bubble and keep it in place; 0 leaves
-    it untagged."""
-    c = palette(colors)
-    when = html.escape(format_time(item.created_at))
-    muted = c["muted"]
-    if item.direction not in ("inbound", "outbound", "note", "bot"):  # system, or unknown
-        return (
-            f'<p align="center" style="-qt-user-state:{number}; margin-top:10px; '
-            f'margin-bottom:4px; color:{muted}; font-size:small;">'
-            f"{render_body(item.body, muted)} · {when}</p>"
-        )
 
+def author(item: ThreadItem, names: Mapping[str | None, str], contact_name: str
+           ) -> tuple[str, bool]:
+    """Who wrote an item as the header says it (names with their hidden characters shown
+    and bidi-isolated), and whether its bubble sits left."""
     if item.direction == "inbound":
-        who, left = contact_name or translate("Thread", "Customer"), True
-    elif item.direction == "note":
-        author = names.get(item.author_id) or translate("Thread", "Agent")
-        who, left = translate("Thread", "Internal note · {name}").format(name=author), False
-    elif item.direction == "bot":
-        who, left = translate("Thread", "Bot"), True
-        if item.author_id and names.get(item.author_id):
-            who = translate("Thread", "Bot · {name}").format(name=names[item.author_id])
-    else:  # outbound
-        who, left = names.get(item.author_id) or translate("Thread", "Agent"), False
+        return display_safe(contact_name) if contact_name else translate(
+            "Thread", "Customer"), True
+    name = display_safe(names.get(item.author_id)) if names.get(item.author_id) else None
+    if item.direction == "note":
+        name = name or translate("Thread", "Agent")
+        return translate("Thread", "Internal note · {name}").format(name=name), False
+    if item.direction == "bot":
+        if name:
+            return translate("Thread", "Bot · {name}").format(name=name), True
+        return translate("Thread", "Bot"), True
+    return name or translate("Thread", "Agent"), False
 
-    header = f"<b>{html.escape(who)}</b> · {when}"
+
+def header_html(item: ThreadItem, who: str, colors: Mapping[str, str]) -> str:
+    """The line above a message: who, when, template, delivery state (inline HTML)."""
+    header = f"<b>{html.escape(who)}</b> · {html.escape(format_time(item.created_at))}"
     if item.template:
         header += " · " + html.escape(
             translate("Thread", "Template: {name}").format(name=item.template)
         )
-    header += _state_badge(item, c)
-    margins = (
-        f"margin-left:{BUBBLE_NEAR if left else BUBBLE_FAR}px; "
-        f"margin-right:{BUBBLE_FAR if left else BUBBLE_NEAR}px;"
-    )
-    out = (
-        f'<p style="-qt-user-state:{number}; margin-top:{BUBBLE_GAP}px; margin-bottom:0px; '
-        f'{margins} color:{muted}; font-size:small;">{header}</p>'
-    )
-    if item.body:
-        out += (
-            f'<div style="margin-top:3px; margin-bottom:0px; {margins}">'
-            f"{render_body(item.body, muted)}</div>"
-        )
-    return out
+    header += _state_badge(item, colors)
+    return f'<span style="color:{colors["muted"]}; font-size:small;">{header}</span>'
 
 
-def render_items(
-    items: Iterable[ThreadItem],
-    names: Mapping[str | None, str],
-    contact_name: str,
-    colors: Mapping[str, str] | None = None,
-    now_ms: int | None = None,
-    has_older: bool = False,
-) -> str:
-    """The whole thread (oldest first) with a separator whenever the day changes.
+def system_html(item: ThreadItem, body: str, colors: Mapping[str, str]) -> str:
+    """A system line (assigned, resolved…) with its time, centred and muted (inline HTML);
+    ``body`` is the text to show (the whole body, or its preview)."""
+    when = html.escape(format_time(item.created_at))
+    return (f'<span style="color:{colors["muted"]}; font-size:small;">'
+            f"{linkify(display_safe(body))} · {when}</span>")
 
-    The first block of the n-th item (from 1) is tagged with user state n (see
-    ``render_item``), the separators and the "Load older" link with 0."""
-    c = palette(colors)
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    today = _local(now).date()
-    parts: list[str] = []
-    if has_older:
-        older = html.escape(translate("Thread", "Load older messages"))
-        parts.append(
-            f'<p align="center" style="-qt-user-state:0; margin:6px;">'
-            f'<a href="{OLDER_URL}">{older}</a></p>'
-        )
-    last_day: date | None = None
-    for number, item in enumerate(items, start=1):
-        day = _local(item.created_at).date()
-        if day != last_day:
-            parts.append(
-                f'<p align="center" style="-qt-user-state:0; margin-top:16px; '
-                f'margin-bottom:0px; color:{c["muted"]}; font-size:small;"><b>'
-                f"{html.escape(day_label(day, today))}</b></p>"
-            )
-            last_day = day
-        parts.append(render_item(item, names, contact_name, c, number))
-    return "".join(parts)
+
+def day_html(day: date, today: date, colors: Mapping[str, str]) -> str:
+    return (f'<span style="color:{colors["muted"]}; font-size:small;">'
+            f"<b>{html.escape(day_label(day, today))}</b></span>")
+
+
+def more_html(serial: int, hidden: int | None, colors: Mapping[str, str]) -> str:
+    """The link under a collapsed body; ``hidden``: how many characters it does not show
+    (None: not counted, for an HTML body parsed only as far as its preview)."""
+    label = html.escape(translate("Thread", "Show more"))
+    link = f'<a href="{MORE_PREFIX}{serial}">{label}</a>'
+    if hidden is None:
+        return link
+    rest = html.escape(translate("Thread", "({n} more characters)").format(
+        n=QLocale().toString(hidden)))
+    return f'{link} <span style="color:{colors["muted"]}; font-size:small;">{rest}</span>'
+
+
+def less_html(serial: int) -> str:
+    label = html.escape(translate("Thread", "Show less"))
+    return f'<a href="{LESS_PREFIX}{serial}">{label}</a>'
+
+
+def older_html() -> str:
+    older = html.escape(translate("Thread", "Load older messages"))
+    return f'<a href="{OLDER_URL}">{older}</a>'
+
+
+def empty_html(colors: Mapping[str, str]) -> str:
+    empty = html.escape(translate("Thread", "No messages yet"))
+    return f'<span style="color:{colors["muted"]};">{empty}</span>'
+
+
+def margins(left: bool) -> tuple[int, int]:
+    """(left, right) margins of a bubble's blocks: near its own side, far from the other."""
+    return (BUBBLE_NEAR, BUBBLE_FAR) if left else (BUBBLE_FAR, BUBBLE_NEAR)
+
+
+# The thread's kinds of block: (top, bottom) margins, and whether they sit in a bubble.
+TOP, DAY, HEAD, SYSTEM, BODY, MORE = "top", "day", "head", "system", "body", "more"
+_SPACING = {TOP: (6, 0), DAY: (16, 0), HEAD: (BUBBLE_GAP, 0), SYSTEM: (10, 4),
+            BODY: (BODY_GAP, 0), MORE: (2, 4)}
+
+
+def block_format(kind: str, left: bool | None = None) -> QTextBlockFormat:
+    """The format of a ``kind`` block in a bubble on the left or right, or (None) centred;
+    the same as ``block()`` writes in HTML."""
+    fmt = QTextBlockFormat()
+    top, bottom = _SPACING[kind]
+    fmt.setTopMargin(top)
+    fmt.setBottomMargin(bottom)
+    if left is None:
+        fmt.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+    else:
+        near, far = margins(left)
+        fmt.setLeftMargin(near)
+        fmt.setRightMargin(far)
+    return fmt
+
+
+def block(kind: str, left: bool | None, inner: str, tag: int | None = None) -> str:
+    """``inner`` as a ``kind`` block (a div for a body: the blocks inside take its
+    margins); ``tag`` becomes the block's ``QTextBlock.userState()`` so the view can find
+    it after inserting many at once."""
+    top, bottom = _SPACING[kind]
+    style = f"margin-top:{top}px; margin-bottom:{bottom}px;"
+    if tag is not None:
+        style = f"-qt-user-state:{tag}; " + style
+    if left is not None:
+        near, far = margins(left)
+        style += f" margin-left:{near}px; margin-right:{far}px;"
+    align = ' align="center"' if left is None else ""
+    element = "div" if kind == BODY else "p"
+    return f'<{element}{align} style="{style}">{inner}</{element}>'

@@ -1317,10 +1317,6 @@
         <translation>[画像は削除されました]</translation>
     </message>
     <message>
-        <source>… (message shortened, {n} characters)</source>
-        <translation>… (メッセージを省略しました。全 {n} 文字)</translation>
-    </message>
-    <message>
         <source>Today</source>
         <translation>今日</translation>
     </message>
@@ -1369,12 +1365,28 @@
         <translation>ボット</translation>
     </message>
     <message>
+        <source>No messages yet</source>
+        <translation>メッセージはまだありません</translation>
+    </message>
+    <message>
         <source>Bot · {name}</source>
         <translation>ボット · {name}</translation>
     </message>
     <message>
         <source>Template: {name}</source>
         <translation>テンプレート: {name}</translation>
+    </message>
+    <message>
+        <source>Show more</source>
+        <translation>続きを表示</translation>
+    </message>
+    <message>
+        <source>({n} more characters)</source>
+        <translation>(残り {n} 文字)</translation>
+    </message>
+    <message>
+        <source>Show less</source>
+        <translation>折りたたむ</translation>
     </message>
     <message>
         <source>Load older messages</source>
@@ -1390,10 +1402,6 @@
     <message>
         <source>Messages of the open conversation, newest last</source>
         <translation>表示中の会話のメッセージ (新しいものが下)</translation>
-    </message>
-    <message>
-        <source>No messages yet</source>
-        <translation>メッセージはまだありません</translation>
     </message>
     <message>
         <source>Send this message again</source>

@@ -7,7 +7,9 @@ import base64
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QLocale, QSize, QUrl
+from hypothesis import given
+from hypothesis import strategies as st
+from PySide6.QtCore import QSize, QUrl
 from PySide6.QtGui import QColor, QImage, QTextDocument
 from PySide6.QtWidgets import QApplication
 
@@ -56,6 +58,17 @@ def make_view(qtbot, cls: type[ThreadView] = ThreadView, show: bool = True) -> T
     view.opened: list[QUrl] = []
     view.open_url = view.opened.append
     return view
+
+
+def shown(qtbot, view: ThreadView, *args, **kw) -> None:
+    """``set_thread`` and wait until the document shows all of it (long threads are
+    finished on later turns of the event loop)."""
+    view.set_thread(*args, **kw)
+    settle(qtbot, view)
+
+
+def settle(qtbot, view: ThreadView) -> None:
+    qtbot.waitUntil(lambda: not view.rendering, timeout=10_000)
 
 
 def anchors(doc: QTextDocument) -> list[str]:
@@ -130,17 +143,144 @@ def test_the_browser_fetches_nothing_not_even_a_local_file(qtbot, tmp_path: Path
                                         QUrl("http://evil.example/s.css")) is None
 
 
-def test_a_huge_body_is_shortened_and_renders(qtbot):
+def hostile_body(size: int = 65_000, seed: int = 0) -> str:
+    """What a hostile customer can send: up to the protocol's largest message, in lines
+    full of links."""
+    lines: list[str] = []
+    total = n = 0
+    while total < size:
+        lines.append(f"see https://shop.example/{seed}/{n:06d}/{'a' * 30} now {n}")
+        total += len(lines[-1]) + 1
+        n += 1
+    return "\n".join(lines)[:size]
+
+
+def edits(doc: QTextDocument) -> list[tuple[int, int, int]]:
+    """Every (position, removed, added) change of ``doc`` from now on."""
+    seen: list[tuple[int, int, int]] = []
+    doc.contentsChange.connect(lambda pos, removed, added: seen.append((pos, removed, added)))
+    return seen
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_a_long_body_is_collapsed_and_expands_a_piece_at_a_time(qtbot):
     view = make_view(qtbot)
-    huge = "spam " * 400_000  # 2 MB
-    started = time.perf_counter()
-    view.set_thread([item(1, body=huge), item(2, body="after the flood")], False, NAMES, "Eve")
-    elapsed = time.perf_counter() - started
-    text = view.browser.document().toPlainText()
-    assert "message shortened" in text and QLocale().toString(len(huge)) in text
-    assert len(text) < render.MAX_BODY_CHARS + 1000
-    assert "after the flood" in text
-    assert elapsed < 5, elapsed  # generous: the point is that it does not hang
+    body = hostile_body()
+    shown(qtbot, view, [item(1, body=body), item(2, body="after the flood")], False, NAMES,
+          "Eve")
+    doc = view.browser.document()
+    text = doc.toPlainText()
+    assert body.splitlines()[0] in text and "after the flood" in text
+    assert doc.characterCount() < render.PREVIEW_CHARS + 500  # the preview, not the body
+    (more,) = [a for a in anchors(doc) if a.startswith(render.MORE_PREFIX)]
+    assert "Show more" in text
+
+    changes = edits(doc)
+    view.browser.anchorClicked.emit(QUrl(more))
+    settle(qtbot, view)
+    assert words(body) in words(doc.toPlainText())  # all of it, in order
+    assert "after the flood" in doc.toPlainText()
+    # It went in a piece at a time, never all at once.
+    assert len(changes) > len(body) // render.PIECE_CHARS
+    assert max(added for _, _, added in changes) <= render.PIECE_CHARS + 200
+
+    (less,) = [a for a in anchors(doc) if a.startswith(render.LESS_PREFIX)]
+    view.browser.anchorClicked.emit(QUrl(less))
+    settle(qtbot, view)
+    assert doc.characterCount() < render.PREVIEW_CHARS + 500
+    assert "after the flood" in doc.toPlainText()
+
+
+def test_a_flood_of_huge_messages_opens_newest_first_a_window_at_a_time(qtbot):
+    view = make_view(qtbot)
+    flood = [item(n, body=hostile_body(seed=n)) for n in range(80)]
+    doc = view.browser.document()
+    changes = edits(doc)
+    view.set_thread(flood, False, NAMES, "Eve")
+    # The newest message is on screen when set_thread returns; the rest follows.
+    bar = view.browser.verticalScrollBar()
+    assert flood[-1].body.splitlines()[0] in doc.toPlainText()
+    assert bar.value() == bar.maximum()
+    settle(qtbot, view)
+    # No edit puts in more than a run of neighbours: each turn of the event loop is short.
+    assert max(added for _, _, added in changes) <= (ThreadView.RUN_CHARS
+                                                     + 2 * render.PREVIEW_CHARS)
+    # The document holds the newest messages, collapsed, worth about a window.
+    ids = [i.id for i in view.shown_items()]
+    assert 1 < len(ids) < len(flood)
+    assert ids == [i.id for i in flood[-len(ids):]]
+    assert doc.characterCount() < ThreadView.WINDOW_CHARS + 4 * render.PREVIEW_CHARS
+    assert bar.value() == bar.maximum()
+    # Reaching the top brings the next window in above, and the agent stays in place.
+    with qtbot.assertNotEmitted(view.olderRequested):  # these are already loaded
+        bar.setValue(0)
+        settle(qtbot, view)
+    more = [i.id for i in view.shown_items()]
+    assert len(more) > len(ids) and more[-len(ids):] == ids
+    assert bar.value() > 0
+
+
+def test_a_new_message_adds_its_blocks_and_redraws_nothing_else(qtbot):
+    view = make_view(qtbot)
+    page = [item(n, body=hostile_body(2_000, n)) for n in range(20)]
+    page.append(item(30, "outbound", body="We are on it", local_state="pending",
+                     intent_id=7))
+    shown(qtbot, view, page, False, NAMES, "Eve")
+    doc = view.browser.document()
+    before = doc.toPlainText()
+    first_line = page[0].body.splitlines()[0]
+    first_body = doc.find(first_line).block()
+    assert first_body.isValid()
+
+    changes = edits(doc)
+    shown(qtbot, view, [*page, item(31, body="one more thing")], False, NAMES, "Eve")
+    assert all(removed == 0 for _, removed, _ in changes)
+    assert sum(added for _, _, added in changes) < 100  # the new header and line
+    assert doc.toPlainText().startswith(before)
+    assert first_body.isValid() and first_body.text().startswith(first_line)
+
+    # The reply confirmed: its header alone is drawn again ("Waiting to send" goes).
+    changes.clear()
+    sent = ThreadItem(**{**page[-1].__dict__, "local_state": None, "intent_id": None})
+    shown(qtbot, view, [*page[:-1], sent, item(31, body="one more thing")], False, NAMES,
+          "Eve")
+    assert "Waiting to send" not in doc.toPlainText()
+    assert "We are on it" in doc.toPlainText()
+    assert 0 < sum(added for _, _, added in changes) < 60
+    assert first_body.isValid() and first_body.text().startswith(first_line)
+
+
+def test_html_too_deep_or_too_big_to_lay_out_quickly_shows_as_its_text(qtbot):
+    nested = "<div>" + "<blockquote>" * 3000 + "deep inside" + "</blockquote>" * 3000 + "</div>"
+    listy = "<ul>" + "<li>item &amp; more</li>" * 3000 + "</ul>"
+    mail = "<p>Thanks for <b>your order</b></p><blockquote>earlier mail</blockquote>"
+    assert render.classify(nested) == ("deep inside", False)
+    assert render.classify(mail) == (mail, True)
+    view = make_view(qtbot)
+    shown(qtbot, view, [item(1, body=nested), item(2, body=listy), item(3, body=mail)],
+          False, NAMES, "Eve")
+    doc = view.browser.document()
+    text = doc.toPlainText()
+    assert "deep inside" in text and "item & more" in text
+    assert "<blockquote>" not in text and "<li>" not in text  # the text, not the markup
+    # Mail-shaped HTML is still rich text.
+    fmt = doc.find("your order").charFormat()
+    assert fmt.fontWeight() >= 700
+
+
+@given(st.text(alphabet=st.sampled_from("ab \n\u2028"), max_size=20_000))
+def test_pieces_cover_a_body_exactly_and_stay_small(text):
+    pieces, pos = [], 0
+    while pos < len(text):
+        stop, resume = render.piece_end(text, pos, len(text))
+        assert pos < resume <= len(text) and stop - pos <= render.PIECE_CHARS
+        assert text[stop:resume] in ("", " ", "\n", "\u2028")  # only a break is dropped
+        pieces.append(text[pos:resume])
+        pos = resume
+    assert "".join(pieces) == text
 
 
 def test_only_a_clicked_web_or_mail_link_opens(qtbot):
@@ -187,7 +327,9 @@ def test_notes_are_labelled_internal_and_system_lines_are_not_messages(qtbot):
     view.set_thread([item(1), item(2, "note", body="VIP: be nice"),
                      item(3, "system", body="Conversation assigned to Alex Morgan")],
                     False, NAMES, "Eve")
-    lines = view.browser.document().toPlainText().splitlines()
+    # Names and system text sit in bidi isolates (invisible): read past them.
+    text = view.browser.document().toPlainText().replace("\u2068", "").replace("\u2069", "")
+    lines = text.splitlines()
     assert any(line.startswith("Internal note · Alex Morgan") for line in lines)
     assert "VIP: be nice" in lines
     assert not any(line.startswith("Internal note") for line in lines[lines.index(
@@ -199,7 +341,7 @@ def test_notes_are_labelled_internal_and_system_lines_are_not_messages(qtbot):
 def test_reaching_the_top_asks_for_older_messages_once(qtbot):
     view = make_view(qtbot)
     page = [item(n) for n in range(100, 160)]
-    view.set_thread(page, True, NAMES, "Eve")
+    shown(qtbot, view, page, True, NAMES, "Eve")
     bar = view.browser.verticalScrollBar()
     assert bar.maximum() > 0 and bar.value() == bar.maximum()  # newest in view
     with qtbot.waitSignal(view.olderRequested):
@@ -208,10 +350,12 @@ def test_reaching_the_top_asks_for_older_messages_once(qtbot):
         bar.setValue(200)
         bar.setValue(0)  # still waiting for that page: no second request
     view.prepend_older([item(n) for n in range(40, 100)], True)
+    settle(qtbot, view)
     assert bar.value() > 0  # the agent stays where they were, not at the new top
     with qtbot.waitSignal(view.olderRequested):
         bar.setValue(0)
     view.prepend_older([item(n) for n in range(0, 40)], False)
+    settle(qtbot, view)
     with qtbot.assertNotEmitted(view.olderRequested):
         bar.setValue(bar.maximum())
         bar.setValue(0)  # nothing older: no request
@@ -238,7 +382,7 @@ def _top_in_viewport(view: ThreadView, text: str) -> float:
 
 def test_prepending_older_messages_keeps_the_visible_message_in_place(qtbot):
     view = make_view(qtbot)
-    view.set_thread([item(n) for n in range(50, 80)], True, NAMES, "Eve")
+    shown(qtbot, view, [item(n) for n in range(50, 80)], True, NAMES, "Eve")
     bar = view.browser.verticalScrollBar()
     bar.setValue(bar.maximum() // 2)
     visible = next(f"message {n} body" for n in range(50, 80)
@@ -246,6 +390,7 @@ def test_prepending_older_messages_keeps_the_visible_message_in_place(qtbot):
     before = _top_in_viewport(view, visible)
     assert before < view.browser.viewport().height()
     view.prepend_older([item(n) for n in range(0, 50)], False)
+    settle(qtbot, view)
     assert abs(_top_in_viewport(view, visible) - before) <= 1
 
 
@@ -258,7 +403,7 @@ async def test_a_demo_conversation_renders_every_message(backend, desks, qtbot):
     assert len(page.items) >= 3
     names = {a.id: a.name for a in session.directory.agents}
     view = make_view(qtbot, show=False)
-    view.set_thread(page.items, page.has_older, names, "Demo Customer")
+    shown(qtbot, view, page.items, page.has_older, names, "Demo Customer")
     text = " ".join(view.browser.document().toPlainText().split())
     for thread_item in page.items:
         assert " ".join(thread_item.body.split()) in text, thread_item.body
@@ -272,9 +417,9 @@ def test_a_refresh_follows_new_messages_only_when_at_the_bottom(qtbot):
     view = make_view(qtbot)
     bar = view.browser.verticalScrollBar()
     page = [item(n) for n in range(50, 80)]
-    view.set_thread(page, True, NAMES, "Eve")
+    shown(qtbot, view, page, True, NAMES, "Eve")
     page = [*page, item(80, body="a new message")]
-    view.set_thread(page, True, NAMES, "Eve")  # the same thread again, one more message
+    shown(qtbot, view, page, True, NAMES, "Eve")  # the same thread again, one more message
     assert bar.value() == bar.maximum()
     assert 0 <= _top_in_viewport(view, "a new message") < view.browser.viewport().height()
 
@@ -284,7 +429,7 @@ def test_a_refresh_follows_new_messages_only_when_at_the_bottom(qtbot):
     before = _top_in_viewport(view, reading)
     # A bigger page (older messages above) plus one more new message below.
     page = [item(n) for n in range(20, 50)] + page + [item(81, body="another one")]
-    view.set_thread(page, False, NAMES, "Eve")
+    shown(qtbot, view, page, False, NAMES, "Eve")
     assert abs(_top_in_viewport(view, reading) - before) <= 1
     assert bar.value() < bar.maximum()
 
@@ -295,5 +440,21 @@ def test_a_refresh_follows_new_messages_only_when_at_the_bottom(qtbot):
     view.browser.copy()
     assert QApplication.clipboard().text() == reading
 
-    view.set_thread([item(1, body="another conversation")], False, NAMES, "Bob")
+    shown(qtbot, view, [item(1, body="another conversation")], False, NAMES, "Bob")
     assert _top_in_viewport(view, "another conversation") >= 0
+
+
+def test_hidden_characters_in_names_and_text_show_as_codes(qtbot):
+    view = make_view(qtbot)
+    name = "Admin\u202egnp.exe\u202c"
+    body = "Pay to acc\u200bount 12\u202e34\u202c please https://pay.example/\u202egpj.exe"
+    shown(qtbot, view, [item(1, body=body), item(2, "system", body="Renamed \u202eabc")],
+          False, NAMES, name)
+    text = view.browser.document().toPlainText()
+    for hidden in ("\u202e", "\u202c", "\u200b"):
+        assert hidden not in text.replace("\u2068", "").replace("\u2069", "")
+    assert "Admin⟨U+202E⟩gnp.exe⟨U+202C⟩" in text
+    assert "acc⟨U+200B⟩ount 12⟨U+202E⟩34⟨U+202C⟩ please" in text
+    assert "Renamed ⟨U+202E⟩abc" in text
+    # The link's target keeps no hidden override either.
+    assert all("\u202e" not in href for href in anchors(view.browser.document()))
