@@ -291,3 +291,20 @@ def copy_seeded_sqlite(conversations: int, messages_per_conversation: int, seed:
                          else json.loads(ready.read_text())["seed_seconds"]),
         "seeded_this_run": seed_seconds is not None,
     }
+
+
+# --------------------------------------------------------------------------- hostile text
+
+
+def hostile_body(seed: int, size: int = 65_000) -> str:
+    """What a hostile customer sends to freeze a desk: about the protocol's largest message
+    (65,536 characters), in lines that are mostly links."""
+    lines: list[str] = []
+    total = n = 0
+    while total < size:
+        line = (f"see https://shop.example/track/{seed}/{n:06d}?ref={'x' * 24} "
+                f"or http://evil.example/{n} now")
+        lines.append(line)
+        total += len(line) + 1
+        n += 1
+    return "\n".join(lines)[:size]

@@ -8,9 +8,15 @@ the inbox has painted), only observe: the inbox table's and the thread's paint e
 model's signals, ``DeskSession.open``. They import nothing the desk has not imported by then.
 The one fixture is a sign-in "in the keyring" (the session's ``CredentialStore.load``, once
 the session has made it), so the engine starts as for a returning agent and goes offline
-instead of asking to sign in. ``--mode start``
-closes the window once the inbox has painted rows with data; ``--mode session`` then
-opens conversations, switches views and reads its memory use.
+instead of asking to sign in (with ``RELAYDESK_BENCH_TOKENS``, a real sign-in to a live
+server, as JSON). ``--mode start`` closes the window once the inbox has painted rows with
+data; ``--mode session`` then opens conversations, switches views and reads its memory use;
+``--mode hostile`` (a live server) opens two conversations full of huge messages and takes
+more arriving, timing the longest the event loop was held each time.
+
+``post URL CHANNEL SECRET HANDLE COUNT INTERVAL``: a customer sending COUNT huge messages,
+one every INTERVAL seconds, through the channel's inbound webhook (a process of its own,
+so its work is not the desk's).
 
 Every line for the parent is ``BENCH {json}`` on standard output, with ``t`` =
 ``time.monotonic()`` (CLOCK_MONOTONIC: comparable with the parent's clock on Linux).
@@ -188,7 +194,8 @@ class Probe:
             QTimer.singleShot(0, self.window.close)
         else:
             install_thread_hooks(self)
-            self.task = asyncio.get_event_loop().create_task(self.phases())
+            phases = self.hostile_phases() if self.args.mode == "hostile" else self.phases()
+            self.task = asyncio.get_event_loop().create_task(phases)
 
     async def phases(self) -> None:
         results: dict[str, Any] = {}
@@ -314,6 +321,158 @@ class Probe:
         return {"set_ms": ms(start, op.get("set")), "painted_ms": ms(start, op.get("painted"))}
 
 
+    # -- hostile text (--mode hostile)
+
+    async def hostile_phases(self) -> None:
+        results: dict[str, Any] = {}
+        try:
+            flood, notes = self.args.big, self.args.small
+            await self.until_mirrored([flood, notes])
+            monitor = StallMonitor()
+            opens = []
+            for _ in range(self.args.opens):
+                for name, cid in (("flood", flood), ("notes", notes)):
+                    opens.append({"conversation": name, **await self.watched_open(cid, monitor)})
+                    await asyncio.sleep(0.2)
+            results["opens"] = opens
+            results["arrivals"] = await self.arrivals(flood, monitor)
+            results["engine_state"] = self.window.session.status.state.value
+            say("results", **results)
+        except Exception as exc:
+            say("error", error=f"{exc.__class__.__name__}: {exc}",
+                traceback=traceback.format_exc(), **results)
+        finally:
+            self.window.close()
+
+    async def until_mirrored(self, cids: list[str], timeout: float = 300.0) -> None:
+        """Until the engine is up to date and every one of ``cids`` is in the mirror."""
+        from sync import queries
+        from sync.engine import EngineState
+        from sync.status import now_ms
+
+        session = self.window.session
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if session.status.state is EngineState.UP_TO_DATE:
+                rows = await session.read(queries.conversation_rows, cids, now_ms())
+                if all(c in rows for c in cids):
+                    say("mirrored")
+                    return
+            await asyncio.sleep(0.25)
+        raise TimeoutError(f"not synced after {timeout:.0f} s: {session.status.state}")
+
+    async def until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: not after {timeout:.0f} s")
+            await asyncio.sleep(0.01)
+
+    async def watched_open(self, cid: str, monitor: StallMonitor) -> dict[str, Any]:
+        """Open ``cid`` as the agent does; until its thread has settled: first paint, all
+        in, and the longest the event loop was held meanwhile."""
+        pane = self.window.conversation
+        thread = pane.thread
+        future = asyncio.get_event_loop().create_future()
+        self.opening = op = {"cid": cid, "future": future}
+        monitor.start()
+        start = time.perf_counter()
+        pane.open_conversation(cid)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.args.step_timeout)
+            await self.until(lambda: not thread.rendering and bool(thread.items)
+                             and pane.conversation_id == cid, self.args.step_timeout,
+                             f"conversation {cid} settled")
+        finally:
+            self.opening = None
+        settled = time.perf_counter()
+        held = monitor.stop()
+        return {"painted_ms": ms(start, op.get("painted")), "settled_ms": ms(start, settled),
+                "items": len(thread.items), "shown": len(thread.shown_items()), **held}
+
+    async def arrivals(self, cid: str, monitor: StallMonitor) -> dict[str, Any]:
+        """With ``cid`` open, the customer sends huge messages one a second; until all of
+        them are in its thread."""
+        pane = self.window.conversation
+        opened = await self.watched_open(cid, monitor)
+        before = len(pane.thread.items)
+        post = json.loads(self.args.post)
+        count, interval = self.args.arrivals, 1.0
+        monitor.start()
+        start = time.perf_counter()
+        poster = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__)), "post", post["url"], post["channel"],
+            post["secret"], post["handle"], str(count), str(interval))
+        try:
+            await self.until(lambda: len(pane.thread.items) >= before + count
+                             and not pane.thread.rendering,
+                             count * interval + self.args.step_timeout, "the arrivals shown")
+            code = await asyncio.wait_for(poster.wait(), self.args.step_timeout)
+        finally:
+            if poster.returncode is None:
+                poster.kill()
+        seconds = time.perf_counter() - start
+        held = monitor.stop()
+        if code != 0:
+            raise RuntimeError(f"the poster failed (exit {code})")
+        return {"opened": opened, "arrived": len(pane.thread.items) - before,
+                "seconds": round(seconds, 1), **held}
+
+
+class StallMonitor:
+    """How long the GUI thread's event loop goes without running a 5 ms timer: the gaps
+    between its ticks (5 ms when nothing holds the loop)."""
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer
+
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self.tick)
+        self.gaps: list[float] = []
+        self.last = 0.0
+
+    def start(self) -> None:
+        self.gaps = []
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append((now - self.last) * 1000)
+        self.last = now
+
+    def stop(self) -> dict[str, Any]:
+        self.tick()
+        self.timer.stop()
+        gaps = sorted(self.gaps)
+        over = [g for g in gaps if g > 50]
+        return {"max_held_ms": round(gaps[-1], 1),
+                "p99_held_ms": round(gaps[min(len(gaps) - 1, int(len(gaps) * 0.99))], 1),
+                "held_over_50ms": len(over), "held_over_50ms_total_ms": round(sum(over), 1)}
+
+
+def post_messages(url: str, channel: str, secret: str, handle: str, count: int,
+                  interval: float) -> int:
+    """The ``post`` command: ``count`` huge messages through the inbound webhook."""
+    import httpx
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks._common import hostile_body
+
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for n in range(count):
+            started = time.monotonic()
+            answer = http.post(f"/api/v1/channels/{channel}/inbound",
+                               headers={"X-Relaydesk-Channel-Secret": secret},
+                               json={"handle": handle, "text": hostile_body(1000 + n),
+                                     "provider_message_id": f"arrival-{time.time_ns()}-{n}"})
+            answer.raise_for_status()
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    return 0
+
+
 def after(cls: type, name: str, then: Callable[..., None]) -> None:
     """Wrap ``cls.name`` (a plain method) so ``then(self, *args)`` runs after each call."""
     method = getattr(cls, name)
@@ -346,7 +505,10 @@ def install_hooks(probe: Probe) -> None:
         from sync.client import Tokens
 
         far = int(time.time() * 1000) + 30 * 86_400_000
-        self.credentials.load = lambda: Tokens("bench-access", far, "bench-refresh", far)
+        tokens = Tokens("bench-access", far, "bench-refresh", far)
+        if os.environ.get("RELAYDESK_BENCH_TOKENS"):
+            tokens = Tokens(**json.loads(os.environ["RELAYDESK_BENCH_TOKENS"]))
+        self.credentials.load = lambda: tokens
 
     DeskSession._make_engine = signed_in
 
@@ -401,7 +563,7 @@ def main() -> int:
     sub.add_parser("empty")
     d = sub.add_parser("desk")
     d.add_argument("data_dir")
-    d.add_argument("--mode", choices=["start", "session"], default="start")
+    d.add_argument("--mode", choices=["start", "session", "hostile"], default="start")
     d.add_argument("--rounds", type=int, default=8)
     d.add_argument("--opens", type=int, default=7)
     d.add_argument("--big", default="")
@@ -411,7 +573,17 @@ def main() -> int:
     d.add_argument("--settle", type=float, default=1.5)
     d.add_argument("--step-timeout", type=float, default=30.0)
     d.add_argument("--profile", default=None, help="directory for cProfile files")
+    d.add_argument("--post", default="{}", help="hostile: JSON url, channel, secret, handle")
+    d.add_argument("--arrivals", type=int, default=10)
+    post = sub.add_parser("post")
+    for name in ("url", "channel", "secret", "handle"):
+        post.add_argument(name)
+    post.add_argument("count", type=int)
+    post.add_argument("interval", type=float)
     args = p.parse_args()
+    if args.what == "post":
+        return post_messages(args.url, args.channel, args.secret, args.handle, args.count,
+                             args.interval)
     say("python", t=T_PYTHON)
     return run_empty() if args.what == "empty" else run_desk(args)
 
