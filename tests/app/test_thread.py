@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.conversation import render
 from app.conversation.thread import ThreadBrowser, ThreadView
+from app.conversation.thread_document import RUN_CHARS
 from sync import queries
 from sync.overlay import ThreadItem
 
@@ -206,8 +207,7 @@ def test_a_flood_of_huge_messages_opens_newest_first_a_window_at_a_time(qtbot):
     assert bar.value() == bar.maximum()
     settle(qtbot, view)
     # No edit puts in more than a run of neighbours: each turn of the event loop is short.
-    assert max(added for _, _, added in changes) <= (ThreadView.RUN_CHARS
-                                                     + 2 * render.PREVIEW_CHARS)
+    assert max(added for _, _, added in changes) <= RUN_CHARS + 2 * render.PREVIEW_CHARS
     # The document holds the newest messages, collapsed, worth about a window.
     ids = [i.id for i in view.shown_items()]
     assert 1 < len(ids) < len(flood)
