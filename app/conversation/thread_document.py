@@ -250,7 +250,8 @@ class ThreadDocument:
                 add(render.HEAD, left, render.header_html(item, who, self.colors), serial)
                 if body and not expanded and not is_html:
                     cut = render.preview(body)
-                    add(render.BODY, left, render.linkify(body if cut is None else cut))
+                    shown = render.linkify(body) if cut is None else render.linkify(cut) + " …"
+                    add(render.BODY, left, shown)
                     if cut is not None:
                         add(render.MORE, left,
                             render.more_html(serial, len(body) - len(cut), self.colors))
