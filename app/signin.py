@@ -280,25 +280,31 @@ class SignInDialog(QDialog):
 
         buttons = QDialogButtonBox()
         self.sign_in_button = QPushButton(self.tr("Sign in"))
-        self.sign_in_button.setDefault(True)
         self.sign_in_button.setAccessibleName(self.tr("Sign in"))
         self.sign_in_button.setToolTip(self.tr("Sign in with this address, email and password"))
         self.cancel_button = buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.cancel_button.setAccessibleName(self.tr("Cancel"))
         self.cancel_button.setToolTip(self.tr("Close without signing in"))
+        # Focus (say, after the fields were locked while signing in) must never make Cancel
+        # the button Enter presses.
+        self.cancel_button.setAutoDefault(False)
         buttons.addButton(self.sign_in_button, QDialogButtonBox.ButtonRole.AcceptRole)
         self.sign_in_button.clicked.connect(self.submit)
         self.cancel_button.clicked.connect(self.reject)
 
-        form = QFormLayout()
-        form.addRow(self.tr("&Server:"), self.server_edit)
-        form.addRow(self.tr("&Email:"), self.email_edit)
-        form.addRow(self.tr("&Password:"), self.password_edit)
+        self._form = QFormLayout()
+        self._form.addRow(self.tr("&Server:"), self.server_edit)
+        self._form.addRow(self.tr("&Email:"), self.email_edit)
+        self._form.addRow(self.tr("&Password:"), self.password_edit)
+        self._status_spacer = QLabel()  # the empty label column of the status row
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(self._form)
         layout.addWidget(self.busy_bar)
-        layout.addWidget(self.status_label)
         layout.addWidget(buttons)
+        self._place_status(self.password_edit)
+        # Only now, with the button in this dialog: a default set before it had a dialog is
+        # forgotten, and the dialog then makes its first auto-default button (Cancel) default.
+        self.sign_in_button.setDefault(True)
 
         first_empty = next(
             (e for e in (self.server_edit, self.email_edit) if not e.text()), self.password_edit
@@ -333,6 +339,8 @@ class SignInDialog(QDialog):
             self._show_error(self.tr("Enter your password."), self.password_edit)
             return
         self.server_edit.setText(url)
+        for edit in (self.server_edit, self.email_edit, self.password_edit):
+            edit.setAccessibleDescription("")  # the last error is no longer news
         self._set_busy(True)
         self._show_status(self.tr("Signing in…"), error=False)
         self._task = spawn(self._run(url, email, self.password_edit.text()), name="sign-in")
@@ -375,18 +383,34 @@ class SignInDialog(QDialog):
     # ------------------------------------------------------------------ state
 
     def _set_busy(self, busy: bool) -> None:
-        for widget in (self.server_edit, self.email_edit, self.password_edit, self.sign_in_button):
-            widget.setEnabled(not busy)
+        # Read-only, not disabled: a disabled field hands its focus on (to Cancel), and the
+        # agent retyping the password after an error would type into nothing.
+        for edit in (self.server_edit, self.email_edit, self.password_edit):
+            edit.setReadOnly(busy)
+        self.sign_in_button.setEnabled(not busy)
         self.busy_bar.setVisible(busy)
         self.sign_in_button.setText(self.tr("Signing in…") if busy else self.tr("Sign in"))
 
-    def _show_status(self, text: str, *, error: bool) -> None:
+    def _place_status(self, field: QLineEdit) -> None:
+        """Put the status line in the row right under ``field`` (the one it is about)."""
+        form = self._form
+        row, _role = form.getWidgetPosition(self.status_label)
+        if row >= 0:
+            form.takeRow(row)  # the widgets stay ours: inserted again just below
+        target, _role = form.getWidgetPosition(field)
+        form.insertRow(target + 1, self._status_spacer, self.status_label)
+        form.setRowVisible(target + 1, not self.status_label.isHidden())
+
+    def _show_status(self, text: str, *, error: bool, field: QLineEdit | None = None) -> None:
+        self._place_status(field or self.password_edit)
         self.status_label.setProperty("error", error)
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
         self.status_label.setText(text)
         self.status_label.show()
+        self._form.setRowVisible(self.status_label, True)
 
-    def _show_error(self, text: str, focus: QWidget) -> None:
-        self._show_status(text, error=True)
+    def _show_error(self, text: str, focus: QLineEdit) -> None:
+        self._show_status(text, error=True, field=focus)
+        focus.setAccessibleDescription(text)
         focus.setFocus()
