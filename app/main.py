@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from app import display_check
 from sync.private_files import private_umask
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
 
 log = logging.getLogger("relaydesk.main")
 
@@ -58,15 +64,55 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
-def _run(args: argparse.Namespace) -> int:
-    import_before_qt()
-    import qasync
+def _cannot_start(sentence: str) -> int:
+    print(f"relaydesk: {sentence}", file=sys.stderr, flush=True)
+    return EXIT_FAILURE
+
+
+def _open_application(argv: list[str]) -> QApplication:
+    """The QApplication; where Qt would abort with its own words because no platform plugin
+    loads (no X server, a missing library), our one sentence and exit code 1 instead. What
+    Qt logs meanwhile is held for that sentence, and printed as usual when Qt starts."""
+    from PySide6.QtCore import QtMsgType, qFormatLogMessage, qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    held: list[str] = []
+
+    def hold(kind: QtMsgType, context: object, message: str) -> None:
+        if kind == QtMsgType.QtFatalMsg:
+            _cannot_start(display_check.explain_qt_failure([*held, message]))
+            os._exit(EXIT_FAILURE)  # Qt aborts when this returns
+        held.append(qFormatLogMessage(kind, context, message))
+
+    previous = qInstallMessageHandler(hold)
+    try:
+        app = QApplication(argv)
+    finally:
+        qInstallMessageHandler(previous)
+    for line in held:
+        print(line, file=sys.stderr)
+    return app
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Without a display Qt aborts with its own message: say so in ours, before loading Qt.
+    no_display = display_check.no_display(os.environ)
+    if no_display:
+        return _cannot_start(no_display)
+    import_before_qt()
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError as error:  # a system library Qt needs is missing
+        sentence = display_check.explain_import_failure(error)
+        if sentence is None:
+            raise
+        return _cannot_start(sentence)
+    import qasync
 
     from app import i18n, logs, theme
     from app.settings import DeskSettings, settings_path
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or _open_application(sys.argv[:1])
     app.setApplicationName("Relaydesk")
     app.setOrganizationName("Relaydesk")
     app.setApplicationDisplayName("Relaydesk")
