@@ -22,7 +22,11 @@ resources/translations/%.qm: resources/translations/%.ts $(STAMP)
 install: $(STAMP) $(QM)
 
 # The desk on its embedded demo workspace: the backend runs in-process on loopback.
+# First the X11 libraries Qt's xcb plugin needs and a Japanese font (installed when root,
+# else the command that would is printed).
 run: install
+	PY=$(PY) scripts/ensure-x11-libs
+	scripts/ensure-cjk-font
 	$(VENV)/bin/relaydesk --demo
 
 # Refresh resources/translations/*.ts from the source (then translate what is new).
