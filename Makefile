@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DIR ?= .relaydesk-demo
 
-.PHONY: install run serve-demo test test-server test-fast lint bench clean translations \
+.PHONY: install run try-x11 serve-demo test test-server test-fast lint bench clean translations \
 	screenshots
 
 $(STAMP): pyproject.toml
@@ -28,6 +28,10 @@ run: install
 	PY=$(PY) scripts/ensure-x11-libs
 	scripts/ensure-cjk-font
 	$(VENV)/bin/relaydesk --demo
+
+# The desk in a real X server (Xvfb): its window's screenshot in screenshots/x11-demo.png.
+try-x11: install
+	PY=$(PY) scripts/try-x11
 
 # Refresh resources/translations/*.ts from the source (then translate what is new).
 translations: install
