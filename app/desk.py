@@ -81,18 +81,30 @@ class Desk(QObject):
         demo_role = self.args.demo_role or ("agent" if self.args.demo else None)
         data_dir = (self.args.data_dir or default_data_dir()).expanduser()
         config = None if demo_role else WorkspaceConfig.load(data_dir)
-        if demo_role is None and config is None:
+        if demo_role is not None:
+            return await self._open_demo(demo_role)
+        if config is None:
+            return await self._first_start(data_dir)
+        return await self._open_server(data_dir, config)
+
+    async def _first_start(self, data_dir: Path) -> int | None:
+        """No workspace yet: the welcome screen until the agent opens one or quits (Cancel on
+        its sign-in form comes back to it)."""
+        while True:
             choice = await self._welcome()
             if choice is None:
                 return 0
             kind, value = choice
             if kind == "demo":
-                demo_role = value
-            else:
-                config = None  # sign in to a server below
-        if demo_role is not None:
-            return await self._open_demo(demo_role)
-        return await self._open_server(data_dir, config)
+                return await self._open_demo(value)
+            if not self._claim(data_dir):
+                return 0
+            session = await self._sign_in_first(data_dir)
+            if session is not None:
+                self.session = session
+                self._show_window(session)  # it starts the engine after the first paint
+                return None
+            self._release_claim()  # the agent may pick the demo next
 
     async def _welcome(self) -> tuple[str, str] | None:
         from app.signin import WelcomeDialog, show_and_wait
@@ -121,13 +133,9 @@ class Desk(QObject):
         self._show_window(session)
         return None
 
-    async def _open_server(self, data_dir: Path, config: WorkspaceConfig | None) -> int | None:
+    async def _open_server(self, data_dir: Path, config: WorkspaceConfig) -> int | None:
         if not self._claim(data_dir):
             return 0
-        if config is None:
-            config = await self._sign_in_first(data_dir)
-            if config is None:
-                return 0
         session = await self._open_session(data_dir, config, connect=False)
         if session is None:
             return 1
@@ -145,6 +153,11 @@ class Desk(QObject):
             return False
         self.instance.activated.connect(self._activate)
         return True
+
+    def _release_claim(self) -> None:
+        if self.instance is not None:
+            self.instance.release()
+            self.instance = None
 
     def _activate(self) -> None:
         log.info("a second start asked for this desk: bringing it forward")
@@ -173,11 +186,13 @@ class Desk(QObject):
         self.session = session
         return session
 
-    async def _sign_in_first(self, data_dir: Path) -> WorkspaceConfig | None:
-        """No workspace yet: sign in before anything is stored."""
+    async def _sign_in_first(self, data_dir: Path) -> DeskSession | None:
+        """No workspace yet: sign in before anything is stored. The session that signed in
+        is the one the window gets: without a secure keyring its tokens live only in it, and
+        a fresh session would ask for the password a second time."""
         from app.signin import SignInDialog
 
-        async def attempt(server_url: str, email: str, password: str) -> WorkspaceConfig:
+        async def attempt(server_url: str, email: str, password: str) -> DeskSession:
             config = WorkspaceConfig(server_url.rstrip("/"), email.strip())
             session = DeskSession(data_dir, config)
             try:
@@ -185,14 +200,17 @@ class Desk(QObject):
                 await session.sign_in(email, password)
                 config.agent_id = session.agent_id
                 await asyncio.to_thread(config.save, data_dir)
-                return config
-            finally:
+            except BaseException:  # a failed or abandoned attempt leaves nothing open
                 await session.close()
+                raise
+            return session
 
         dialog = SignInDialog(attempt)
+        self._sign_in_dialog = dialog
         try:
             return await dialog.ask()
         finally:
+            self._sign_in_dialog = None
             dialog.deleteLater()
 
     def _ask_sign_in(self, session: DeskSession) -> None:

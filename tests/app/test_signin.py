@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialog
 
+from app.desk import Desk
+from app.main import build_parser
+from app.settings import DeskSettings
 from app.signin import SignInDialog
+from sync.engine import EngineState
 from tests.app.conftest import DEMO_AGENT, until
 from tests.app.test_startup import Attempts, _closed_port
 
@@ -72,3 +79,74 @@ async def test_an_address_error_sits_under_the_address(qtbot, qloop) -> None:
     assert label.left() == field.left() and 0 <= label.top() - field.bottom() < 20
     assert QApplication.focusWidget() is dialog.server_edit
     assert dialog.isVisible()
+
+
+# --------------------------------------------------------------------------- the desk
+
+
+def _desk(qapp: QApplication, data_dir: Path) -> Desk:
+    return Desk(qapp, build_parser().parse_args(["--data-dir", str(data_dir)]),
+                DeskSettings(), lambda _settings: None)
+
+
+def _shown_sign_in_dialogs() -> list[SignInDialog]:
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, SignInDialog) and w.isVisible()]
+
+
+async def test_cancel_on_the_welcome_sign_in_form_goes_back_to_the_welcome_screen(
+        qtbot, qloop, qapp, tmp_path: Path) -> None:
+    desk = _desk(qapp, tmp_path / "fresh")
+    run = asyncio.ensure_future(desk.run())
+    try:
+        await until(lambda: getattr(desk, "_welcome_dialog", None) is not None
+                    and desk._welcome_dialog.isVisible(), 10, what="the welcome screen")
+        first_welcome = desk._welcome_dialog
+        first_welcome.sign_in_button.click()
+        await until(_shown_sign_in_dialogs, 10, what="the sign-in form")
+        _shown_sign_in_dialogs()[0].cancel_button.click()
+        await until(lambda: desk._welcome_dialog is not first_welcome
+                    and desk._welcome_dialog.isVisible(), 10,
+                    what="the welcome screen again")
+        assert not run.done()
+        desk._welcome_dialog.quit_button.click()  # Quit there still quits
+        assert await asyncio.wait_for(run, 10) == 0
+    finally:
+        if not run.done():
+            desk._finish(0)
+            await run
+
+
+async def test_the_first_sign_in_without_a_keyring_asks_for_the_password_once(
+        qtbot, backend, qloop, qapp, tmp_path: Path) -> None:
+    """The tests' keyring is the null one: tokens live in memory only, as on a desktop
+    without a secure keyring."""
+    desk = _desk(qapp, tmp_path / "fresh")
+    run = asyncio.ensure_future(desk.run())
+    asked: list[SignInDialog] = []
+    try:
+        await until(lambda: getattr(desk, "_welcome_dialog", None) is not None
+                    and desk._welcome_dialog.isVisible(), 10, what="the welcome screen")
+        desk._welcome_dialog.sign_in_button.click()
+        await until(_shown_sign_in_dialogs, 10, what="the sign-in form")
+        dialog = _shown_sign_in_dialogs()[0]
+        asked.append(dialog)
+        dialog.server_edit.setText(backend.url)
+        dialog.email_edit.setText(DEMO_AGENT[0])
+        dialog.password_edit.setText(DEMO_AGENT[1])
+        dialog.submit()
+        await until(lambda: desk.window is not None, 30, what="the window")
+        qtbot.addWidget(desk.window)
+
+        def synced() -> bool:
+            for shown in _shown_sign_in_dialogs():
+                if shown not in asked:
+                    asked.append(shown)
+            return desk.session.status.state is EngineState.UP_TO_DATE
+
+        await until(synced, 30, what="the first sync")
+        assert len(asked) == 1 and desk._sign_in_dialog is None
+        assert desk.session.status.credentials_secure is False  # (the case at hand)
+    finally:
+        desk._finish(0)
+        assert await run == 0
