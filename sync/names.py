@@ -1,12 +1,31 @@
-"""The protocol's names (entity kinds, intents, statuses, refusal reasons): plain enums, no
-pydantic, so modules that only need a name (the rule table, the overlay, the outbox, the
-mirror) load without the wire models. ``sync.protocol`` re-exports every one of them."""
+"""The protocol's names (entity kinds, intents, statuses, refusal reasons) and sizes: plain
+enums and numbers, no pydantic, so modules that only need a name (the rule table, the
+overlay, the outbox, the mirror) or a size (the server's body limits) load without the wire
+models. ``sync.protocol`` re-exports every one of them."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 API_PREFIX = "/api/v1"  # every endpoint's path begins with it
+
+# The longest texts a request may carry (characters, as pydantic counts them: code points).
+# The server derives its request body limits from these and MAX_MUTATIONS_PER_PUSH.
+MAX_TEXT_CHARS = 65536  # a message, a note, an inbound customer text
+EMAIL_MAX_CHARS = 320
+PASSWORD_MAX_CHARS = 1024
+TOKEN_MAX_CHARS = 512
+HANDLE_MAX_CHARS = 320
+DISPLAY_NAME_MAX_CHARS = 200
+SUBJECT_MAX_CHARS = 500
+PROVIDER_ID_MAX_CHARS = 200
+MESSAGE_ID_MAX_CHARS = 64
+TEMPLATE_MAX_CHARS = 128
+MUTATION_NAME_MAX_CHARS = 64
+MAX_MUTATIONS_PER_PUSH = 500
+# The last millisecond of year 9999: the latest instant ISO 8601 calendars (and databases'
+# timestamp types) can show, so any later value is a client's bug, not a time.
+MAX_EPOCH_MS = 253_402_300_799_999
 
 
 class ChannelType(StrEnum):

@@ -18,6 +18,19 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sync.names import (  # noqa: F401
     API_PREFIX,
     BOOTSTRAP_ORDER,
+    DISPLAY_NAME_MAX_CHARS,
+    EMAIL_MAX_CHARS,
+    HANDLE_MAX_CHARS,
+    MAX_EPOCH_MS,
+    MAX_MUTATIONS_PER_PUSH,
+    MAX_TEXT_CHARS,
+    MESSAGE_ID_MAX_CHARS,
+    MUTATION_NAME_MAX_CHARS,
+    PASSWORD_MAX_CHARS,
+    PROVIDER_ID_MAX_CHARS,
+    SUBJECT_MAX_CHARS,
+    TEMPLATE_MAX_CHARS,
+    TOKEN_MAX_CHARS,
     ChannelType,
     ConversationStatus,
     Delivery,
@@ -33,6 +46,12 @@ from sync.names import (  # noqa: F401
 PROTOCOL_VERSION = 1
 
 EpochMs = Annotated[int, Field(description="UTC milliseconds since the Unix epoch")]
+# In requests: a JSON integer (strict: not a boolean, float or string) in 0..MAX_EPOCH_MS.
+EpochMsIn = Annotated[int, Field(
+    strict=True, ge=0, le=MAX_EPOCH_MS,
+    description="UTC milliseconds since the Unix epoch, 0 to 253402300799999 (year 9999), "
+                "written as an integer (not true/false, 1.0 or a string)",
+)]
 
 
 def _no_nul(value: str) -> str:
@@ -42,7 +61,12 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+# The schema says it too (as a pattern), so generated clients and fuzzers know the rule.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+Text = Annotated[str, AfterValidator(_no_nul), Field(json_schema_extra={
+    "pattern": NO_NUL_PATTERN,
+    "description": "Text without NUL (U+0000) characters; a NUL gets 422",
+})]
 
 
 class _Model(BaseModel):
@@ -176,16 +200,16 @@ class ErrorBody(_Model):
 
 
 class LoginRequest(_Model):
-    email: Text = Field(min_length=3, max_length=320)
-    password: Text = Field(min_length=1, max_length=1024)
+    email: Text = Field(min_length=3, max_length=EMAIL_MAX_CHARS)
+    password: Text = Field(min_length=1, max_length=PASSWORD_MAX_CHARS)
 
 
 class RefreshRequest(_Model):
-    refresh_token: Text = Field(min_length=1, max_length=512)
+    refresh_token: Text = Field(min_length=1, max_length=TOKEN_MAX_CHARS)
 
 
 class LogoutRequest(_Model):
-    refresh_token: Text | None = Field(default=None, max_length=512)
+    refresh_token: Text | None = Field(default=None, max_length=TOKEN_MAX_CHARS)
 
 
 class TokenPair(_Model):
@@ -272,14 +296,17 @@ class BootstrapColumnsResponse(_Model):
 
 
 class Mutation(_Model):
-    id: int = Field(ge=1, description="Monotonic per client_id, starting at 1, no gaps")
-    name: str = Field(max_length=64)
+    # strict: ``true`` is not mutation 1 (pydantic's lax mode takes a boolean for an int).
+    id: int = Field(strict=True, ge=1,
+                    description="Monotonic per client_id, starting at 1, no gaps; written as "
+                                "an integer (not true, 1.0 or a string)")
+    name: str = Field(max_length=MUTATION_NAME_MAX_CHARS)
     args: dict[str, Any] = Field(default_factory=dict)
 
 
 class PushRequest(_Model):
     client_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    mutations: list[Mutation] = Field(max_length=500)
+    mutations: list[Mutation] = Field(max_length=MAX_MUTATIONS_PER_PUSH)
 
 
 class MutationError(_Model):
@@ -314,23 +341,24 @@ class PushResponse(_Model):
 
 class SendMessageArgs(_Model):
     conversation_id: str
-    message_id: Text = Field(min_length=8, max_length=64, description="Client-generated UUID")
-    body: Text = Field(max_length=65536)
-    template: Text | None = Field(default=None, max_length=128)
+    message_id: Text = Field(min_length=8, max_length=MESSAGE_ID_MAX_CHARS,
+                             description="Client-generated UUID")
+    body: Text = Field(max_length=MAX_TEXT_CHARS)
+    template: Text | None = Field(default=None, max_length=TEMPLATE_MAX_CHARS)
     human_agent_tag: bool = False
 
 
 class AddNoteArgs(_Model):
     conversation_id: str
-    message_id: Text = Field(min_length=8, max_length=64)
-    body: Text = Field(min_length=1, max_length=65536)
+    message_id: Text = Field(min_length=8, max_length=MESSAGE_ID_MAX_CHARS)
+    body: Text = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     mentions: list[str] = Field(default_factory=list, max_length=50)
 
 
 class SetStatusArgs(_Model):
     conversation_id: str
     status: ConversationStatus
-    snoozed_until: EpochMs | None = None
+    snoozed_until: EpochMsIn | None = None
 
 
 class AssignArgs(_Model):
@@ -372,12 +400,13 @@ MUTATION_ARGS: dict[MutationName, type[_Model]] = {
 
 
 class InboundMessage(_Model):
-    handle: Text = Field(min_length=1, max_length=320, description="The customer's address here")
-    display_name: Text | None = Field(default=None, max_length=200)
-    text: Text = Field(max_length=65536)
-    subject: Text | None = Field(default=None, max_length=500)
-    provider_message_id: Text = Field(min_length=1, max_length=200)
-    sent_at: EpochMs | None = None
+    handle: Text = Field(min_length=1, max_length=HANDLE_MAX_CHARS,
+                        description="The customer's address here")
+    display_name: Text | None = Field(default=None, max_length=DISPLAY_NAME_MAX_CHARS)
+    text: Text = Field(max_length=MAX_TEXT_CHARS)
+    subject: Text | None = Field(default=None, max_length=SUBJECT_MAX_CHARS)
+    provider_message_id: Text = Field(min_length=1, max_length=PROVIDER_ID_MAX_CHARS)
+    sent_at: EpochMsIn | None = None
 
 
 class InboundResult(_Model):

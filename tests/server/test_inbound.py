@@ -419,3 +419,20 @@ def test_body_over_the_limit_is_refused(hook: Api, workspace: Workspace, db: Dat
     assert body.error == "invalid_request"
     assert "text" in body.message
     assert _count(db, m.Message) == 1
+
+
+def test_sent_at_must_be_a_time_in_range(hook: Api, workspace: Workspace, db: Database) -> None:
+    """Not silently replaced: a negative or far-future time, a boolean (lax pydantic reads
+    ``false`` as 0), a string or a float is refused with 422; an in-range integer is taken."""
+    cid = workspace.channels["a_sms"]
+    for value in (-1, 10**20, p.MAX_EPOCH_MS + 1, False, True, "1700000000000", 1.5, 1e12):
+        r = _post(hook.http, cid, workspace.secrets[cid], sent_at=value)
+        assert r.status_code == 422, (value, r.text)
+        body = p.ErrorBody.model_validate(r.json())
+        assert body.error == "invalid_request" and "sent_at" in body.message
+    assert _count(db, m.Message) == 0
+    for value in (0, 1_700_000_000_000, p.MAX_EPOCH_MS, None):
+        r = _post(hook.http, cid, workspace.secrets[cid], sent_at=value)
+        assert r.status_code == 200, (value, r.text)
+    assert _count(db, m.Message) == 4
+

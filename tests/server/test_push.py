@@ -677,3 +677,15 @@ def test_unstorable_arguments_are_rejections_not_failed_requests(alice: Api, con
     assert resp.last_mutation_id == 5
     row = conversation_row(db, conv)
     assert (row.status, row.tags, row.unread_count) == ("open", "[]", 0)
+
+
+def test_booleans_are_not_numbers_in_a_push(alice: Api, conv: str) -> None:
+    """Lax pydantic reads ``true`` as 1: a mutation id or a snooze time must be an integer."""
+    r = alice.post("/sync/push", json={"client_id": "client-bools", "mutations": [
+        {"id": True, "name": "mark_read", "args": {"conversation_id": conv}}]})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "invalid_request"
+    res = alice.push("client-bools", [{"id": 1, "name": "set_status", "args": {
+        "conversation_id": conv, "status": "snoozed", "snoozed_until": True}}])
+    assert res.results[0].status is p.MutationStatus.REJECTED
+    assert res.results[0].error is not None and res.results[0].error.code is p.RejectReason.INVALID
