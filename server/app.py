@@ -218,8 +218,8 @@ def create_app(
               responses={401: {"model": p.ErrorBody}})
     def refresh(body: p.RefreshRequest) -> p.TokenPair:
         try:
-            with db.write() as s:
-                _agent_id, tokens = auth.refresh_tokens(s, body.refresh_token, *_ttls())
+            _agent_id, tokens = write_with_retry(
+                lambda s: auth.refresh_tokens(s, body.refresh_token, *_ttls()))
         except auth.InvalidToken as exc:
             if exc.revoke:
                 with db.write() as s:

@@ -220,7 +220,9 @@ class AuthToken(Base):
     family: Mapped[str] = mapped_column(String(36))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger)  # refresh tokens: when used
-
+    # Refresh tokens, once rotated: the successor pair sealed under this token (auth._seal),
+    # so a retry within the grace period gets the same pair; erased after the grace.
+    successor: Mapped[str | None] = mapped_column(String(96))
     __table_args__ = (Index("ix_auth_tokens_family", "family"),)
 
 

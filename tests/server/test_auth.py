@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
-from server import auth
+from server import auth, maintenance
 from server import models as m
 from server.db import Database
 from server.feed import now_ms
@@ -192,40 +194,114 @@ def test_expired_access_token(db: Database, workspace: Workspace, tmp_path: Path
 # --------------------------------------------------------------------------- refresh
 
 
-def test_refresh_rotates_and_reuse_outside_grace_revokes_the_family(
+def _pair(r: httpx.Response) -> p.TokenPair:
+    assert r.status_code == 200, r.text
+    return p.TokenPair.model_validate(r.json())
+
+
+def _age_rotation(db: Database, refresh_token: str, by_ms: int) -> None:
+    """Move a rotation back in time (the grace period passing without a real wait)."""
+    with db.write() as s:
+        s.execute(update(m.AuthToken)
+                  .where(m.AuthToken.token_hash == auth.token_hash(refresh_token))
+                  .values(rotated_at=m.AuthToken.rotated_at - by_ms))
+
+
+def test_retried_refresh_within_the_grace_gets_the_same_pair(
+    http: httpx.Client, workspace: Workspace, db: Database
+) -> None:
+    first = p.LoginResponse.model_validate(_login(http, workspace.emails["alice"]).json())
+    second = _pair(_refresh(http, first.refresh_token))
+    assert {second.access_token, second.refresh_token}.isdisjoint(
+        {first.access_token, first.refresh_token})
+    assert _pull_status(http, first.access_token).status_code == 401
+    # The response got lost: the desk presents the old token again, twice. It gets the very
+    # same pair (not a fork: one chain, one live refresh token).
+    for _ in range(2):
+        again = _pair(_refresh(http, first.refresh_token))
+        assert again == second
+    assert _pull_status(http, second.access_token).status_code == 200
+    with db.read() as s:
+        live = s.scalar(select(func.count()).select_from(m.AuthToken).where(
+            m.AuthToken.agent_id == workspace.agents["alice"], m.AuthToken.kind == "refresh",
+            m.AuthToken.rotated_at.is_(None), m.AuthToken.revoked.is_(False)))
+    assert live == 1
+    # The chain goes on from the successor as usual.
+    third = _pair(_refresh(http, second.refresh_token))
+    assert _pull_status(http, third.access_token).status_code == 200
+    assert _pull_status(http, second.access_token).status_code == 401
+
+
+def test_reuse_after_the_grace_revokes_the_family(
     http: httpx.Client, workspace: Workspace, db: Database
 ) -> None:
     first = p.LoginResponse.model_validate(_login(http, workspace.emails["alice"]).json())
     other = p.LoginResponse.model_validate(_login(http, workspace.emails["alice"]).json())
-
-    r = _refresh(http, first.refresh_token)
-    assert r.status_code == 200, r.text
-    second = p.TokenPair.model_validate(r.json())
-    assert {second.access_token, second.refresh_token}.isdisjoint(
-        {first.access_token, first.refresh_token})
-    assert _pull_status(http, first.access_token).status_code == 401
-    assert _pull_status(http, second.access_token).status_code == 200
-
-    # The refresh response got lost: the desk retries with the old refresh token.
-    r = _refresh(http, first.refresh_token)
-    assert r.status_code == 200, r.text
-    third = p.TokenPair.model_validate(r.json())
-    assert _pull_status(http, third.access_token).status_code == 200
-
+    second = _pair(_refresh(http, first.refresh_token))
+    _age_rotation(db, first.refresh_token, auth.REFRESH_REUSE_GRACE_MS + 1_000)
     # Much later, the old refresh token shows up again: that looks like theft.
-    with db.write() as s:
-        s.execute(update(m.AuthToken)
-                  .where(m.AuthToken.token_hash == auth.token_hash(first.refresh_token))
-                  .values(rotated_at=now_ms() - auth.REFRESH_REUSE_GRACE_MS - 1_000))
     r = _refresh(http, first.refresh_token)
     assert r.status_code == 401
     assert _error(r).error == "invalid_token"
     # The whole session ends, including the newest tokens ...
-    assert _pull_status(http, third.access_token).status_code == 401
-    assert _refresh(http, third.refresh_token).status_code == 401
+    assert _pull_status(http, second.access_token).status_code == 401
     assert _refresh(http, second.refresh_token).status_code == 401
     # ... but not another sign-in of the same agent.
     assert _pull_status(http, other.access_token).status_code == 200
+
+
+def test_reuse_after_the_successor_was_rotated_revokes_the_family(
+    http: httpx.Client, workspace: Workspace
+) -> None:
+    first = p.LoginResponse.model_validate(_login(http, workspace.emails["alice"]).json())
+    second = _pair(_refresh(http, first.refresh_token))
+    third = _pair(_refresh(http, second.refresh_token))
+    # Well within the grace, but the successor has been used: the first token is replayed.
+    r = _refresh(http, first.refresh_token)
+    assert r.status_code == 401
+    assert _error(r).error == "invalid_token"
+    assert _pull_status(http, third.access_token).status_code == 401
+    assert _refresh(http, third.refresh_token).status_code == 401
+
+
+def test_concurrent_refreshes_of_one_token_get_one_successor(
+    http: httpx.Client, live_server: LiveServer, workspace: Workspace, db: Database
+) -> None:
+    """Eight requests racing with the same refresh token (PostgreSQL too: the CI leg)."""
+    first = p.LoginResponse.model_validate(_login(http, workspace.emails["alice"]).json())
+    barrier = threading.Barrier(8)
+
+    def refresh_once(_: int) -> httpx.Response:
+        with httpx.Client(base_url=live_server.url, timeout=30) as client:
+            barrier.wait()
+            return _refresh(client, first.refresh_token)
+
+    with ThreadPoolExecutor(8) as pool:
+        pairs = [_pair(r) for r in pool.map(refresh_once, range(8))]
+    assert all(pair == pairs[0] for pair in pairs)
+    with db.read() as s:
+        issued = s.scalar(select(func.count()).select_from(m.AuthToken).where(
+            m.AuthToken.agent_id == workspace.agents["alice"], m.AuthToken.kind == "refresh"))
+    assert issued == 2  # the sign-in's and its one successor
+    assert _pull_status(http, pairs[0].access_token).status_code == 200
+
+
+def test_successors_are_stored_sealed_and_erased_after_the_grace(
+    http: httpx.Client, workspace: Workspace, db: Database
+) -> None:
+    first = p.LoginResponse.model_validate(_login(http, workspace.emails["alice"]).json())
+    second = _pair(_refresh(http, first.refresh_token))
+    with db.read() as s:
+        dumped = repr([tuple(r) for r in s.execute(text("SELECT * FROM auth_tokens")).all()])
+    for token in (first.access_token, first.refresh_token, second.access_token,
+                  second.refresh_token):
+        assert token not in dumped
+    _age_rotation(db, first.refresh_token, auth.REFRESH_REUSE_GRACE_MS + 1_000)
+    maintenance.prune(db, 30 * 86400_000)
+    with db.read() as s:
+        sealed = s.scalar(select(m.AuthToken.successor).where(
+            m.AuthToken.token_hash == auth.token_hash(first.refresh_token)))
+    assert sealed is None
 
 
 def test_refresh_with_garbage_or_access_token(http: httpx.Client, workspace: Workspace) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from server import maintenance
 from server import models as m
@@ -289,6 +289,32 @@ async def test_401_refreshes_once_and_continues(server, ws, server_db, api, conv
     after = t.log[refresh + 1:]  # ... and carried on (a request may still be in flight)
     assert all(e.error is None and e.status in (200, None) for e in after), statuses
     assert t.count("POST", "/auth/refresh") == 1
+
+
+@pytest.mark.asyncio
+async def test_a_refresh_whose_answer_was_lost_gets_the_same_pair(server, ws, server_db, api,
+                                                                   conv, make_desk):
+    """The server rotated the token but the answer never came: the desk retries with the old
+    refresh token within the grace, gets the pair the server had issued, and carries on (one
+    chain, nothing revoked)."""
+    from server import auth
+
+    t = FaultyTransport()
+    desk = await open_desk(make_desk, server.url, ws, t)
+    signed_in = desk.engine._tokens
+    revoke(server_db, ws.agents["alice"], ("access",))
+    t.drop_response("POST", "/auth/refresh")
+    await send(desk, conv, "after a lost refresh")
+    assert await converged(desk, server_db, ws)
+    assert once(api, ws, server_db, "after a lost refresh")
+    assert t.count("POST", "/auth/refresh") == 2
+    with server_db.read() as s:
+        first = s.get(m.AuthToken, auth.token_hash(signed_in.refresh_token))
+        family = s.scalars(select(m.AuthToken).where(m.AuthToken.family == first.family,
+                                                      m.AuthToken.kind == "refresh")).all()
+    assert len(family) == 2  # the sign-in's and one successor, which the desk now holds
+    assert not any(row.revoked for row in family)
+    assert desk.engine._tokens.refresh_token != signed_in.refresh_token
 
 
 @pytest.mark.asyncio
