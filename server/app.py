@@ -4,6 +4,7 @@
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -15,7 +16,17 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from server import auth, bootstrap, feed, inbound, maintenance, mutations, serialize
+from server import (
+    auth,
+    bootstrap,
+    feed,
+    inbound,
+    maintenance,
+    mutations,
+    proxies,
+    serialize,
+    throttle,
+)
 from server import models as m
 from server.config import ServerSettings
 from server.db import Database
@@ -23,6 +34,7 @@ from server.events import Broker, PostgresListener
 from sync import protocol as p
 
 log = logging.getLogger("relaydesk.server")
+auth_log = logging.getLogger("relaydesk.server.auth")
 T = TypeVar("T")
 
 
@@ -34,7 +46,8 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
         self.retry_after = retry_after
         if retry_after is not None:
-            self.headers["Retry-After"] = str(max(1, round(retry_after)))
+            # Rounded up: a client that waits exactly this long is not refused again.
+            self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
 
 
 def _error_response(err: ApiError) -> JSONResponse:
@@ -181,33 +194,51 @@ def create_app(
     def _ttls() -> tuple[int, int]:
         return settings.access_token_ttl_s * 1000, settings.refresh_token_ttl_s * 1000
 
+    def _client_address(request: Request) -> str:
+        peer = request.client.host if request.client else None
+        return proxies.client_address(peer, request.headers.items(), settings.trusted_proxies)
+
+    def _refused(email: str, address: str, reason: str, retry_after_s: float | None = None
+                 ) -> None:
+        # For the admin: who, from where, why (never the password); %r keeps a hostile
+        # email on one line.
+        auth_log.warning("sign-in refused: email=%r address=%s reason=%s%s", email, address,
+                         reason, "" if retry_after_s is None else
+                         f" retry_after={math.ceil(retry_after_s)}s")
+
     @app.post(f"{p.API_PREFIX}/auth/login", response_model=p.LoginResponse, tags=["auth"],
               responses={401: {"model": p.ErrorBody}, 429: {"model": p.ErrorBody}})
     def login(body: p.LoginRequest, request: Request) -> p.LoginResponse:
         email = auth.normalize_email(body.email)
-        address = request.client.host if request.client else "unknown"
+        address = _client_address(request)
+        try:
+            attempt = write_with_retry(lambda s: throttle.begin_attempt(s, email, address))
+        except throttle.Throttled as exc:
+            _refused(email, address, f"throttled_{exc.reason}", exc.retry_after_s)
+            raise ApiError(429, "too_many_attempts",
+                           "Too many failed sign-in attempts; wait before trying again.",
+                           retry_after=exc.retry_after_s) from None
         with db.read() as s:
-            try:
-                auth.check_throttle(s, email, address)
-            except auth.Throttled as exc:
-                raise ApiError(429, "too_many_attempts",
-                               "Too many failed sign-in attempts; wait before trying again.",
-                               retry_after=exc.retry_after_s) from None
             agent = s.scalar(serialize.select(m.Agent).where(m.Agent.email == email))
         if agent is None:
             auth.burn_password_check(body.password)
-            ok = False
+            reason = "unknown_account"
+        elif not auth.verify_password(body.password, agent.password_hash):
+            reason = "wrong_password"
+        elif not agent.active:
+            reason = "disabled_account"
         else:
-            ok = agent.active and auth.verify_password(body.password, agent.password_hash)
-        with db.write() as s:
-            if not ok:
-                auth.record_failure(s, email, address)
-            else:
-                auth.clear_failures(s, email)
-                tokens = auth.issue_tokens(s, agent.id, *_ttls())
-                profile = serialize.load_agent(s, agent.id)
-        if not ok:
+            reason = ""
+        if reason or agent is None:
+            _refused(email, address, reason)
             raise ApiError(401, "invalid_credentials", "Wrong email or password.")
+        agent_id = agent.id
+
+        def signed_in(s: Any) -> tuple[auth.IssuedTokens, dict[str, Any] | None]:
+            throttle.succeeded(s, attempt, email, address)
+            return auth.issue_tokens(s, agent_id, *_ttls()), serialize.load_agent(s, agent_id)
+
+        tokens, profile = write_with_retry(signed_in)
         return p.LoginResponse(
             access_token=tokens.access_token, access_expires_at=tokens.access_expires_at,
             refresh_token=tokens.refresh_token, refresh_expires_at=tokens.refresh_expires_at,

@@ -1,4 +1,5 @@
-"""Passwords, opaque tokens and login throttling, kept in the database (stateless servers)."""
+"""Passwords and opaque tokens, kept in the database (stateless servers); sign-in
+throttling is server.throttle."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server import models as m
@@ -19,9 +20,6 @@ from server.feed import Viewer, now_ms
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _DUMMY_HASH: str | None = None
 
-FAILURES_PER_EMAIL = 5
-FAILURES_PER_ADDRESS = 30
-FAILURE_WINDOW_MS = 15 * 60_000
 # A refresh token presented again shortly after rotation (the response was lost on a bad
 # connection) gets the same successor again; later reuse looks like theft and ends the whole
 # session. Two minutes cover the desk's request timeout and its longest retry backoff.
@@ -66,35 +64,6 @@ def token_hash(token: str) -> str:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-class Throttled(Exception):
-    def __init__(self, retry_after_s: float) -> None:
-        super().__init__(retry_after_s)
-        self.retry_after_s = retry_after_s
-
-
-def check_throttle(session: Session, email: str, address: str) -> None:
-    since = now_ms() - FAILURE_WINDOW_MS
-    for column, value, limit in (
-        (m.LoginFailure.email, email, FAILURES_PER_EMAIL),
-        (m.LoginFailure.address, address, FAILURES_PER_ADDRESS),
-    ):
-        count, oldest = session.execute(
-            select(func.count(), func.min(m.LoginFailure.at)).where(
-                column == value, m.LoginFailure.at > since
-            )
-        ).one()
-        if count >= limit:
-            raise Throttled(max(1.0, (oldest + FAILURE_WINDOW_MS - now_ms()) / 1000))
-
-
-def record_failure(session: Session, email: str, address: str) -> None:
-    session.add(m.LoginFailure(email=email, address=address, at=now_ms()))
-
-
-def clear_failures(session: Session, email: str) -> None:
-    session.execute(delete(m.LoginFailure).where(m.LoginFailure.email == email))
 
 
 @dataclass(frozen=True)
@@ -266,4 +235,3 @@ def prune_tokens(session: Session) -> None:
                m.AuthToken.rotated_at < now - REFRESH_REUSE_GRACE_MS)
         .values(successor=None)
     )
-    session.execute(delete(m.LoginFailure).where(m.LoginFailure.at < now - FAILURE_WINDOW_MS))

@@ -60,6 +60,15 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30d, 12h, 90s)") from None
 
 
+def _network(text: str):  # type: ignore[no-untyped-def]
+    from server.proxies import parse_network
+
+    try:
+        return parse_network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="relaydesk-server",
@@ -85,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often old changes and tokens are pruned (default 1h)")
     serve.add_argument("--workers-threads", type=int, default=40,
                        help="threads serving blocking requests (default 40)")
+    serve.add_argument("--trusted-proxy", type=_network, action="append", default=[],
+                       metavar="ADDR_OR_CIDR",
+                       help="a reverse proxy whose Forwarded / X-Forwarded-For / X-Real-IP "
+                            "headers name the client (repeat for several; default none: those "
+                            "headers are ignored)")
 
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     _add_db_options(migrate)
@@ -153,6 +167,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings.refresh_token_ttl_s = args.refresh_token_ttl
     settings.heartbeat_s = args.heartbeat
     settings.maintenance_interval_s = float(max(1, args.maintenance_interval))
+    settings.trusted_proxies = tuple(args.trusted_proxy)
     try:
         # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) on accepted
         # connections only when the listening socket says so; otherwise every small
@@ -179,8 +194,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    # proxy_headers=False: uvicorn would otherwise take X-Forwarded-For from any loopback
+    # peer as the client's address; the app reads it only from --trusted-proxy peers.
     config = uvicorn.Config(app, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=3)
+                            timeout_graceful_shutdown=3, proxy_headers=False)
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
     return EXIT_OK

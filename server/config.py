@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 import platformdirs
@@ -27,3 +28,6 @@ class ServerSettings:
     bootstrap_page_max: int = 20000
     pull_limit_default: int = 1000
     pull_limit_max: int = 10000
+    # Peers whose Forwarded / X-Forwarded-For / X-Real-IP headers name the client; none by
+    # default, so a client cannot pick the address its sign-in attempts are counted under.
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()

@@ -1,4 +1,5 @@
-"""Housekeeping: drop changes older than the retention, expired tokens and old failures."""
+"""Housekeeping: drop changes older than the retention, expired tokens, sealed successors
+past their grace, old sign-in failures and long-unused known addresses."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from sqlalchemy import delete, func, select, update
 
-from server import auth
+from server import auth, throttle
 from server import models as m
 from server.db import Database
 from server.feed import now_ms
@@ -32,4 +33,5 @@ def prune(db: Database, retention_ms: int) -> int:
             log.info("pruned feed changes through seq %d", through)
             current = through
         auth.prune_tokens(s)
+        throttle.prune(s)
     return int(current)

@@ -223,6 +223,7 @@ class AuthToken(Base):
     # Refresh tokens, once rotated: the successor pair sealed under this token (auth._seal),
     # so a retry within the grace period gets the same pair; erased after the grace.
     successor: Mapped[str | None] = mapped_column(String(96))
+
     __table_args__ = (Index("ix_auth_tokens_family", "family"),)
 
 
@@ -233,7 +234,20 @@ class LoginFailure(Base):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[int] = mapped_column(BigInteger)
 
-    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_email_at", "email", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+
+class LoginKnownAddress(Base):
+    """Where an account last signed in successfully: exempt from the address-wide and
+    account-wide sign-in limits (server.throttle), so those cannot lock its agent out."""
+
+    __tablename__ = "login_known_addresses"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class ClientState(Base):

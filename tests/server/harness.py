@@ -49,9 +49,11 @@ class LiveServer:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(self.settings)
+        # proxy_headers=False as `serve` has it: the app decides whom to trust.
         self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning",
                                                      access_log=False,
-                                                     timeout_graceful_shutdown=1))
+                                                     timeout_graceful_shutdown=1,
+                                                     proxy_headers=False))
         self._thread = threading.Thread(target=self._server.run,
                                         kwargs={"sockets": [self._sock]}, daemon=True)
 
