@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -13,8 +14,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server import (
     auth,
@@ -28,14 +32,21 @@ from server import (
     throttle,
 )
 from server import models as m
+from server.body_limit import BodyLimitMiddleware
 from server.config import ServerSettings
 from server.db import Database
 from server.events import Broker, PostgresListener
+from server.limits import too_large_message
 from sync import protocol as p
 
 log = logging.getLogger("relaydesk.server")
 auth_log = logging.getLogger("relaydesk.server.auth")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# A feed position as the event stream sent it: digits, at most a BIGINT (2**63 - 1).
+_EVENT_ID = re.compile(r"[0-9]{1,19}")
+_MAX_SEQ = 2**63 - 1
 
 
 class ApiError(Exception):
@@ -54,6 +65,78 @@ def _error_response(err: ApiError) -> JSONResponse:
     body = p.ErrorBody(error=err.code, message=err.message, retry_after=err.retry_after)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=err.status,
                         headers=err.headers)
+
+
+def _too_large_body(limit: int, option: str) -> bytes:
+    return p.ErrorBody(error="body_too_large",
+                       message=too_large_message(limit, option)).model_dump_json(
+                           exclude_none=True).encode()
+
+
+# What each error status means, for the OpenAPI document (every answer has ErrorBody's shape).
+_ERROR_DOCS: dict[int, str] = {
+    400: "The body is not valid JSON (error invalid_json)",
+    401: "No valid sign-in (auth_required, invalid_token, token_expired) or channel secret "
+         "(invalid_channel_secret), or wrong credentials (invalid_credentials)",
+    404: "No such channel (channel_not_found)",
+    409: "The client id belongs to another agent (client_id_taken)",
+    410: "The cursor can no longer be continued: bootstrap again (resync_required)",
+    413: "The request body is over this endpoint's limit (body_too_large)",
+    422: "A parameter or the body breaks the schema, e.g. a NUL character in a text "
+         "(invalid_request)",
+    429: "Too many failed sign-in attempts: wait Retry-After seconds (too_many_attempts)",
+    503: "The server's database is unavailable: retry after Retry-After seconds "
+         "(database_unavailable)",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                "schema": {"type": "integer"}}}
+
+
+def _errors(*statuses: int, params: bool = True,
+            **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses plus those every route can give (413: any
+    request may carry a body; 422: its parameters, if it has any; 503: the database)."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, 413, 503, *((422,) if params else ())}):
+        doc: dict[str, Any] = {"model": p.ErrorBody,
+                               "description": descriptions.get(f"e{status}",
+                                                               _ERROR_DOCS[status])}
+        if status in (429, 503):
+            doc["headers"] = _RETRY_AFTER
+        out[status] = doc
+    return out
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` for a handler that reads its body itself (after authenticating)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
+# Request bodies read by the handlers themselves: their schemas are added to the document.
+_RAW_BODIES: tuple[type[BaseModel], ...] = (p.PushRequest, p.InboundMessage)
+
+
+async def _read_body(request: Request, model: type[M]) -> M:
+    """The request body as ``model``; read only now, within the route's body limit."""
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+def _resume_position(last_event_id: str | None) -> int | None:
+    """The feed position a reconnecting event stream resumes after (None: from now)."""
+    if last_event_id is None or not last_event_id.strip():
+        return None
+    value = last_event_id.strip()
+    if not _EVENT_ID.fullmatch(value) or int(value) > _MAX_SEQ:
+        raise ApiError(400, "bad_last_event_id",
+                       "Last-Event-ID must be a feed position this server sent (up to 19 "
+                       "digits); reconnect without it.")
+    return int(value)
 
 
 def _sqlstate(exc: OperationalError) -> str | None:
@@ -109,6 +192,22 @@ def create_app(
     app.state.db = db
     app.state.broker = broker
     app.state.settings = settings
+    app.add_middleware(BodyLimitMiddleware, limits=settings.body_limits,
+                       too_large=_too_large_body)
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate_openapi()
+            _, defs = models_json_schema([(model, "validation") for model in _RAW_BODIES],
+                                         ref_template="#/components/schemas/{model}")
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in defs.get("$defs", {}).items():
+                schemas.setdefault(name, schema)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     def _read_head() -> int:
         with db.read() as s:
@@ -141,9 +240,34 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, err: RequestValidationError) -> JSONResponse:
         first = err.errors()[0] if err.errors() else {}
+        if first.get("type") == "json_invalid":
+            return _error_response(ApiError(
+                400, "invalid_json", "The request body is not valid JSON; send UTF-8 JSON "
+                                     "as the OpenAPI document describes."))
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         msg = f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
         return _error_response(ApiError(422, "invalid_request", f"Invalid request: {msg}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(req: Request, err: StarletteHTTPException) -> JSONResponse:
+        # Starlette's and FastAPI's own answers (404, 405, a body that is not JSON, 413) in
+        # the one error shape.
+        headers = dict(err.headers or {})
+        if err.status_code == 404:
+            error = ApiError(404, "not_found", "There is nothing at this address; the API is "
+                                               f"under {p.API_PREFIX} (see /openapi.json).")
+        elif err.status_code == 405:
+            error = ApiError(405, "method_not_allowed",
+                             f"This address does not take {req.method}; see /openapi.json.")
+        elif err.status_code == 413:
+            error = ApiError(413, "body_too_large", str(err.detail))
+        elif err.status_code == 400:
+            error = ApiError(400, "invalid_json", "The request body is not valid JSON; send "
+                                                  "UTF-8 JSON as the OpenAPI document describes.")
+        else:
+            error = ApiError(err.status_code, f"http_{err.status_code}", str(err.detail))
+        error.headers.update(headers)
+        return _error_response(error)
 
     @app.exception_handler(OperationalError)
     async def _db_down(_req: Request, err: OperationalError) -> JSONResponse:
@@ -185,7 +309,7 @@ def create_app(
 
     Authed = Annotated[AuthContext, Depends(current)]
 
-    @app.get("/healthz", response_model=p.Health, tags=["ops"])
+    @app.get("/healthz", response_model=p.Health, tags=["ops"], responses=_errors(params=False))
     def healthz() -> p.Health:
         with db.read() as s:
             head, _ = feed.read_head(s)
@@ -207,7 +331,8 @@ def create_app(
                          f" retry_after={math.ceil(retry_after_s)}s")
 
     @app.post(f"{p.API_PREFIX}/auth/login", response_model=p.LoginResponse, tags=["auth"],
-              responses={401: {"model": p.ErrorBody}, 429: {"model": p.ErrorBody}})
+              responses=_errors(400, 401, 429,
+                                e401="Wrong email or password (invalid_credentials)"))
     def login(body: p.LoginRequest, request: Request) -> p.LoginResponse:
         email = auth.normalize_email(body.email)
         address = _client_address(request)
@@ -246,7 +371,8 @@ def create_app(
         )
 
     @app.post(f"{p.API_PREFIX}/auth/refresh", response_model=p.TokenPair, tags=["auth"],
-              responses={401: {"model": p.ErrorBody}})
+              responses=_errors(400, 401, e401="The refresh token is unknown, expired or "
+                                               "ended (invalid_token, token_expired)"))
     def refresh(body: p.RefreshRequest) -> p.TokenPair:
         try:
             _agent_id, tokens = write_with_retry(
@@ -261,7 +387,8 @@ def create_app(
             refresh_token=tokens.refresh_token, refresh_expires_at=tokens.refresh_expires_at,
         )
 
-    @app.post(f"{p.API_PREFIX}/auth/logout", status_code=204, tags=["auth"])
+    @app.post(f"{p.API_PREFIX}/auth/logout", status_code=204, tags=["auth"],
+              responses=_errors(401))
     def logout(ctx: Authed) -> Response:
         with db.write() as s:
             auth.revoke_family(s, ctx.family)
@@ -271,7 +398,9 @@ def create_app(
 
     @app.get(f"{p.API_PREFIX}/sync/bootstrap",
              response_model=p.BootstrapResponse | p.BootstrapColumnsResponse,
-             tags=["sync"], responses={400: {"model": p.ErrorBody}})
+             tags=["sync"], responses=_errors(
+                 400, 401, e400="The page token is not one this server issued; start the "
+                                "bootstrap again without it (bad_page_token)"))
     def sync_bootstrap(
         ctx: Authed,
         page_token: str | None = None,
@@ -291,7 +420,7 @@ def create_app(
         return Response(body, media_type="application/json")
 
     @app.get(f"{p.API_PREFIX}/sync/pull", response_model=p.PullResponse, tags=["sync"],
-             responses={410: {"model": p.ErrorBody}})
+             responses=_errors(401, 410))
     def sync_pull(
         ctx: Authed,
         cursor: Annotated[int, Query(ge=0)],
@@ -312,12 +441,15 @@ def create_app(
         )
         return Response(body, media_type="application/json")
 
+    # The body is read after the bearer token is checked (a parameter would be parsed first).
     @app.post(f"{p.API_PREFIX}/sync/push", response_model=p.PushResponse, tags=["sync"],
-              responses={409: {"model": p.ErrorBody}})
-    def sync_push(ctx: Authed, body: p.PushRequest) -> p.PushResponse:
+              responses=_errors(400, 401, 409), openapi_extra=_json_body(p.PushRequest))
+    async def sync_push(ctx: Authed, request: Request) -> p.PushResponse:
+        body = await _read_body(request, p.PushRequest)
         try:
-            response, head = write_with_retry(
-                lambda s: mutations.push(s, ctx.viewer, body, is_postgres=db.is_postgres)
+            response, head = await run_in_threadpool(
+                write_with_retry,
+                lambda s: mutations.push(s, ctx.viewer, body, is_postgres=db.is_postgres),
             )
         except mutations.ClientConflict:
             raise ApiError(409, "client_id_taken",
@@ -326,15 +458,17 @@ def create_app(
         return response
 
     @app.get(f"{p.API_PREFIX}/sync/events", tags=["sync"],
-             responses={200: {"content": {"text/event-stream": {}}}})
+             responses={200: {"content": {"text/event-stream": {}}}, **_errors(
+                 400, 401, e400="Last-Event-ID is not a feed position this server sent "
+                                "(bad_last_event_id)")})
     async def sync_events(
         ctx: Authed,
         authorization: Annotated[str | None, Header()] = None,
-        last_event_id: Annotated[str | None, Header()] = None,
+        last_event_id: Annotated[str | None, Header(
+            description="The id of the last event received: a feed position, up to 19 "
+                        "digits (anything else gets 400 bad_last_event_id)")] = None,
     ) -> StreamingResponse:
-        resume: int | None = None
-        if last_event_id and last_event_id.strip().isdigit():
-            resume = int(last_event_id.strip())
+        resume = _resume_position(last_event_id)
         token = (authorization or "")[7:].strip()  # checked by ``current`` already
         return StreamingResponse(_event_stream(token, resume),
                                  media_type="text/event-stream",
@@ -393,25 +527,32 @@ def create_app(
         except inbound.ChannelAuthError as exc:
             raise ApiError(exc.status, exc.code, exc.message) from None
 
+    # The body is read after the channel secret is checked (a parameter would be parsed first).
     @app.post(f"{p.API_PREFIX}/channels/{{channel_id}}/inbound", response_model=p.InboundResult,
-              tags=["channels"], responses={401: {"model": p.ErrorBody},
-                                            404: {"model": p.ErrorBody}})
-    def channel_inbound(
+              tags=["channels"], responses=_errors(400, 401, 404),
+              openapi_extra=_json_body(p.InboundMessage))
+    async def channel_inbound(
         channel_id: str,
-        body: p.InboundMessage,
+        request: Request,
         x_relaydesk_channel_secret: Annotated[str | None, Header()] = None,
     ) -> p.InboundResult:
+        def check() -> None:
+            with db.read() as s:
+                _channel(s, channel_id, x_relaydesk_channel_secret)
+
+        await run_in_threadpool(check)
+        body = await _read_body(request, p.InboundMessage)
+
         def work(s: Any) -> inbound.InboundOutcome:
             channel = _channel(s, channel_id, x_relaydesk_channel_secret)
             return inbound.receive(s, channel, body, is_postgres=db.is_postgres)
 
-        outcome = write_with_retry(work)
+        outcome = await run_in_threadpool(write_with_retry, work)
         broker.publish(outcome.head)
         return outcome.result
 
     @app.get(f"{p.API_PREFIX}/channels/{{channel_id}}/outbound", response_model=p.OutboundList,
-             tags=["channels"], responses={401: {"model": p.ErrorBody},
-                                           404: {"model": p.ErrorBody}})
+             tags=["channels"], responses=_errors(401, 404))
     def channel_outbound(
         channel_id: str,
         after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,

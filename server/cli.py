@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from server import limits
 from server.config import ServerSettings, default_data_dir
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -60,6 +61,13 @@ def _duration(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 30d, 12h, 90s)") from None
 
 
+def _size(text: str) -> int:
+    try:
+        return limits.parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _network(text: str):  # type: ignore[no-untyped-def]
     from server.proxies import parse_network
 
@@ -94,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how often old changes and tokens are pruned (default 1h)")
     serve.add_argument("--workers-threads", type=int, default=40,
                        help="threads serving blocking requests (default 40)")
+    serve.add_argument("--auth-body-limit", type=_size, default=limits.AUTH_BODY_LIMIT,
+                       metavar="SIZE",
+                       help="largest request body for sign-in and every route without its own "
+                            f"limit (default {limits.AUTH_BODY_LIMIT} bytes: the largest legal "
+                            "sign-in); e.g. 16KiB")
+    serve.add_argument("--inbound-body-limit", type=_size, default=limits.INBOUND_BODY_LIMIT,
+                       metavar="SIZE",
+                       help="largest body for channels/ID/inbound (default "
+                            f"{limits.INBOUND_BODY_LIMIT} bytes: the largest legal inbound "
+                            "message in any JSON encoding)")
+    serve.add_argument("--push-body-limit", type=_size, default=limits.PUSH_BODY_LIMIT,
+                       metavar="SIZE",
+                       help="largest body for sync/push, read after the bearer token is "
+                            f"checked (default {limits.PUSH_BODY_LIMIT} bytes: "
+                            f"{limits.MAX_MUTATIONS_PER_PUSH} intents with full-length texts as "
+                            "UTF-8 JSON)")
     serve.add_argument("--trusted-proxy", type=_network, action="append", default=[],
                        metavar="ADDR_OR_CIDR",
                        help="a reverse proxy whose Forwarded / X-Forwarded-For / X-Real-IP "
@@ -167,6 +191,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings.refresh_token_ttl_s = args.refresh_token_ttl
     settings.heartbeat_s = args.heartbeat
     settings.maintenance_interval_s = float(max(1, args.maintenance_interval))
+    settings.body_limits = limits.BodyLimits(auth=args.auth_body_limit,
+                                             inbound=args.inbound_body_limit,
+                                             push=args.push_body_limit)
     settings.trusted_proxies = tuple(args.trusted_proxy)
     try:
         # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) on accepted

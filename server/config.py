@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from server.limits import BodyLimits
+
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("relaydesk-server", "Relaydesk"))
@@ -28,6 +30,8 @@ class ServerSettings:
     bootstrap_page_max: int = 20000
     pull_limit_default: int = 1000
     pull_limit_max: int = 10000
+    # Request body limits (bytes): sign-in and other routes, inbound messages, pushes.
+    body_limits: BodyLimits = field(default_factory=BodyLimits)
     # Peers whose Forwarded / X-Forwarded-For / X-Real-IP headers name the client; none by
     # default, so a client cannot pick the address its sign-in attempts are counted under.
     trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = ()

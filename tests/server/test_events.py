@@ -414,3 +414,27 @@ def test_two_processes_on_one_database_poke_each_other(database_url: str, worksp
         print(f"\ncross-process poke latency ({database_url.split(':')[0]}): "
               f"{', '.join(f'{x:.3f}' for x in latencies)} s")
         assert max(latencies) < 1.5, latencies
+
+
+def test_a_malformed_or_out_of_range_last_event_id_gets_400(
+    live_server: LiveServer, workspace: Workspace
+) -> None:
+    """Python refuses to parse more than 4,300 digits (that was a 500); a feed position is a
+    BIGINT. Latin-1 '²' passes str.isdigit() but not int()."""
+    with Api(live_server.url) as alice:
+        alice.login(workspace.emails["alice"])
+        with httpx.Client(base_url=live_server.url, timeout=10) as http:
+            for value in ("9" * 5000, str(2**63), "-1", "12a", "0x10", "1.5", "\xb2", "1 2"):
+                r = http.get(EVENTS, headers={**alice.headers,
+                                              "Last-Event-ID": value.encode("latin-1")})
+                assert r.status_code == 400, (value[:20], r.text)
+                assert r.json()["error"] == "bad_last_event_id"
+                assert set(r.json()) <= {"error", "message", "retry_after"}
+            # Without a sign-in, that comes first; in range, the stream opens.
+            r = http.get(EVENTS, headers={"Last-Event-ID": "9" * 5000})
+            assert r.status_code == 401
+        for value in (str(2**63 - 1), "0"):
+            with httpx.Client(base_url=live_server.url, timeout=10) as http, \
+                    http.stream("GET", EVENTS, headers={**alice.headers,
+                                                        "Last-Event-ID": value}) as r:
+                assert r.status_code == 200

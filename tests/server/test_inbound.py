@@ -436,3 +436,14 @@ def test_sent_at_must_be_a_time_in_range(hook: Api, workspace: Workspace, db: Da
         assert r.status_code == 200, (value, r.text)
     assert _count(db, m.Message) == 4
 
+
+def test_an_inbound_body_that_is_not_json_gets_400_in_the_error_shape(
+    hook: Api, workspace: Workspace
+) -> None:
+    cid = workspace.channels["a_sms"]
+    for content in (b'{"handle": ', b'{"handle": "\xff"}', b"\x00"):
+        r = hook.http.post(f"{PREFIX}/channels/{cid}/inbound", content=content,
+                           headers={"X-Relaydesk-Channel-Secret": workspace.secrets[cid],
+                                    "Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        assert p.ErrorBody.model_validate(r.json()).error == "invalid_json"
