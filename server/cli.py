@@ -40,10 +40,10 @@ def _settings(args: argparse.Namespace) -> ServerSettings:
 
 
 def _open_db(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from server.db import Database
+    from server.db import Database, make_private_dir
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(settings.data_dir)
     db = Database(settings.database_url)
     db.migrate()
     return settings, db

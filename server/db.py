@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +18,49 @@ from sqlalchemy.orm import Session
 log = logging.getLogger("relaydesk.server.db")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_POSIX = os.name == "posix"
 _MIGRATION_LOCK_KEY = 0x52454C4159  # "RELAY": one migrator at a time across processes
 
 
 def sqlite_url_for(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'relaydesk-server.sqlite3').resolve()}"
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` and its missing parents as 0700 (they hold password hashes and
+    customer data); a directory that exists already is left as its owner set it."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:  # another process made it meanwhile
+            continue
+        if _POSIX:  # mkdir's mode is cut by the umask only, never widened
+            os.chmod(directory, 0o700)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite opens it (SQLite gives its -wal and -shm
+    files the main file's mode), and take group/other access away from existing ones."""
+    make_private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if not _POSIX:  # Windows: no group/other modes to take away (chmod toggles read-only)
+        return
+    for name in (path, *(path.with_name(path.name + suffix)
+                         for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = stat.S_IMODE(os.stat(name).st_mode)
+            if mode & 0o077:
+                os.chmod(name, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s can be read by other users and this user cannot change that; "
+                        "chmod 600 it as its owner", name)
 
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
@@ -64,7 +104,7 @@ class Database:
         if self.is_sqlite:
             if self.url.database in (None, "", ":memory:"):
                 raise ValueError("the server needs a SQLite file, not an in-memory database")
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(self.url.database))
             self.engine = _sqlite_engine(url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(url, immediate=True, pool_size=4)
         elif self.is_postgres:
