@@ -38,6 +38,12 @@ if TYPE_CHECKING:
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 COL_WHAT, COL_CONVERSATION, COL_STATE, COL_REASON, COL_CREATED = range(5)
+SNIPPET_CHARS = 60  # of a reply's or note's text in the list (all of it in the tooltip)
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= SNIPPET_CHARS else flat[:SNIPPET_CHARS - 1] + "…"
 
 
 def intent_label(intent: IntentRecord) -> str:
@@ -58,6 +64,10 @@ def intent_label(intent: IntentRecord) -> str:
         return f"{label}: {status_label(a['status'])}"
     if intent.name in ("add_tag", "remove_tag") and a.get("tag"):
         return f"{label}: {a['tag']}"
+    if intent.name in ("send_message", "add_note"):
+        text = a.get("body") or a.get("template") or ""
+        if text.strip():
+            return f"{label}: {display_safe(_snippet(text))}"
     return label
 
 
@@ -70,7 +80,9 @@ def state_label(state: str) -> str:
 
 def _review(store: Store, now_ms: int
             ) -> tuple[list[IntentRecord], dict[str, queries.ConversationRow]]:
-    intents = queries.intents_for_review(store)
+    # What the agent did; the desk's automatic intents only when refused (never hidden then).
+    intents = [i for i in queries.intents_for_review(store)
+               if i.name not in outbox.AUTOMATIC or i.state == outbox.REJECTED]
     ids = sorted(queries.conversations_touched(intents))
     return intents, queries.conversation_rows(store, ids, now_ms)
 

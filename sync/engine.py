@@ -128,13 +128,13 @@ class SyncEngine:
                 log.exception("status listener failed")
 
     async def _refresh_counts(self) -> None:
-        counts = await self.store.run_read(self._read_counts)
-        self._set(pending=counts[outbox.PENDING] + counts[outbox.APPLIED],
-                  rejected=counts[outbox.REJECTED], data_version=self._status.data_version + 1)
+        pending, rejected = await self.store.run_read(self._read_counts)
+        self._set(pending=pending, rejected=rejected,
+                  data_version=self._status.data_version + 1)
 
-    def _read_counts(self) -> dict[str, int]:
+    def _read_counts(self) -> tuple[int, int]:
         with self.store.read_outbox() as conn:
-            return outbox.counts(conn)
+            return outbox.agent_counts(conn)
 
     # ------------------------------------------------------------------ lifecycle
 

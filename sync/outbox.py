@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 
+# Intents the desk makes by itself (opening a conversation marks it read): sent like the
+# others, but not the agent's work, so "what is waiting" does not count them.
+AUTOMATIC = frozenset({MutationName.MARK_READ.value})
+
 
 class InvalidIntent(ValueError):
     """The intent cannot be queued as given; the message says why."""
@@ -165,6 +169,18 @@ def counts(conn: Db) -> dict[str, int]:
     out = {PENDING: 0, APPLIED: 0, REJECTED: 0}
     out.update(dbapi(conn).execute("SELECT state, count(*) FROM intents GROUP BY state"))
     return out
+
+
+def agent_counts(conn: Db) -> tuple[int, int]:
+    """(waiting, refused): what the agent did that the server has not confirmed yet (the
+    AUTOMATIC intents left out), and every refused intent (each needs the agent, whatever
+    made it)."""
+    marks = ", ".join("?" * len(AUTOMATIC))
+    waiting, refused = dbapi(conn).execute(
+        f"SELECT count(*) FILTER (WHERE state IN (?, ?) AND name NOT IN ({marks})), "
+        "count(*) FILTER (WHERE state = ?) FROM intents",
+        (PENDING, APPLIED, *sorted(AUTOMATIC), REJECTED)).fetchone()
+    return int(waiting), int(refused)
 
 
 def mark_attempt(conn: Db, mutation_ids: list[int]) -> None:

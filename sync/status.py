@@ -33,7 +33,7 @@ class EngineStatus:
     state: EngineState
     message: str
     progress: BootstrapProgress | None = None
-    pending: int = 0
+    pending: int = 0  # the agent's changes not confirmed yet (not the automatic mark-reads)
     rejected: int = 0
     last_sync_at: int | None = None
     credentials_secure: bool = True

@@ -371,7 +371,7 @@ async def test_outbox_dialog_shows_reasons_and_retries_and_discards(backend, des
     by_id = {tree.topLevelItem(n).data(0, Qt.ItemDataRole.UserRole): tree.topLevelItem(n)
              for n in range(tree.topLevelItemCount())}
     reply_item = by_id[reply.id]
-    assert reply_item.text(0) == "Reply"
+    assert reply_item.text(0) == "Reply: \u2068Your refund was issued.\u2069"  # (isolated)
     assert reply_item.text(COL_STATE) == "Failed"
     assert reply_item.text(COL_REASON) == "The contact opted out of messages on this channel."
     snooze_id = next(iid for iid in by_id if iid != reply.id)
