@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from app import tasks
 from app.session import DeskSession
 from app.settings import DeskSettings
-from sync.status import EngineState
+from sync.status import EngineState, EngineStatus
 from sync.store import OutboxUnreadable
 from sync.workspace import WorkspaceConfig, default_data_dir
 
@@ -43,7 +43,9 @@ class Desk(QObject):
         self.demo = None
         self.instance = None
         self._quit: asyncio.Future[int] | None = None
-        self._sign_in_dialog: QObject | None = None
+        self._sign_in_dialog: QDialog | None = None
+        self._demo_account: tuple[str, str] | None = None  # the demo signs in by itself
+        self._last_state: EngineState | None = None  # the state _watch_sign_in saw last
 
     # ------------------------------------------------------------------ run
 
@@ -125,6 +127,7 @@ class Desk(QObject):
         if not self._claim(desk_data_dir(demo_data_dir(base), role)):
             return 0
         self.demo, config, desk_dir, (email, password) = await open_demo(role, base)
+        self._demo_account = (email, password)
         session = await self._open_session(desk_dir, config, connect=True)
         if session is None:
             return 1
@@ -216,25 +219,57 @@ class Desk(QObject):
     def _ask_sign_in(self, session: DeskSession) -> None:
         from app.signin import SignInDialog
 
+        if self._sign_in_dialog is not None:  # asked again: the one already open comes up
+            self._sign_in_dialog.raise_()
+            self._sign_in_dialog.activateWindow()
+            return
         dialog = SignInDialog(lambda _url, email, password: session.sign_in(email, password),
                               config=session.config, parent=self.window)
-        dialog.finished.connect(lambda _r: setattr(self, "_sign_in_dialog", None))
+        dialog.finished.connect(lambda _r: self._sign_in_closed(dialog))
         self._sign_in_dialog = dialog
         dialog.open()
+
+    def _sign_in_closed(self, dialog: QDialog) -> None:
+        if self._sign_in_dialog is dialog:
+            self._sign_in_dialog = None
+        dialog.deleteLater()
+
+    def request_sign_in(self) -> None:
+        """The agent asked to sign in (File → Sign in…, the status bar, F5): every time."""
+        session = self.session
+        if session is None:
+            return
+        if self._demo_account is not None:
+            tasks.spawn(self._sign_in_demo(session, *self._demo_account), "demo-sign-in")
+        else:
+            self._ask_sign_in(session)
+
+    async def _sign_in_demo(self, session: DeskSession, email: str, password: str) -> None:
+        from sync.client import ApiError
+
+        try:
+            await session.sign_in(email, password)
+        except ApiError as exc:  # the status bar keeps saying "Sign-in required"
+            log.warning("signing in to the demo workspace failed: %s", exc.message)
 
     def _show_window(self, session: DeskSession) -> None:
         from app.window import MainWindow
 
         self.window = MainWindow(session, self.settings, self.save_settings)
         self.window.closed.connect(lambda: self._finish(0))
+        self.window.signInRequested.connect(self.request_sign_in)
         self.window.show()
         log.info("desk window open for %s", session.config.email)
         session.statusChanged.connect(self._watch_sign_in)
+        self._watch_sign_in(session.status)  # (signed out already: ask now)
 
-    def _watch_sign_in(self, status: object) -> None:
-        if (getattr(status, "state", None) is EngineState.SIGN_IN_REQUIRED
-                and self.session is not None and self.demo is None
-                and self._sign_in_dialog is None):
+    def _watch_sign_in(self, status: EngineStatus) -> None:
+        """Ask once when a sign-in becomes necessary; after a Cancel, only when the agent
+        asks (``request_sign_in``): the status changes often, and must not re-open it."""
+        became = (status.state is EngineState.SIGN_IN_REQUIRED
+                  and self._last_state is not EngineState.SIGN_IN_REQUIRED)
+        self._last_state = status.state
+        if became and self.session is not None and self.demo is None:
             self._ask_sign_in(self.session)
 
     # ------------------------------------------------------------------ shutdown

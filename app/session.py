@@ -40,9 +40,11 @@ log = logging.getLogger("relaydesk.session")
 T = TypeVar("T")
 
 
-def _local_state(store: Store) -> tuple[str | None, queries.Directory]:
-    """The mirror's signed-in agent and its directory, in one trip to a reader thread."""
-    return store.read_state(schema.AGENT_ID), queries.directory(store)
+def _local_state(store: Store) -> tuple[str | None, bool, queries.Directory]:
+    """The mirror's agent, whether they signed out, and the directory, in one trip to a
+    reader thread."""
+    return (store.read_state(schema.AGENT_ID), store.read_state(schema.SIGNED_OUT) is not None,
+            queries.directory(store))
 
 
 class DeskSession(QObject):
@@ -52,6 +54,7 @@ class DeskSession(QObject):
     dataChanged = Signal()  # coalesced: the mirror or the outbox moved; views re-read
     directoryChanged = Signal(object)  # queries.Directory (agents, teams, channels, tags…)
     mirrorDamaged = Signal(str)  # the deferred check failed: rebuilt at the next start
+    signedOutChanged = Signal(bool)  # True: the agent signed out; False: someone signed in
 
     # How long data changes are gathered before views re-read. A bootstrap moves the data
     # every page: then the views re-read once a second, not after every few pages (each
@@ -82,6 +85,8 @@ class DeskSession(QObject):
         self._waiting = EngineStatus(EngineState.CONNECTING, "Connecting…")
         self.directory = queries.Directory()
         self.agent_id: str | None = config.agent_id
+        # The agent signed out (here or before a restart): no customer data on screen.
+        self.signed_out = False
         self._data_version = -1
         self._opened = False
         self._check: asyncio.Task[None] | None = None
@@ -99,7 +104,7 @@ class DeskSession(QObject):
         be read."""
         await asyncio.to_thread(self.store.open, True)
         self._opened = True
-        agent_id, directory = await self.read(_local_state)
+        agent_id, self.signed_out, directory = await self.read(_local_state)
         self.agent_id = agent_id or self.config.agent_id
         self._set_directory(directory)
         if connect:
@@ -197,9 +202,18 @@ class DeskSession(QObject):
         if self.agent_id and self.config.agent_id != self.agent_id:
             self.config.agent_id = self.agent_id
             await asyncio.to_thread(self.config.save, self.data_dir)
+        self._set_signed_out(False)
 
     async def sign_out(self) -> None:
+        """End the sign-in here and on the server. The outbox is kept: it is this agent's
+        work (no other agent can sign in to this workspace), sent after the next sign-in."""
         await (await self._engine()).logout()
+        self._set_signed_out(True)
+
+    def _set_signed_out(self, signed_out: bool) -> None:
+        if signed_out != self.signed_out:
+            self.signed_out = signed_out
+            self.signedOutChanged.emit(signed_out)
 
     @property
     def status(self) -> EngineStatus:
@@ -277,7 +291,10 @@ class DeskSession(QObject):
         return await self.enqueue("remove_tag", {"conversation_id": conversation_id,
                                                  "tag": tag})
 
-    async def mark_read(self, conversation_id: str) -> IntentRecord:
+    async def mark_read(self, conversation_id: str) -> IntentRecord | None:
+        """None while signed out: nobody is reading (and nothing is queued for them)."""
+        if self.signed_out:
+            return None
         return await self.enqueue("mark_read", {"conversation_id": conversation_id})
 
     async def retry(self, intent_id: int) -> None:

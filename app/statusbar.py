@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QDate, QDateTime, QEvent, QLocale, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QDate,
+    QDateTime,
+    QEvent,
+    QLocale,
+    Qt,
+    QTimer,
+    Signal,
+    SignalInstance,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -31,6 +40,7 @@ class SyncStatusWidget(QWidget):
     """Connection state, bootstrap progress, outbox counts, last sync; for addPermanentWidget."""
 
     outboxRequested = Signal()
+    signInRequested = Signal()  # "Sign-in required" was clicked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,6 +50,10 @@ class SyncStatusWidget(QWidget):
         self.state_label = QLabel(self)
         self.state_label.setTextFormat(Qt.TextFormat.PlainText)
         self.state_label.setAccessibleName(self.tr("Connection"))
+        # Where the state is "Sign-in required", the state is a button that asks for it.
+        self.sign_in_button = self._flat_button(self.tr("Sign in to sync again"),
+                                                self.signInRequested)
+        self.sign_in_button.setAccessibleName(self.tr("Sign in"))
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 100)
         self.progress_bar.setMaximumWidth(120)
@@ -48,10 +62,11 @@ class SyncStatusWidget(QWidget):
         self.progress_bar.setAccessibleName(self.tr("Download progress"))
         self.progress_bar.hide()
 
-        self.pending_button = self._flat_button(self.tr("Show what is waiting to be sent"))
+        self.pending_button = self._flat_button(self.tr("Show what is waiting to be sent"),
+                                                self.outboxRequested)
         self.pending_button.setAccessibleName(self.tr("Pending changes"))
         self.failed_button = self._flat_button(self.tr("Show what the server refused, with "
-                                                       "the reasons"))
+                                                       "the reasons"), self.outboxRequested)
         self.failed_button.setAccessibleName(self.tr("Failed changes"))
 
         self.synced_label = QLabel(self)
@@ -71,7 +86,8 @@ class SyncStatusWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         for w in (self._keyring_icon, self.keyring_label, self.pending_button,
-                  self.failed_button, self.progress_bar, self.state_label):
+                  self.failed_button, self.progress_bar, self.state_label,
+                  self.sign_in_button):
             layout.addWidget(w)
         layout.addSpacing(12)
         layout.addWidget(self.synced_label)
@@ -81,14 +97,14 @@ class SyncStatusWidget(QWidget):
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._refresh_phrase)
 
-    def _flat_button(self, tooltip: str) -> QPushButton:
+    def _flat_button(self, tooltip: str, clicked: SignalInstance) -> QPushButton:
         button = QPushButton(self)
         button.setFlat(True)
         button.setCursor(Qt.CursorShape.PointingHandCursor)
         button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         button.setToolTip(tooltip)
         button.setStyleSheet("QPushButton { padding: 0 4px; border: none; }")
-        button.clicked.connect(self.outboxRequested)
+        button.clicked.connect(clicked)
         button.hide()
         return button
 
@@ -150,6 +166,10 @@ class SyncStatusWidget(QWidget):
         if status is None:
             return
         self.state_label.setText(self.phrase(status, self._retry_seconds()))
+        asking = status.state is EngineState.SIGN_IN_REQUIRED
+        self.sign_in_button.setText(self.state_label.text())
+        self.sign_in_button.setVisible(asking)
+        self.state_label.setVisible(not asking)
         if self._retry_deadline is not None and time.monotonic() > self._retry_deadline:
             self._tick.stop()
 

@@ -17,10 +17,13 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDockWidget,
     QInputDialog,
+    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
+    QPushButton,
     QSplitter,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -40,6 +43,7 @@ from app.statusbar import OfflineBanner, SyncStatusWidget
 from app.tasks import spawn
 from sync import queries
 from sync.queries import InboxFilter
+from sync.status import EngineState, EngineStatus
 
 if TYPE_CHECKING:
     from app.conversation.pane import ConversationPane
@@ -49,6 +53,7 @@ log = logging.getLogger("relaydesk.window")
 
 class MainWindow(QMainWindow):
     closed = Signal()
+    signInRequested = Signal()  # File → Sign in…, the status bar, F5 while signed out
     inboxShown = Signal()  # once: the inbox painted its first rows (or START_WAIT_MS passed)
 
     # Work the first inbox paint does not need (view counts, syncing, the mirror check)
@@ -102,7 +107,12 @@ class MainWindow(QMainWindow):
         layout.setSpacing(4)
         layout.addWidget(self.banner)
         layout.addWidget(center, 1)
-        self.setCentralWidget(body)
+        # Signed out: a page with no customer data takes the inbox's and the thread's place.
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(body)
+        self.signed_out_page = self._make_signed_out_page()
+        self.pages.addWidget(self.signed_out_page)
+        self.setCentralWidget(self.pages)
 
         self.customer_dock = self.add_side_panel("customerDock", self.tr("Customer"),
                                                  self.customer)
@@ -118,6 +128,9 @@ class MainWindow(QMainWindow):
         self._directory_changed(session.directory)
         self.sync_status.update_status(session.status)
         self.banner.update_status(session.status)
+        self._customer_dock_was_visible = True
+        self.sign_out_box: QMessageBox | None = None
+        self._update_sign_in_actions(session.status)
         self._counting = False
         self._count_again = False
         self._inbox_shown = False
@@ -126,6 +139,10 @@ class MainWindow(QMainWindow):
         self.inbox.table.viewport().installEventFilter(self)
         QTimer.singleShot(self.START_WAIT_MS, self, self._after_first_paint)
         self.nav.select_view("mine")  # emits filterChanged: the inbox loads Mine once
+        if session.signed_out:
+            self._show_signed_out(True)
+            # No inbox paints while signed out: connect (and ask to sign in) at once.
+            QTimer.singleShot(0, self, self._after_first_paint)
 
     # ------------------------------------------------------------------ layout
 
@@ -175,8 +192,9 @@ class MainWindow(QMainWindow):
                                "shortcuts")
         self.act_outbox = action(self.tr("Outbox…"), None, self.show_outbox, "outbox")
         self.act_sync = action(self.tr("Sync now"), "F5", self._sync_now, "syncNow")
-        self.act_sign_out = action(self.tr("Sign out"), None,
-                                   lambda: spawn(self.session.sign_out()), "signOut")
+        self.act_sign_in = action(self.tr("Sign in…"), None, self.signInRequested.emit,
+                                  "signIn")
+        self.act_sign_out = action(self.tr("Sign out…"), None, self.ask_sign_out, "signOut")
         self.act_quit = action(self.tr("Quit"), QKeySequence.StandardKey.Quit, self.close,
                                "quit")
         self.act_notify = QAction(self.tr("Desktop notifications"), self)
@@ -186,8 +204,13 @@ class MainWindow(QMainWindow):
 
         bar = self.menuBar()
         file_menu = bar.addMenu(self.tr("&File"))
-        for act in (self.act_sync, self.act_outbox, self.act_sign_out, self.act_quit):
+        for act in (self.act_sync, self.act_outbox, self.act_sign_in, self.act_sign_out,
+                    self.act_quit):
             file_menu.addAction(act)
+        # What shows or acts on customer data: off while signed out.
+        self._data_actions = (self.act_next, self.act_prev, self.act_search, self.act_resolve,
+                              self.act_assign_me, self.act_snooze, self.act_canned,
+                              self.act_reply, self.act_outbox)
         conv_menu = bar.addMenu(self.tr("&Conversation"))
         for act in (self.act_next, self.act_prev, self.act_reply, self.act_canned,
                     self.act_assign_me, self.act_resolve, self.act_snooze):
@@ -215,6 +238,9 @@ class MainWindow(QMainWindow):
         self.customer.openConversation.connect(self.open_conversation)
         self.notifier.openConversation.connect(self.open_conversation)
         self.sync_status.outboxRequested.connect(self.show_outbox)
+        self.sync_status.signInRequested.connect(self.signInRequested)
+        self.session.signedOutChanged.connect(self._show_signed_out)
+        self.session.statusChanged.connect(self._update_sign_in_actions)
         self.session.statusChanged.connect(self.sync_status.update_status)
         self.session.statusChanged.connect(self.banner.update_status)
         self.session.dataChanged.connect(self._refresh_counts)
@@ -273,17 +299,88 @@ class MainWindow(QMainWindow):
         return self._conversation
 
     def _activated(self, conversation_id: str) -> None:
-        self.conversation.open_conversation(conversation_id)
+        if not self.session.signed_out:
+            self.conversation.open_conversation(conversation_id)
 
     def open_conversation(self, conversation_id: str) -> None:
+        if self.session.signed_out:  # (a notification clicked after signing out)
+            return
         if not self.inbox.select_id(conversation_id):
             self.conversation.open_conversation(conversation_id)
         self.raise_()
         self.activateWindow()
 
     def _sync_now(self) -> None:
-        if self.session.engine is not None:  # else it is about to start, and sync
+        if self.session.signed_out or self.session.status.state is EngineState.SIGN_IN_REQUIRED:
+            self.signInRequested.emit()  # syncing needs a sign-in first: ask for it, each time
+        elif self.session.engine is not None:  # else it is about to start, and sync
             self.session.engine.trigger("user")
+
+    # ------------------------------------------------------------------ signing in and out
+
+    def _make_signed_out_page(self) -> QWidget:
+        page = QWidget(self)
+        page.setObjectName("signedOutPage")
+        self.signed_out_label = QLabel(
+            self.tr("You are signed out. Sign in to see your conversations."), page)
+        self.signed_out_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.signed_out_label.setWordWrap(True)
+        self.signed_out_button = QPushButton(self.tr("Sign in…"), page)
+        self.signed_out_button.setAccessibleName(self.tr("Sign in"))
+        self.signed_out_button.clicked.connect(self.signInRequested)
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        layout.addWidget(self.signed_out_label)
+        layout.addWidget(self.signed_out_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        return page
+
+    def _update_sign_in_actions(self, status: EngineStatus) -> None:
+        asking = self.session.signed_out or status.state is EngineState.SIGN_IN_REQUIRED
+        self.act_sign_in.setEnabled(asking)
+        self.act_sign_out.setEnabled(not self.session.signed_out)
+
+    def _show_signed_out(self, signed_out: bool) -> None:
+        """Signed out: the inbox, the conversation and the customer panel go out of sight
+        (and out of reach of the keys) until someone signs in again."""
+        if signed_out and self.pages.currentWidget() is not self.signed_out_page:
+            self._customer_dock_was_visible = self.customer_dock.isVisible()
+            self.customer_dock.hide()
+            for dialog in self.findChildren(OutboxDialog):
+                dialog.close()
+            self.pages.setCurrentWidget(self.signed_out_page)
+        elif not signed_out and self.pages.currentWidget() is self.signed_out_page:
+            self.pages.setCurrentIndex(0)
+            self.customer_dock.setVisible(self._customer_dock_was_visible)
+        for act in self._data_actions:
+            act.setEnabled(not signed_out)
+        self.customer_dock.toggleViewAction().setEnabled(not signed_out)
+        self._update_sign_in_actions(self.session.status)
+
+    def ask_sign_out(self) -> None:
+        """Sign out; with work not sent yet, say first that it stays queued."""
+        unsent = self.session.status.pending
+        if not unsent:
+            spawn(self.session.sign_out(), "sign-out")
+            return
+        text = (self.tr("1 reply or change is not sent yet. It stays queued on this computer "
+                        "and is sent after you sign in again.") if unsent == 1 else
+                self.tr("{n} replies and changes are not sent yet. They stay queued on this "
+                        "computer and are sent after you sign in again.").format(n=unsent))
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Sign out"), text,
+                          QMessageBox.StandardButton.Cancel, self)
+        sign_out = box.addButton(self.tr("Sign out"), QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def answered(_result: int) -> None:
+            if box.clickedButton() is sign_out:
+                spawn(self.session.sign_out(), "sign-out")
+            self.sign_out_box = None
+            box.deleteLater()
+
+        box.finished.connect(answered)
+        self.sign_out_box = box
+        box.open()  # not exec(): no nested event loop under qasync
 
     def _show_contact(self, contact_id: str, conversation_id: str) -> None:
         spawn(self.customer.show_contact(self.session, contact_id, conversation_id),

@@ -31,6 +31,7 @@ from sync.client import (
 from sync.credentials import CredentialStore
 from sync.mirror import BootstrapProgress, PageError
 from sync.outbox import IntentRecord
+from sync.schema import SIGNED_OUT
 from sync.status import (  # noqa: F401  (re-exported: the engine's status and options)
     PROBLEMS,
     EngineOptions,
@@ -233,6 +234,7 @@ class SyncEngine:
             self.store.set_state(conn, mirror.AGENT_ID, agent_id)
             self.store.set_state(conn, mirror.AGENT_EMAIL, email)
             self.store.set_state(conn, mirror.SERVER_URL, self.api.base_url)
+            self.store.set_state(conn, SIGNED_OUT, None)
 
     async def logout(self) -> None:
         # Forget locally first, so a request racing the server-side logout (the event stream
@@ -245,6 +247,8 @@ class SyncEngine:
         self.api.access_token = None
         if self.credentials is not None:
             await self._in_keyring(self.credentials.clear)
+        # Remembered across restarts: a desk someone signed out of shows no customer data.
+        await self.store.run_write(self._write_state, SIGNED_OUT, "1")
         self._set(state=EngineState.SIGN_IN_REQUIRED, message="Signed out.")
 
     async def _store_tokens(self, tokens: Tokens) -> None:

@@ -21,6 +21,8 @@ AGENT_ID = "agent_id"
 AGENT_EMAIL = "agent_email"
 LAST_SYNC_AT = "last_sync_at"
 LAST_EVENT_ID = "last_event_id"
+# Set while the agent has signed out (until a sign-in): the desk shows no customer data.
+SIGNED_OUT = "signed_out"
 
 
 # --------------------------------------------------------------------------- inbox indexes
