@@ -154,6 +154,12 @@ def _live_by_conversation(store: Store) -> dict[str, list[IntentRecord]]:
     return out
 
 
+def _live_intents(store: Store) -> dict[str, list[IntentRecord]]:
+    """The conversations the agent's unconfirmed (not refused) intents change, with them."""
+    return {cid: ints for cid, ints in _live_by_conversation(store).items()
+            if any(i.state != outbox.REJECTED for i in ints)}
+
+
 def _dicts(cursor: sqlite3.Cursor) -> Iterator[dict[str, Any]]:
     names = [d[0] for d in cursor.description]
     for row in cursor:
@@ -274,8 +280,7 @@ def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTI
     screen before the whole list). Conversations with unconfirmed intents are decided on
     their overlaid values (a handful), the rest by one SQL query along an index.
     ``interrupt``: another thread may stop the query (it then raises Interrupted)."""
-    live = {cid: ints for cid, ints in _live_by_conversation(store).items()
-            if any(i.state != outbox.REJECTED for i in ints)}
+    live = _live_intents(store)
     with store.read_db("mirror") as db:
         # With a limit, enough rows that dropping the overlaid ones still leaves ``limit``.
         with interrupt.watching(db) if interrupt is not None else contextlib.nullcontext():
@@ -296,8 +301,7 @@ def conversation_ids(store: Store, flt: InboxFilter, sort: Sort = Sort.LAST_ACTI
 def conversation_count(store: Store, flt: InboxFilter, me: str | None = None) -> int:
     """How many conversations one view holds (``len(conversation_ids(...))``) by counting
     along the view's index, without reading the ids."""
-    live = {cid: ints for cid, ints in _live_by_conversation(store).items()
-            if any(i.state != outbox.REJECTED for i in ints)}
+    live = _live_intents(store)
     with store.read_db("mirror") as db:
 
         def count(among: Sequence[str] | None) -> int:
@@ -447,9 +451,32 @@ class NavCounts:
     tags: dict[str, int] = field(default_factory=dict)
 
 
+def _tally(counts: dict[str, Any], row: dict[str, Any], me: str | None, sign: int) -> None:
+    """Add (``sign`` 1) or take out (-1) one conversation's part in the navigation counts."""
+    def bump(group: str, key: str) -> None:
+        counts[group][key] = counts[group].get(key, 0) + sign
+
+    bump("statuses", row["status"])
+    if row["status"] not in ACTIVE_STATUSES:
+        return
+    counts["all"] += sign
+    if me is not None and row.get("assignee_id") == me:
+        counts["mine"] += sign
+    if row.get("assignee_id") is None:
+        counts["unassigned"] += sign
+    bump("teams", row["team_id"])
+    bump("channels", row["channel_id"])
+    tags = row.get("tags") or []
+    for tag in set(orjson.loads(tags) if isinstance(tags, str | bytes) else tags):
+        if isinstance(tag, str):
+            bump("tags", tag)
+
+
 def nav_counts(store: Store, me: str | None) -> NavCounts:
-    """Counts from the mirror (the overlay moves at most a few rows; the next count after
-    the server confirms them is exact). Each count walks one small index in its order."""
+    """Counts as the views show them: from the mirror, each walking one small index in its
+    order, with the conversations the agent's unconfirmed intents change (a handful)
+    counted by their overlaid values, as ``conversation_ids`` lists them."""
+    live = _live_intents(store)
     active, inactive = schema.ACTIVE_WHERE, schema.INACTIVE_WHERE
     with store.read_db("mirror") as db:
 
@@ -475,8 +502,19 @@ def nav_counts(store: Store, me: str | None) -> NavCounts:
             for tag in set(orjson.loads(raw or "[]")):
                 if isinstance(tag, str):
                     tags[tag] = tags.get(tag, 0) + n
-    return NavCounts(mine=mine, unassigned=unassigned, all=total, teams=teams,
-                     channels=channels, statuses=statuses, tags=tags)
+        changed = _raw_conversations(db, list(live)) if live else {}
+    if not changed:
+        return NavCounts(mine=mine, unassigned=unassigned, all=total, teams=teams,
+                         channels=channels, statuses=statuses, tags=tags)
+    counts: dict[str, Any] = {"mine": mine, "unassigned": unassigned, "all": total,
+                              "teams": teams, "channels": channels, "statuses": statuses,
+                              "tags": tags}
+    for cid, raw in changed.items():
+        _tally(counts, raw, me, -1)
+        _tally(counts, overlay.apply_to_conversation(raw, live[cid]), me, 1)
+    for group in ("teams", "channels", "statuses", "tags"):
+        counts[group] = {k: n for k, n in counts[group].items() if n > 0}
+    return NavCounts(**counts)
 
 
 # --------------------------------------------------------------------------- reference data

@@ -69,3 +69,24 @@ async def test_pending_counts_what_the_agent_did_and_the_outbox_shows_reply_text
                 if dialog.tree.topLevelItem(n).text(COL_WHAT) == reply)
     assert text in item.toolTip(COL_WHAT)
     assert item.data(COL_WHAT, Qt.ItemDataRole.UserRole) is not None
+
+
+async def test_the_sidebar_counts_move_with_the_agents_unsent_changes(
+        qtbot, backend, desks, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RELAYDESK_CONFIG_DIR", str(tmp_path / "config"))
+    session = await desks.session(backend)
+    window = _window(session, qtbot)
+    await until(lambda: window.inbox_model.rowCount() > 0
+                and window.nav.count_text("mine") == str(window.inbox_model.rowCount()), 10,
+                what="Mine and its count")
+    mine_before = window.inbox_model.rowCount()
+    unassigned = await session.read(queries.conversation_ids, InboxFilter(assignee="none"),
+                                    queries.Sort.LAST_ACTIVITY, session.agent_id)
+    await asyncio.to_thread(backend.stop)  # unsent: only the overlay knows
+    await session.assign(unassigned[0], agent_id=session.agent_id)
+    await session.assign(unassigned[1], agent_id=session.agent_id)
+    await until(lambda: window.inbox_model.rowCount() == mine_before + 2, 10,
+                what="the list to show them")
+    await until(lambda: window.nav.count_text("mine") == str(mine_before + 2), 10,
+                what="the count beside Mine to agree with the list")
+    assert window.nav.count_text("unassigned") == str(len(unassigned) - 2)

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.schema import CreateIndex
 
-from sync import entities, mirror, queries, search
+from sync import entities, mirror, outbox, overlay, queries, search
 from sync import models as mm
 from sync.client import ApiClient
 from sync.credentials import CredentialStore
@@ -402,6 +402,55 @@ def test_nav_counts_are_the_plain_counts(store: Store, built: Built) -> None:
     assert counts == plain_counts(all_rows(store), built.me)
     assert counts.mine > 0 and set(counts.tags) == set(TAGS)
     assert queries.nav_counts(store, None).mine == 0
+
+
+def test_nav_counts_count_the_agents_unsent_changes_as_the_views_list_them(
+        copy: Store, built: Built) -> None:
+    """Offline changes move conversations between views at once: the counts beside the
+    views move with them (Mine must not say 21 when its list shows 20)."""
+    me, w = built.me, built.ws
+    unassigned = queries.conversation_ids(copy, InboxFilter(assignee="none"))
+    mine = queries.conversation_ids(copy, InboxFilter(assignee="me"), me=me)
+    resolved = queries.conversation_ids(copy, InboxFilter(statuses=("resolved",)))
+    queued = [("assign", {"conversation_id": unassigned[0], "agent_id": me}),
+              ("assign", {"conversation_id": unassigned[1], "agent_id": me}),
+              ("set_status", {"conversation_id": mine[0], "status": "resolved"}),
+              ("assign", {"conversation_id": mine[1], "agent_id": None}),
+              ("add_tag", {"conversation_id": mine[2], "tag": "brand-new"}),
+              ("remove_tag", {"conversation_id": mine[2], "tag": "vip"}),
+              ("set_status", {"conversation_id": resolved[0], "status": "open"}),
+              ("assign", {"conversation_id": unassigned[2], "team_id": w.teams["B"]}),
+              ("mark_read", {"conversation_id": unassigned[3]})]
+    before = queries.nav_counts(copy, me)
+
+    def queue() -> None:
+        with copy.write_outbox() as conn:
+            for name, args in queued:
+                outbox.enqueue(conn, name, args, 1)
+            # A refused change moves nothing (the list shows the server's values).
+            refused = outbox.enqueue(conn, "set_status", {"conversation_id": mine[3],
+                                                          "status": "resolved"}, 1)
+            conn.exec_driver_sql("UPDATE intents SET state = 'rejected' WHERE id = ?",
+                                 (refused.id,))
+
+    copy.write_sync(queue)
+
+    counts = queries.nav_counts(copy, me)
+    live: dict[str, list[outbox.IntentRecord]] = {}
+    with copy.read_outbox() as conn:
+        for intent in outbox.unsettled(conn):
+            live.setdefault(intent.conversation_id or "", []).append(intent)
+    overlaid = [overlay.apply_to_conversation(r, live.get(r["id"], [])) for r in all_rows(copy)]
+    assert counts == plain_counts(overlaid, me)
+    assert counts != before and counts.tags.get("brand-new") == 1
+    # Each count is what its view lists.
+    for count, flt in ((counts.mine, InboxFilter(assignee="me")),
+                       (counts.unassigned, InboxFilter(assignee="none")),
+                       (counts.all, InboxFilter()),
+                       (counts.teams[w.teams["B"]], InboxFilter(team_id=w.teams["B"])),
+                       (counts.statuses["resolved"], InboxFilter(statuses=("resolved",))),
+                       (counts.tags["brand-new"], InboxFilter(tag="brand-new"))):
+        assert count == len(queries.conversation_ids(copy, flt, me=me)), flt
 
 
 # --------------------------------------------------------------------------- upkeep
