@@ -114,8 +114,11 @@ class DemoServer:
                                   data_dir=self.server_dir)
         app = create_app(settings, db)  # the app's shutdown disposes ``db``
         # log_config=None: uvicorn's records go to the desk's own logging setup.
+        # proxy_headers=False: uvicorn would take X-Forwarded-For from any loopback client
+        # and hand out fresh sign-in budgets (the app trusts only --trusted-proxy peers).
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                               log_config=None, timeout_graceful_shutdown=1))
+                                               log_config=None, timeout_graceful_shutdown=1,
+                                               proxy_headers=False))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                                   name="relaydesk-demo-server", daemon=True)
         self._server, self._thread = server, thread

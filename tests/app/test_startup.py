@@ -92,6 +92,32 @@ async def test_demo_server_serves_the_demo_and_keeps_it(qloop: object, tmp_path:
         await second.stop()
 
 
+async def test_demo_server_takes_no_forwarded_address_from_its_clients(qloop: object,
+                                                                       tmp_path: Path) -> None:
+    """The demo server is a real backend on loopback: a client naming another address in
+    X-Forwarded-For must not get a fresh sign-in budget (uvicorn trusts it by default)."""
+    import httpx
+
+    from server.throttle import PAIR_FREE_FAILURES
+
+    server = DemoServer(tmp_path / "demo")
+    await server.start()
+    try:
+        email = server.credentials("agent")[0]
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            for n in range(PAIR_FREE_FAILURES):
+                answer = await http.post("/api/v1/auth/login", json={
+                    "email": email, "password": "not-the-password"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n}"})
+                assert answer.status_code == 401
+            answer = await http.post("/api/v1/auth/login", json={
+                "email": email, "password": "not-the-password"},
+                headers={"X-Forwarded-For": "198.51.100.9"})
+        assert answer.status_code == 429, answer.text  # still the one loopback address
+    finally:
+        await server.stop()
+
+
 async def test_open_demo_points_the_role_desk_at_this_start(qloop: object, tmp_path: Path
                                                             ) -> None:
     base = tmp_path / "demo"
