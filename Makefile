@@ -42,7 +42,10 @@ serve-demo: install
 	$(VENV)/bin/relaydesk-server serve --data-dir $(DEMO_DIR)
 
 # Bytecode caching speeds up the many CLI subprocesses the suite starts.
+# Qt's offscreen plugin still loads QtGui's GL, font and X11 client libraries: a minimal
+# Debian lacks some (ensure-x11-libs installs them as root, else says how).
 test: install
+	PY=$(PY) scripts/ensure-x11-libs offscreen
 	env -u PYTHONDONTWRITEBYTECODE QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 # The backend suite alone (CI runs it a second time against PostgreSQL).
@@ -54,12 +57,14 @@ lint: install
 
 # Each benchmark prints one JSON object with the target beside every figure.
 bench: install
+	PY=$(PY) scripts/ensure-x11-libs offscreen
 	$(PY) benchmarks/server_feed.py
 	$(PY) benchmarks/sync_client.py
 	$(PY) benchmarks/desk.py
 
 # The main screens rendered offscreen from a fresh demo workspace into screenshots/*.png.
 screenshots: install
+	PY=$(PY) scripts/ensure-x11-libs offscreen
 	scripts/ensure-cjk-font
 	QT_QPA_PLATFORM=offscreen $(PY) scripts/screenshots.py
 

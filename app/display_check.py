@@ -42,6 +42,8 @@ LIBRARIES: dict[str, tuple[str, str]] = {
     "libGL.so.1": ("libgl1", "libglvnd-glx"),
     "libEGL.so.1": ("libegl1", "libglvnd-egl"),
     "libOpenGL.so.0": ("libopengl0", "libglvnd-opengl"),
+    "libGLX.so.0": ("libglx0", "libglvnd-glx"),
+    "libGLdispatch.so.0": ("libglvnd0", "libglvnd"),
     "libfontconfig.so.1": ("libfontconfig1", "fontconfig"),
     "libfreetype.so.6": ("libfreetype6", "freetype"),
     "libglib-2.0.so.0": ("libglib2.0-0", "glib2"),
@@ -94,6 +96,16 @@ def xcb_plugin_files(qt_dir: Path | None = None) -> list[Path]:
     files = [qt_dir / "plugins" / "platforms" / "libqxcb.so",
              *sorted((qt_dir / "lib").glob("libQt6XcbQpa.so*"))]
     return [f for f in files if f.is_file()]
+
+
+def offscreen_plugin_files(qt_dir: Path | None = None) -> list[Path]:
+    """The offscreen platform plugin (the test suite's and the screenshots'): what even a
+    headless run of the desk loads (QtGui's GL, fonts and X11 client libraries)."""
+    qt_dir = qt_dir or qt_directory()
+    if qt_dir is None:
+        return []
+    plugin = qt_dir / "plugins" / "platforms" / "libqoffscreen.so"
+    return [plugin] if plugin.is_file() else []
 
 
 def missing_libraries(files: Sequence[Path] | None = None) -> list[str]:
@@ -213,14 +225,17 @@ def explain_import_failure(error: ImportError) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``check``: exit 1 with our sentence when the xcb plugin lacks libraries, else 0;
-    ``packages``: the Debian packages that ship the missing ones, one a line."""
+    ``packages``: the Debian packages that ship the missing ones, one a line. With
+    ``--offscreen``, the same for the offscreen plugin (tests, screenshots)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m app.display_check",
                                      description=main.__doc__)
     parser.add_argument("what", choices=["check", "packages"])
+    parser.add_argument("--offscreen", action="store_true",
+                        help="the offscreen platform plugin instead of xcb")
     args = parser.parse_args(argv)
-    missing = missing_libraries()
+    missing = missing_libraries(offscreen_plugin_files() if args.offscreen else None)
     if args.what == "packages":
         for package in _unique(map(debian_package, missing)):
             print(package)

@@ -205,3 +205,18 @@ def test_one_install_command_for_the_system_at_hand() -> None:
     assert display_check.missing_libraries_sentence(libs[:2], None) == (
         "the system libraries Qt needs are missing (libxcb-cursor.so.0, libxcb-icccm.so.4); "
         "install the packages that provide them")
+
+
+def test_the_offscreen_check_names_what_a_headless_run_lacks(tmp_path: Path) -> None:
+    """`make test` and `make screenshots` run offscreen, which still loads QtGui's libraries
+    (a minimal Debian lacks libxkbcommon0): their check sees a missing one."""
+    assert [f.name for f in display_check.offscreen_plugin_files()] == ["libqoffscreen.so"]
+    hide = hiding(["libxkbcommon.so.0"], tmp_path)
+    packages = subprocess.run(
+        [*hide, sys.executable, "-m", "app.display_check", "packages", "--offscreen"],
+        cwd=REPO, capture_output=True, text=True, check=True)
+    assert packages.stdout.split() == ["libxkbcommon0"]
+    check = subprocess.run(
+        [*hide, sys.executable, "-m", "app.display_check", "check", "--offscreen"],
+        cwd=REPO, capture_output=True, text=True, check=False)
+    assert check.returncode == 1 and "libxkbcommon.so.0" in check.stdout
