@@ -87,6 +87,7 @@ class DeskSession(QObject):
         self.agent_id: str | None = config.agent_id
         # The agent signed out (here or before a restart): no customer data on screen.
         self.signed_out = False
+        self._agent_active = False  # the desk's window is the active one
         self._data_version = -1
         self._opened = False
         self._check: asyncio.Task[None] | None = None
@@ -150,6 +151,7 @@ class DeskSession(QObject):
         self.api, self.credentials, engine_class = await asyncio.to_thread(make)
         self.engine = engine_class(self.store, self.api, self.credentials, self._options)
         self._data_version = self.engine.status.data_version  # the views read after this
+        self.engine.set_agent_active(self._agent_active)
         self.engine.subscribe(self._on_status)
 
     @property
@@ -214,6 +216,13 @@ class DeskSession(QObject):
         if signed_out != self.signed_out:
             self.signed_out = signed_out
             self.signedOutChanged.emit(signed_out)
+
+    def set_agent_active(self, active: bool) -> None:
+        """The agent is at the desk (its window active) or not: a lost server is looked for
+        again sooner while they are."""
+        self._agent_active = active
+        if self.engine is not None:
+            self.engine.set_agent_active(active)
 
     @property
     def status(self) -> EngineStatus:

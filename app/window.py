@@ -551,6 +551,12 @@ class MainWindow(QMainWindow):
             inbox = max(420, int((width - nav) * 0.58))
             self.splitter.setSizes([nav, inbox, max(380, width - nav - inbox)])
 
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.ActivationChange:
+            # Someone at the desk: a server that went away is looked for again sooner.
+            self.session.set_agent_active(self.isActiveWindow())
+        super().changeEvent(event)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
         self.settings.window_state = bytes(self.saveState().toBase64()).decode()

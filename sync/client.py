@@ -6,7 +6,9 @@ classes and ``Tokens`` at start-up but talks to the server only once its window 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,7 @@ from sync.names import API_PREFIX
 
 if TYPE_CHECKING:
     import httpx
+    from httpx_sse import ServerSentEvent
 
     from sync import protocol as p
 
@@ -24,8 +27,27 @@ if TYPE_CHECKING:
 # pool=10.0) unless a client is given another.
 DEFAULT_TIMEOUTS = (10.0, 60.0, 30.0, 10.0)
 
-# The server sends a heartbeat every 15 s; three missed ones mean the stream is dead.
-SSE_READ_TIMEOUT = 45.0
+# The event stream's heartbeat: a server may announce its interval in this header (seconds);
+# one that does not is taken to send the protocol's default (15 s).
+HEARTBEAT_HEADER = "X-Relaydesk-Heartbeat"
+DEFAULT_HEARTBEAT_S = 15.0
+
+
+def silence_limit(heartbeat_s: float) -> float:
+    """How long the event stream may say nothing (not even a heartbeat) before it counts as
+    dead: one heartbeat missed, and a second of lateness on top."""
+    return 2 * heartbeat_s + 1.0
+
+
+def announced_heartbeat(value: str | None) -> float | None:
+    """The heartbeat interval a server announced, or None when it said nothing usable."""
+    if value is None:
+        return None
+    with contextlib.suppress(ValueError):
+        seconds = float(value)
+        if math.isfinite(seconds) and 0.05 <= seconds <= 3600:
+            return seconds
+    return None
 
 
 class ApiError(Exception):
@@ -43,6 +65,11 @@ class Unreachable(ApiError):
     """No answer: connection refused or reset, timeout, a truncated or garbled body."""
 
     retryable = True
+
+
+class StreamSilent(Unreachable):
+    """The event stream sent nothing, not even a heartbeat, for longer than its limit: the
+    way to the server is gone (a network that drops packets closes nothing)."""
 
 
 class ServerBusy(ApiError):
@@ -100,6 +127,53 @@ def _error_for(response: httpx.Response) -> ApiError:
     return Refused(message, status=status, code=code)
 
 
+class EventStream:
+    """An open event stream: ``events()`` yields its events and raises ``StreamSilent`` when
+    it goes quiet for longer than its heartbeat allows."""
+
+    def __init__(self, response: httpx.Response, heartbeat_s: float) -> None:
+        self.response = response
+        self.heartbeat_s = heartbeat_s
+        # Loop time of the last line (a heartbeat, an event) after the headers; None: none.
+        self.last_heard: float | None = None
+
+    async def events(self) -> AsyncIterator[ServerSentEvent]:
+        """The events (``event.id``: the last id the stream gave, as the SSE rules keep it);
+        parsed here, not by httpx_sse, because the heartbeats it skips are what is timed."""
+        from httpx_sse import ServerSentEvent
+
+        limit = silence_limit(self.heartbeat_s)
+        loop = asyncio.get_running_loop()
+        lines = self.response.aiter_lines()
+        name, data, last_id = "", [], None
+        while True:
+            try:
+                # Every line counts, heartbeat comments too: silence is what is measured.
+                async with asyncio.timeout(limit):
+                    line = await anext(lines)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise StreamSilent(f"The server sent nothing for {limit:g} s; the connection "
+                                   "is taken as lost.") from None
+            self.last_heard = loop.time()
+            if not line:  # a blank line ends an event
+                if data:
+                    yield ServerSentEvent(name or "message", "\n".join(data), last_id)
+                name, data = "", []
+                continue
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+            elif field == "id" and "\0" not in value:
+                last_id = value
+
+
 @dataclass
 class Tokens:
     access_token: str
@@ -123,6 +197,7 @@ class ApiClient:
         self.http = httpx.AsyncClient(base_url=self.base_url, transport=transport,
                                       timeout=timeout, headers={"User-Agent": "relaydesk-sync"})
         self.access_token: str | None = None
+        self._announced_heartbeat_s: float | None = None  # by the server's last event stream
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -206,22 +281,27 @@ class ApiClient:
         return p.PushResponse.model_validate(self._json(r))
 
     @contextlib.asynccontextmanager
-    async def events(self, last_event_id: str | None) -> AsyncIterator[Any]:
-        """The server-sent event stream (raises like other calls if it cannot be opened)."""
-        headers = self._auth()
+    async def events(self, last_event_id: str | None, *,
+                     heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> AsyncIterator[EventStream]:
+        """The server-sent event stream (raises like other calls if it cannot be opened).
+        ``heartbeat_s``: the interval to expect when the server does not announce one."""
+        headers = {**self._auth(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
         import httpx
-        from httpx_sse import aconnect_sse
 
-        timeout = httpx.Timeout(10.0, read=SSE_READ_TIMEOUT)
+        # The answer's headers are awaited as long as silence is allowed on the stream.
+        expected = self._announced_heartbeat_s or heartbeat_s
+        timeout = httpx.Timeout(10.0, read=silence_limit(expected))
         try:
-            async with aconnect_sse(self.http, "GET", f"{API_PREFIX}/sync/events",
-                                    headers=headers, timeout=timeout) as source:
-                if source.response.status_code >= 400:
-                    await source.response.aread()
-                    raise _error_for(source.response)
-                yield source
+            async with self.http.stream("GET", f"{API_PREFIX}/sync/events", headers=headers,
+                                        timeout=timeout) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise _error_for(response)
+                announced = announced_heartbeat(response.headers.get(HEARTBEAT_HEADER))
+                self._announced_heartbeat_s = announced
+                yield EventStream(response, announced or heartbeat_s)
         except httpx.TransportError as exc:
             raise Unreachable(_describe_transport(exc, self.base_url)) from exc
 

@@ -25,8 +25,10 @@ from sync.client import (
     ResyncRequired,
     ServerBusy,
     ServerFailed,
+    StreamSilent,
     Tokens,
     Unreachable,
+    silence_limit,
 )
 from sync.credentials import CredentialStore
 from sync.mirror import BootstrapProgress, PageError
@@ -73,8 +75,9 @@ class Backoff:
         self.base, self.cap, self._rng = base, cap, rng
         self.attempt = 0
 
-    def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * (2 ** self.attempt))
+    def next_delay(self, cap: float | None = None) -> float:
+        """The next wait; ``cap`` (when given) bounds it instead of ``self.cap``."""
+        ceiling = min(self.cap if cap is None else cap, self.base * (2 ** self.attempt))
         self.attempt += 1
         return self._rng(0.0, ceiling)
 
@@ -107,6 +110,13 @@ class SyncEngine:
         self._resync_hold_until = 0.0  # loop time before which no resync is attempted
         self.cycles = 0
         self._cycle_lock = asyncio.Lock()
+        self._agent_active = False  # set_agent_active: someone is at the desk
+        # Set when the event stream should try again at once (the server answered a cycle,
+        # the agent came back): its wait between attempts is cut short.
+        self._reconnect_now = asyncio.Event()
+        self._last_answer = 0.0  # loop time of the server's last answer to a sync request
+        self._cycle: asyncio.Future[bool] | None = None  # the worker's cycle in flight
+        self._cycle_started = 0.0  # (loop time)
 
     # ------------------------------------------------------------------ observation
 
@@ -178,6 +188,22 @@ class SyncEngine:
         """Ask for a cycle; one arriving during a cycle makes another follow."""
         log.debug("sync trigger: %s", reason)
         self._wake.set()
+
+    def set_agent_active(self, active: bool) -> None:
+        """Someone is at the desk (its window active), or no longer: while they are, a lost
+        server is looked for again sooner (``retry_cap``); coming back retries soon."""
+        was, self._agent_active = self._agent_active, active
+        if active and not was and self._status.state in (EngineState.OFFLINE,
+                                                         EngineState.ERROR):
+            self._reconnect_now.set()
+            self._schedule(self.backoff.next_delay(self.retry_cap()))
+
+    def retry_cap(self) -> float:
+        """The longest wait before looking for a lost server again: short while the agent
+        waits for it (work in the outbox, or at the desk), else the long cap."""
+        if self._status.pending or self._agent_active:
+            return min(self.options.attended_backoff_cap_s, self.options.backoff_cap_s)
+        return self.options.backoff_cap_s
 
     def _schedule(self, delay: float) -> None:
         if self._stopping:
@@ -283,10 +309,12 @@ class SyncEngine:
         if self._tokens.access_expires_at - 30_000 < now_ms():
             await self._refresh_tokens()
         try:
-            return await fn()
+            answer = await fn()
         except AuthRequired:
             await self._refresh_tokens()
-            return await fn()
+            answer = await fn()
+        self._last_answer = asyncio.get_running_loop().time()
+        return answer
 
     # ------------------------------------------------------------------ intents
 
@@ -327,13 +355,26 @@ class SyncEngine:
             if wait > 0:  # the server asked us to come back later: pokes do not cut it short
                 self._schedule(wait)
                 continue
+            # A task of its own, so a cycle stuck on a dead connection can be abandoned
+            # (_went_silent) without ending the worker.
+            cycle = self._cycle = asyncio.ensure_future(self.run_cycle_guarded())
+            self._cycle_started = asyncio.get_running_loop().time()
             try:
-                await self.run_cycle_guarded()
+                await asyncio.wait({cycle})
+                if cycle.cancelled():
+                    self._schedule(self.backoff.next_delay(self.retry_cap()))
+                else:
+                    cycle.result()
             except asyncio.CancelledError:
+                cycle.cancel()
+                with contextlib.suppress(BaseException):
+                    await cycle  # unwound before the worker ends: stop() closes what it used
                 raise
             except Exception:  # the worker must outlive any bug (powersync-kotlin #340)
                 log.exception("sync worker: cycle bookkeeping failed")
                 self._schedule(self.options.backoff_cap_s)
+            finally:
+                self._cycle = None
 
     async def run_cycle_guarded(self) -> bool:
         """One cycle; failures become a state and a scheduled retry. True when it synced."""
@@ -351,7 +392,8 @@ class SyncEngine:
                 delay = exc.retry_after
                 self._not_before = asyncio.get_running_loop().time() + delay
             else:
-                delay = self.backoff.next_delay() if retryable else self.options.backoff_cap_s
+                delay = (self.backoff.next_delay(self.retry_cap()) if retryable
+                         else self.options.backoff_cap_s)
             state = EngineState.OFFLINE if isinstance(exc, Unreachable) else EngineState.ERROR
             message = exc.message if isinstance(exc, ApiError) else str(exc)
             self._set(state=state, message=message, retry_in_s=round(delay, 1),
@@ -362,13 +404,14 @@ class SyncEngine:
             raise
         except Exception as exc:  # never end the loop (powersync-kotlin #340)
             log.exception("sync cycle failed")
-            delay = self.backoff.next_delay()
+            delay = self.backoff.next_delay(self.retry_cap())
             self._set(state=EngineState.ERROR,
                       message=f"Syncing failed unexpectedly ({exc.__class__.__name__}); "
                               "retrying.", retry_in_s=round(delay, 1), problem="unexpected")
             self._schedule(delay)
             return False
         self.backoff.reset()
+        self._reconnect_now.set()  # the server answers: a lost event stream may come back now
         self._schedule(self.options.safety_poll_s if self._status.live
                        else self.options.poll_interval_s)
         return True
@@ -558,13 +601,16 @@ class SyncEngine:
             await self._signed_in.wait()
             if self._stopping:
                 return
+            stream = None
             try:
-                async with self.api.events(self._last_event_id) as source:
+                async with self.api.events(self._last_event_id,
+                                           heartbeat_s=self.options.heartbeat_s) as stream:
                     backoff.reset()
+                    self._abandon_stuck_cycle(silence_limit(stream.heartbeat_s))
                     self._set(live=True)
                     self.backoff.reset()  # connectivity is back: retry now, not later
                     self.trigger("reconnect")
-                    async for event in source.aiter_sse():
+                    async for event in stream.events():
                         if event.event == "poke":
                             self._last_event_id = event.id or self._last_event_id
                             self.trigger("poke")
@@ -573,6 +619,9 @@ class SyncEngine:
             except AuthRequired:
                 with contextlib.suppress(SignInRequired, ApiError):
                     await self._refresh_tokens()
+            except StreamSilent as exc:
+                if stream is not None and stream.last_heard is not None:
+                    self._went_silent(exc, stream.last_heard + stream.heartbeat_s)
             except (ApiError, PageError) as exc:
                 log.debug("event stream unavailable: %s", exc)
             except Exception:
@@ -580,9 +629,43 @@ class SyncEngine:
             finally:
                 if self._status.live:
                     self._set(live=False)
+                    # The stream was up and is gone (the server stopped, the network went):
+                    # a cycle now says whether the server is still there.
+                    self.trigger("stream lost")
             if self._last_event_id:
                 with contextlib.suppress(Exception):
                     await self.store.run_write(self._write_state, mirror.LAST_EVENT_ID,
                                                self._last_event_id)
-            await asyncio.sleep(backoff.next_delay())
+            self._reconnect_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconnect_now.wait(),
+                                       backoff.next_delay(self.retry_cap()))
+
+    def _went_silent(self, exc: StreamSilent, due: float) -> None:
+        """The stream had been talking and went quiet (its next heartbeat was ``due``, loop
+        time). Unless the server answered a request after that, the way to it is gone, and
+        a request would only wait for its own read time-out to say so: offline now, and a
+        cycle waiting on that way is abandoned (safe to do again: intents apply once)."""
+        if self._last_answer > due:
+            log.info("event stream silent, but the server answers: reconnecting it")
+            return
+        log.info("event stream silent: %s", exc.message)
+        if self._status.state in (EngineState.UP_TO_DATE, EngineState.SYNCING,
+                                  EngineState.CONNECTING, EngineState.BOOTSTRAPPING):
+            self._set(state=EngineState.OFFLINE, message=exc.message, retry_in_s=None)
+        if self._cycle is not None and not self._cycle.done():
+            log.info("abandoning a sync cycle waiting on the lost connection")
+            self._cycle.cancel()
+
+    def _abandon_stuck_cycle(self, limit: float) -> None:
+        """Cancel the worker's cycle if the server has answered none of its requests for
+        ``limit`` seconds: it waits on a connection that is gone (the stream just died, or
+        came back on a new one), and would until its read time-out. The worker retries."""
+        cycle = self._cycle
+        if cycle is None or cycle.done():
+            return
+        now = asyncio.get_running_loop().time()
+        if now - max(self._last_answer, self._cycle_started) >= limit:
+            log.info("abandoning a sync cycle waiting on a lost connection")
+            cycle.cancel()
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from sync.client import DEFAULT_HEARTBEAT_S
+
 if TYPE_CHECKING:
     from sync.mirror import BootstrapProgress
 
@@ -64,6 +66,12 @@ class EngineOptions:
     poll_interval_s: float = 30.0  # fallback polling while the event stream is down
     safety_poll_s: float = 300.0  # polling while the stream is up (a missed poke costs little)
     use_events: bool = True
+    # The server's event-stream heartbeat when it does not announce its own (seconds): the
+    # stream counts as dead after sync.client.silence_limit() of it without a word.
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 60.0
+    # The cap while the agent waits for the server (work in the outbox, or at the desk): a
+    # server that comes back is found within this long.
+    attended_backoff_cap_s: float = 5.0
     max_consecutive_resyncs: int = 3

@@ -13,6 +13,7 @@ from app.outbox_dialog import COL_WHAT, OutboxDialog
 from app.settings import DeskSettings
 from app.window import MainWindow
 from sync import queries
+from sync.client import silence_limit
 from sync.queries import InboxFilter
 from tests.app.conftest import until
 
@@ -90,3 +91,32 @@ async def test_the_sidebar_counts_move_with_the_agents_unsent_changes(
     await until(lambda: window.nav.count_text("mine") == str(mine_before + 2), 10,
                 what="the count beside Mine to agree with the list")
     assert window.nav.count_text("unassigned") == str(len(unassigned) - 2)
+
+
+async def test_the_status_bar_says_offline_soon_after_the_server_dies_and_online_soon_after(
+        qtbot, backend, desks, monkeypatch, tmp_path: Path) -> None:
+    """The engine's own retry caps (60 s, 5 s while the agent is at the desk); the demo
+    backend's heartbeat (1 s)."""
+    monkeypatch.setenv("RELAYDESK_CONFIG_DIR", str(tmp_path / "config"))
+    session = await desks.session(backend, heartbeat_s=1.0, backoff_base_s=0.5,
+                                  backoff_cap_s=60.0, poll_interval_s=30.0)
+    window = _window(session, qtbot)
+    window.activateWindow()
+    await until(window.isActiveWindow, 5, what="the window to be active")
+    assert session.engine.retry_cap() == session.engine.options.attended_backoff_cap_s
+    await until(lambda: window.sync_status.state_text() == "Online · up to date"
+                and session.status.live, 10, what="online")
+    limit = silence_limit(1.0)
+
+    await asyncio.to_thread(backend.stop)
+    await until(lambda: window.sync_status.state_text().startswith("Offline"), limit,
+                what="the status bar to say offline")
+    assert window.banner.isVisible()
+    await asyncio.sleep(8)  # long enough for the long cap's retries to drift apart
+
+    await asyncio.to_thread(backend.start)
+    await until(lambda: window.sync_status.state_text() == "Online · up to date"
+                and session.status.live,
+                session.engine.options.attended_backoff_cap_s + limit,
+                what="the status bar to say online again")
+    assert not window.banner.isVisible()
