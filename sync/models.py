@@ -240,3 +240,8 @@ intents = Table(
     Index("ix_intents_conversation", "conversation_id"),
     sqlite_autoincrement=True,
 )
+
+# When the agent wrote each reply and note this desk sent, kept after its intent settled: the
+# server stamps a message with its arrival, and the thread shows the agent's own time.
+sent_messages = Table("sent_messages", OUTBOX_METADATA,
+                      Column("message_id", String(64), primary_key=True), _int("written_at"))

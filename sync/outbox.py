@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -229,11 +230,33 @@ def record_results(conn: Db, response: p.PushResponse, now_ms: int) -> tuple[int
     return len(applied), len(rejected)
 
 
+_SETTLED = "state = ? AND (change_seq IS NULL OR change_seq <= ?)"
+
+
 def settle(conn: Db, cursor: int) -> int:
-    """Drop applied intents whose effect the mirror now shows (their change was pulled)."""
-    cur = dbapi(conn).execute("DELETE FROM intents WHERE state = ? AND "
-                              "(change_seq IS NULL OR change_seq <= ?)", (APPLIED, cursor))
+    """Drop applied intents whose effect the mirror now shows (their change was pulled); the
+    time the agent wrote a reply or note stays (``written_times``)."""
+    db = dbapi(conn)
+    db.execute(
+        "INSERT OR IGNORE INTO sent_messages (message_id, written_at) "
+        "SELECT json_extract(args, '$.message_id'), created_at FROM intents "
+        f"WHERE {_SETTLED} AND name IN (?, ?) "
+        "AND json_extract(args, '$.message_id') IS NOT NULL",
+        (APPLIED, cursor, MutationName.SEND_MESSAGE.value, MutationName.ADD_NOTE.value))
+    cur = db.execute(f"DELETE FROM intents WHERE {_SETTLED}", (APPLIED, cursor))
     return max(cur.rowcount, 0)
+
+
+def written_times(conn: Db, message_ids: Sequence[str]) -> dict[str, int]:
+    """When the agent wrote those of these messages this desk sent (epoch ms), by id."""
+    db = dbapi(conn)
+    out: dict[str, int] = {}
+    for start in range(0, len(message_ids), 500):
+        chunk = list(message_ids[start:start + 500])
+        marks = ", ".join("?" * len(chunk))
+        out.update(db.execute("SELECT message_id, written_at FROM sent_messages "
+                              f"WHERE message_id IN ({marks})", chunk))
+    return out
 
 
 def retry(conn: Db, intent_id: int) -> IntentRecord:

@@ -7,7 +7,7 @@ Everything here is plain data in, plain data out: no database, no Qt.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,12 +90,18 @@ class ThreadItem:
 
 
 def thread(messages: Iterable[dict[str, Any]], intents: Iterable[IntentRecord],
-           my_agent_id: str | None) -> list[ThreadItem]:
-    """Mirror messages plus the agent's own unconfirmed replies and notes, in time order."""
+           my_agent_id: str | None, written: Mapping[str, int] | None = None
+           ) -> list[ThreadItem]:
+    """Mirror messages plus the agent's own unconfirmed replies and notes, in time order.
+
+    The agent's own messages carry the time they wrote them (the intent's, then ``written``
+    once the server confirmed them), not the server's arrival time: a reply written offline
+    keeps its time and its place in the thread when it is sent and confirmed."""
+    written = written or {}
     items = [
         ThreadItem(id=m["id"], direction=m["direction"], body=m["body"],
-                   created_at=m["created_at"], author_id=m.get("author_id"),
-                   template=m.get("template"), local_state=None)
+                   created_at=written.get(m["id"], m["created_at"]),
+                   author_id=m.get("author_id"), template=m.get("template"), local_state=None)
         for m in messages
     ]
     known = {item.id for item in items}

@@ -600,14 +600,18 @@ class ThreadPage:
 
 def thread_page(store: Store, conversation_id: str, me: str | None, limit: int = 200,
                 before: tuple[int, str] | None = None) -> ThreadPage:
-    """The newest ``limit`` messages (or those before ``before`` = (created_at, id)), with
-    the agent's unconfirmed replies and notes laid over (only on the newest page)."""
+    """The newest ``limit`` messages (or those before ``before`` = (created_at, id) of an
+    item a page gave), with the agent's unconfirmed replies and notes laid over (only on
+    the newest page) and their own messages at the time they wrote them."""
     params: dict[str, Any] = {"cid": conversation_id, "limit": limit + 1}
     cond = ""
-    if before is not None:
-        cond = "AND (created_at < :bt OR (created_at = :bt AND id < :bid))"
-        params.update(bt=before[0], bid=before[1])
     with store.read_db("mirror") as db:
+        if before is not None:
+            # The item may show the agent's time: pages are cut at the server's.
+            stored = db.execute("SELECT created_at FROM messages WHERE id = ?",
+                                (before[1],)).fetchone()
+            cond = "AND (created_at < :bt OR (created_at = :bt AND id < :bid))"
+            params.update(bt=stored[0] if stored else before[0], bid=before[1])
         rows = list(_dicts(db.execute(
             f"SELECT * FROM messages WHERE conversation_id = :cid {cond} "
             "ORDER BY created_at DESC, id DESC LIMIT :limit", params)))
@@ -615,10 +619,12 @@ def thread_page(store: Store, conversation_id: str, me: str | None, limit: int =
     rows = rows[:limit]
     rows.reverse()
     intents: list[IntentRecord] = []
-    if before is None:
-        with store.read_db("outbox") as db:
+    with store.read_db("outbox") as db:
+        if before is None:
             intents = outbox.unsettled(db, conversation_id)
-    return ThreadPage(tuple(overlay.thread(rows, intents, me)), has_older)
+        mine = [r["id"] for r in rows if r["direction"] in ("outbound", "note")]
+        written = outbox.written_times(db, mine) if mine else {}
+    return ThreadPage(tuple(overlay.thread(rows, intents, me, written)), has_older)
 
 
 # --------------------------------------------------------------------------- contacts
