@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.db import Database
-from sync.client import DEFAULT_HEARTBEAT_S, silence_limit
+from sync.client import DEFAULT_HEARTBEAT_S, announced_heartbeat, silence_limit
 from sync.engine import EngineOptions, EngineState, EngineStatus
 from tests.server.harness import Api, LiveServer, Workspace
 from tests.sync.faults import FaultyTransport, Mode, TcpProxy
@@ -33,9 +33,12 @@ async def _live_and_up_to_date(desk) -> None:
                           and desk.engine.status.live, 20)
 
 
-def test_the_silence_limit_follows_the_heartbeat() -> None:
+def test_the_silence_limit_follows_the_heartbeat_the_server_announces() -> None:
     assert silence_limit(2.0) == 5.0  # a 2 s heartbeat: a dead stream known within ~5 s
     assert silence_limit(DEFAULT_HEARTBEAT_S) > DEFAULT_HEARTBEAT_S
+    assert announced_heartbeat("2") == 2.0 and announced_heartbeat("2.5") == 2.5
+    for unusable in (None, "", "soon", "0", "-1", "nan", "inf", "86400"):
+        assert announced_heartbeat(unusable) is None, unusable
 
 
 @pytest.mark.asyncio
