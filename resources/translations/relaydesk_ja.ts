@@ -779,6 +779,14 @@
         <translation>終了</translation>
     </message>
     <message>
+        <source>Sign in…</source>
+        <translation>サインイン…</translation>
+    </message>
+    <message>
+        <source>Sign out…</source>
+        <translation>サインアウト…</translation>
+    </message>
+    <message>
         <source>Desktop notifications</source>
         <translation>デスクトップ通知</translation>
     </message>
@@ -817,6 +825,22 @@
     <message>
         <source>&amp;Help</source>
         <translation>ヘルプ(&amp;H)</translation>
+    </message>
+    <message>
+        <source>You are signed out. Sign in to see your conversations.</source>
+        <translation>サインアウトしています。会話を表示するにはサインインしてください。</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>サインイン</translation>
+    </message>
+    <message>
+        <source>1 reply or change is not sent yet. It stays queued on this computer and is sent after you sign in again.</source>
+        <translation>まだ送信されていない返信・変更が 1 件あります。このコンピューターに保存されたままになり、再びサインインした後に送信されます。</translation>
+    </message>
+    <message>
+        <source>{n} replies and changes are not sent yet. They stay queued on this computer and are sent after you sign in again.</source>
+        <translation>まだ送信されていない返信・変更が {n} 件あります。このコンピューターに保存されたままになり、再びサインインした後に送信されます。</translation>
     </message>
     <message>
         <source>Relaydesk</source>
@@ -1204,6 +1228,14 @@
     <message>
         <source>Connection</source>
         <translation>接続</translation>
+    </message>
+    <message>
+        <source>Sign in to sync again</source>
+        <translation>サインインして同期を再開します</translation>
+    </message>
+    <message>
+        <source>Sign in</source>
+        <translation>サインイン</translation>
     </message>
     <message>
         <source>Download progress</source>
