@@ -261,7 +261,6 @@ class Desk(QObject):
         self.window.show()
         log.info("desk window open for %s", session.config.email)
         session.statusChanged.connect(self._watch_sign_in)
-        self._watch_sign_in(session.status)  # (signed out already: ask now)
 
     def _watch_sign_in(self, status: EngineStatus) -> None:
         """Ask once when a sign-in becomes necessary; after a Cancel, only when the agent
