@@ -38,6 +38,7 @@ from server.db import Database
 from server.events import Broker, PostgresListener
 from server.limits import too_large_message
 from sync import protocol as p
+from sync.names import HEARTBEAT_HEADER
 
 log = logging.getLogger("relaydesk.server")
 auth_log = logging.getLogger("relaydesk.server.auth")
@@ -458,7 +459,10 @@ def create_app(
         return response
 
     @app.get(f"{p.API_PREFIX}/sync/events", tags=["sync"],
-             responses={200: {"content": {"text/event-stream": {}}}, **_errors(
+             responses={200: {"content": {"text/event-stream": {}}, "headers": {
+                 HEARTBEAT_HEADER: {"description": "Seconds between heartbeats (a `:` "
+                                                   "comment line) while nothing changes",
+                                    "schema": {"type": "number"}}}}, **_errors(
                  400, 401, e400="Last-Event-ID is not a feed position this server sent "
                                 "(bad_last_event_id)")})
     async def sync_events(
@@ -472,7 +476,8 @@ def create_app(
         token = (authorization or "")[7:].strip()  # checked by ``current`` already
         return StreamingResponse(_event_stream(token, resume),
                                  media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no",
+                                          HEARTBEAT_HEADER: f"{settings.heartbeat_s:g}"})
 
     async def _event_stream(token: str, resume: int | None) -> AsyncIterator[bytes]:
         """Pokes for changes the agent may see *now* (the sign-in is looked up again each

@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long feed changes and tombstones are kept (default 30d)")
     serve.add_argument("--access-token-ttl", type=_duration, default="1h")
     serve.add_argument("--refresh-token-ttl", type=_duration, default="30d")
-    serve.add_argument("--heartbeat", type=float, default=15.0,
-                       help="seconds between server-sent-event heartbeats (default 15)")
+    serve.add_argument("--heartbeat", type=float, default=2.0,
+                       help="seconds between server-sent-event heartbeats, announced to "
+                            "desks, which take a stream silent for two of them as dead "
+                            "(default 2)")
     serve.add_argument("--maintenance-interval", type=_duration, default="1h",
                        help="how often old changes and tokens are pruned (default 1h)")
     serve.add_argument("--workers-threads", type=int, default=40,

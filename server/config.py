@@ -24,7 +24,9 @@ class ServerSettings:
     # How long changes (and so tombstones) stay in the feed; older cursors must resync.
     change_retention_s: int = 30 * 86400
     maintenance_interval_s: float = 3600.0
-    heartbeat_s: float = 15.0
+    # Event-stream heartbeats (announced to clients): a desk takes a stream silent for two
+    # of them, plus a second, as dead, so 2 s means offline noticed within ~5 s.
+    heartbeat_s: float = 2.0
     head_poll_s: float = 1.0
     bootstrap_page_default: int = 5000
     bootstrap_page_max: int = 20000

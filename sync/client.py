@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sync.names import API_PREFIX
+from sync.names import API_PREFIX, DEFAULT_HEARTBEAT_S, HEARTBEAT_HEADER
 
 if TYPE_CHECKING:
     import httpx
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 # pool=10.0) unless a client is given another.
 DEFAULT_TIMEOUTS = (10.0, 60.0, 30.0, 10.0)
 
-# The event stream's heartbeat: a server may announce its interval in this header (seconds);
-# one that does not is taken to send the protocol's default (15 s).
-HEARTBEAT_HEADER = "X-Relaydesk-Heartbeat"
-DEFAULT_HEARTBEAT_S = 15.0
 
 
 def silence_limit(heartbeat_s: float) -> float:

@@ -8,6 +8,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 API_PREFIX = "/api/v1"  # every endpoint's path begins with it
+# The event stream's heartbeat interval in seconds, announced by the server in this header of
+# its answer; a server that does not announce it is taken to send one every 15 s.
+HEARTBEAT_HEADER = "X-Relaydesk-Heartbeat"
+DEFAULT_HEARTBEAT_S = 15.0
 
 # The longest texts a request may carry (characters, as pydantic counts them: code points).
 # The server derives its request body limits from these and MAX_MUTATIONS_PER_PUSH.

@@ -75,6 +75,23 @@ async def test_a_silent_event_stream_means_offline_within_its_limit(server, ws, 
 
 
 @pytest.mark.asyncio
+async def test_the_desk_times_silence_by_the_heartbeat_the_server_announces(server, ws,
+                                                                            make_desk):
+    """A desk left at its defaults (which assume the protocol's 15 s heartbeat) learns the
+    server's 1 s from X-Relaydesk-Heartbeat, so a silent stream is known within ~3 s."""
+    assert EngineOptions().heartbeat_s > 3 * HEARTBEAT_S
+    with TcpProxy(server.port) as proxy:
+        desk = await make_desk(proxy.url, email=ws.emails["alice"])
+        engine = desk.engine
+        await _live_and_up_to_date(desk)
+        went = time.monotonic()
+        proxy.set_mode(Mode.SWALLOW)
+        assert await wait_for(lambda: engine.status.state is EngineState.OFFLINE,
+                              LIMIT + 3 * HEARTBEAT_S), engine.status
+        assert time.monotonic() - went < LIMIT + 3 * HEARTBEAT_S
+
+
+@pytest.mark.asyncio
 async def test_a_killed_server_means_offline_at_once_and_its_return_is_found_soon(
         server_db: Database, ws: Workspace, make_desk, tmp_path: Path) -> None:
     url = server_db.url.render_as_string(hide_password=False)
