@@ -38,7 +38,7 @@ from app.inbox.view import InboxView
 from app.notifications import Notifier
 from app.outbox_dialog import OutboxDialog
 from app.session import DeskSession
-from app.settings import DeskSettings
+from app.settings import DeskSettings, workspace_key
 from app.statusbar import OfflineBanner, SyncStatusWidget
 from app.tasks import spawn
 from sync import queries
@@ -67,7 +67,12 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.session = session
         self.settings = settings
+        self.workspace = settings.workspace(workspace_key(session.data_dir))
         self._save_settings = save_settings
+        self._remembered_view = self.workspace.last_view  # to open on (see _open_start_view)
+        self._view_shown = False  # navigation showed a view in the inbox
+        self._view_picked = False  # … that the agent picked: the start view is settled
+        self._choosing_view = False  # the window itself is selecting one
         self.setObjectName("MainWindow")
         who = session.config.email
         self.setWindowTitle(self.tr("Relaydesk — {who}").format(who=who))
@@ -123,7 +128,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self.resize(1440, 860)
         self._restore_geometry()
-        self.nav.set_saved_filters(self._saved_filters())
+        self.nav.set_saved_filters(self.workspace.filters())
         session.directoryChanged.connect(self._directory_changed)
         self._directory_changed(session.directory)
         self.sync_status.update_status(session.status)
@@ -138,7 +143,7 @@ class MainWindow(QMainWindow):
         self.inbox_model.loaded.connect(self._first_load)
         self.inbox.table.viewport().installEventFilter(self)
         QTimer.singleShot(self.START_WAIT_MS, self, self._after_first_paint)
-        self.nav.select_view("mine")  # emits filterChanged: the inbox loads Mine once
+        self._open_start_view()  # emits filterChanged: the inbox loads that view once
         if session.signed_out:
             self._show_signed_out(True)
             # No inbox paints while signed out: connect (and ask to sign in) at once.
@@ -231,7 +236,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.act_help)
 
     def _connect(self) -> None:
-        self.nav.filterChanged.connect(self.inbox.set_filter)
+        self.nav.filterChanged.connect(self._view_chosen)
         self.nav.deleteSavedFilter.connect(self._delete_saved_filter)
         self.inbox.conversationActivated.connect(self._activated)
         self.inbox.saveFilterRequested.connect(self._save_filter)
@@ -408,6 +413,34 @@ class MainWindow(QMainWindow):
 
     def _directory_changed(self, directory: queries.Directory) -> None:
         self.nav.set_directory(directory)
+        if self._view_shown:  # a first start learns the agent's role and teams only now
+            self._open_start_view()
+
+    # ------------------------------------------------------------------ views
+
+    def _open_start_view(self) -> None:
+        """Open on the view this workspace showed last; else on All for a supervisor (they
+        watch every team), else on Mine. Until the agent picks a view themselves."""
+        if self._view_picked:
+            return
+        me = self.session.me
+        key = self._remembered_view or (
+            "all" if me is not None and me.role == "supervisor" else "mine")
+        if self._view_shown and self.nav.current_key() == key:
+            return
+        self._choosing_view = True
+        try:
+            if not self.nav.select_view(key) and not self._view_shown:
+                self.nav.select_view("mine")  # (its team is not in the directory yet)
+        finally:
+            self._choosing_view = False
+
+    def _view_chosen(self, flt: InboxFilter) -> None:
+        self._view_shown = True
+        if not self._choosing_view:
+            self._view_picked = True
+        self.workspace.last_view = self.nav.current_key()  # kept when the window closes
+        self.inbox.set_filter(flt, self.nav.current_title())
 
     def _mirror_damaged(self, problem: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Relaydesk"),
@@ -494,15 +527,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ saved filters
 
-    def _saved_filters(self) -> list[tuple[str, InboxFilter]]:
-        out = []
-        for raw in self.settings.saved_filters:
-            try:
-                out.append((str(raw["name"]), InboxFilter.from_json(raw["filter"])))
-            except (KeyError, TypeError, ValueError):
-                log.warning("ignoring an unreadable saved filter")
-        return out
-
     def _save_filter(self, flt: InboxFilter) -> None:
         dialog = QInputDialog(self)
         dialog.setWindowTitle(self.tr("Save view"))
@@ -512,19 +536,16 @@ class MainWindow(QMainWindow):
             name = name.strip()
             if not name:
                 return
-            self.settings.saved_filters = [f for f in self.settings.saved_filters
-                                           if f.get("name") != name]
-            self.settings.saved_filters.append({"name": name, "filter": flt.to_json()})
-            self.nav.set_saved_filters(self._saved_filters())
+            self.workspace.save_filter(name, flt)
+            self.nav.set_saved_filters(self.workspace.filters())
             self._persist()
 
         dialog.textValueSelected.connect(save)
         dialog.open()
 
     def _delete_saved_filter(self, name: str) -> None:
-        self.settings.saved_filters = [f for f in self.settings.saved_filters
-                                       if f.get("name") != name]
-        self.nav.set_saved_filters(self._saved_filters())
+        self.workspace.remove_filter(name)
+        self.nav.set_saved_filters(self.workspace.filters())
         self._persist()
 
     # ------------------------------------------------------------------ persistence

@@ -148,6 +148,11 @@ class NavigationPane(QWidget):
     def current_key(self) -> str:
         return self._current_key
 
+    def current_title(self) -> str:
+        """What the current view is called ("All", a team's name…)."""
+        item = self._items.get(self._current_key)
+        return item.text(0) if item is not None else ""
+
     def current_filter(self) -> InboxFilter:
         item = self._items.get(self._current_key)
         return item.data(0, FILTER_ROLE) if item is not None else InboxFilter(assignee="me")

@@ -1,4 +1,4 @@
-"""The inbox list: search field, sort choice and the lazy table, keeping the agent's place.
+"""The inbox list: the search bar (``search_bar``) and the lazy table, keeping the agent's place.
 
 A refresh that changes the id list resets the model (the rest of a new view's ids is
 inserted below its first page instead); the view puts the selection back on the same
@@ -8,17 +8,14 @@ the agent lose their place.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QLocale, QModelIndex, Qt, QTimer, Signal
+from dataclasses import replace
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QFocusEvent, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
     QHeaderView,
-    QLabel,
-    QLineEdit,
     QTableView,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +35,7 @@ from app.inbox.model import (
     SORT_BY_COLUMN,
     InboxModel,
 )
+from app.inbox.search_bar import SearchBar
 from sync.queries import InboxFilter, Sort
 
 
@@ -86,21 +84,11 @@ class InboxView(QWidget):
     def __init__(self, model: InboxModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.search = QLineEdit(self)
-        self.search.setPlaceholderText(self.tr("Search customer, subject or message (Ctrl+K)"))
-        self.search.setClearButtonEnabled(True)
-        self.search.setAccessibleName(self.tr("Search conversations"))
-        self.sort_box = QComboBox(self)
-        self.sort_box.setAccessibleName(self.tr("Sort conversations"))
-        for label, sort in ((self.tr("Last activity"), Sort.LAST_ACTIVITY),
-                            (self.tr("Waiting longest"), Sort.WAITING),
-                            (self.tr("Priority"), Sort.PRIORITY)):
-            self.sort_box.addItem(label, sort.value)
-        self.save_button = QToolButton(self)
-        self.save_button.setText(self.tr("Save view"))
-        self.save_button.setToolTip(self.tr("Save this view and search as a filter"))
-        self.count_label = QLabel(self)
-        self.count_label.setAccessibleName(self.tr("Conversation count"))
+        self.bar = SearchBar(self)
+        self.search = self.bar.search
+        self.sort_box = self.bar.sort_box
+        self.save_button = self.bar.save_button
+        self.count_label = self.bar.count_label
         self.table = InboxTable(self)
         self.table.setModel(model)
         header = self.table.horizontalHeader()
@@ -124,16 +112,10 @@ class InboxView(QWidget):
         self.table.horizontalScrollBar().setEnabled(True)
         header.sectionClicked.connect(self._header_clicked)
 
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.search, 1)
-        top.addWidget(self.sort_box)
-        top.addWidget(self.save_button)
-        top.addWidget(self.count_label)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
-        layout.addLayout(top)
+        layout.addWidget(self.bar)
         layout.addWidget(self.table, 1)
 
         self._search_timer = QTimer(self)
@@ -141,6 +123,7 @@ class InboxView(QWidget):
         self._search_timer.setInterval(200)
         self._search_timer.timeout.connect(self._apply_search)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.bar.everyStatusChanged.connect(lambda _every: self._apply_search())
         self.sort_box.currentIndexChanged.connect(self._sort_changed)
         self.save_button.clicked.connect(
             lambda: self.saveFilterRequested.emit(self.model.inbox_filter))
@@ -149,6 +132,7 @@ class InboxView(QWidget):
         model.modelReset.connect(self._restore_place)
         model.loaded.connect(self._view_loaded)
         self._current_id: str | None = None
+        self._view = InboxFilter(assignee="me")  # the view as navigation chose it
         self._mine = True
         self._top_id: str | None = None
         self._restoring = False
@@ -161,12 +145,27 @@ class InboxView(QWidget):
     SUBJECT_MIN = 170
     TITLE_PAD = 14  # the header's margins around a column's title
 
-    def set_filter(self, flt: InboxFilter) -> None:
+    def set_filter(self, flt: InboxFilter, name: str | None = None) -> None:
+        """Show a view (``name``: what navigation calls it, for where a search looked)."""
         # In "Mine" every row says "Me": the column's room goes to the subject instead. The
         # columns change when the view's rows arrive: the old rows are not laid out again.
         self._mine = flt.assignee == "me"
+        # A saved view brings its search; leaving it takes that search away again.
+        if flt.text or (self._view.text and self.search.text().strip() == self._view.text):
+            self.bar.set_search_text(flt.text)
+        self._view = flt
+        self.bar.every_status = False
+        if name is not None:
+            self.bar.view_name = name
+        self.model.set_view(flt=self._shown_filter())
+
+    def _shown_filter(self) -> InboxFilter:
+        """The view with the search typed, over every status when the agent asked so."""
         text = self.search.text().strip()
-        self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
+        if not text:
+            self.bar.every_status = False
+        statuses = None if self.bar.every_status else self._view.statuses
+        return replace(self._view, text=text, statuses=statuses)
 
     def _fit_columns(self) -> None:
         header = self.table.horizontalHeader()
@@ -242,10 +241,9 @@ class InboxView(QWidget):
     # ------------------------------------------------------------------ internals
 
     def _apply_search(self) -> None:
-        flt = self.model.inbox_filter
-        text = self.search.text().strip()
-        if text != flt.text:
-            self.model.set_view(flt=InboxFilter(**{**flt.__dict__, "text": text}))
+        flt = self._shown_filter()
+        if flt != self.model.inbox_filter:
+            self.model.set_view(flt=flt)
 
     def _sort_changed(self, _index: int) -> None:
         self.model.set_view(sort=Sort(self.sort_box.currentData()))
@@ -299,10 +297,5 @@ class InboxView(QWidget):
         self._update_count()
 
     def _update_count(self) -> None:
-        n = self.model.total()
-        if n is None:  # a search, still counting: no number rather than the last view's
-            self.count_label.setText(self.tr("Counting…"))
-            return
-        text = (self.tr("1 conversation") if n == 1
-                else self.tr("{n} conversations").format(n=QLocale().toString(n)))
-        self.count_label.setText(text)
+        self.bar.show_count(self.model.total())
+        self.bar.show_scope(self.model.inbox_filter, self._view, self.model.total())

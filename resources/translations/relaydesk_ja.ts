@@ -512,57 +512,6 @@
     </message>
 </context>
 <context>
-    <name>InboxView</name>
-    <message>
-        <source>Search customer, subject or message (Ctrl+K)</source>
-        <translation>顧客・件名・メッセージを検索 (Ctrl+K)</translation>
-    </message>
-    <message>
-        <source>Search conversations</source>
-        <translation>会話を検索</translation>
-    </message>
-    <message>
-        <source>Sort conversations</source>
-        <translation>会話の並べ替え</translation>
-    </message>
-    <message>
-        <source>Last activity</source>
-        <translation>最終アクティビティ</translation>
-    </message>
-    <message>
-        <source>Waiting longest</source>
-        <translation>待ち時間が長い順</translation>
-    </message>
-    <message>
-        <source>Priority</source>
-        <translation>優先度</translation>
-    </message>
-    <message>
-        <source>Save view</source>
-        <translation>ビューを保存</translation>
-    </message>
-    <message>
-        <source>Save this view and search as a filter</source>
-        <translation>このビューと検索条件をフィルターとして保存します</translation>
-    </message>
-    <message>
-        <source>Conversation count</source>
-        <translation>会話数</translation>
-    </message>
-    <message>
-        <source>Counting…</source>
-        <translation>件数を確認中…</translation>
-    </message>
-    <message>
-        <source>1 conversation</source>
-        <translation>1 件の会話</translation>
-    </message>
-    <message>
-        <source>{n} conversations</source>
-        <translation>{n} 件の会話</translation>
-    </message>
-</context>
-<context>
     <name>KnownErrors</name>
     <message>
         <source>The disk is full. Free some space, then try again. Nothing you typed has been lost.</source>
@@ -1084,6 +1033,101 @@
     <message>
         <source>Discard {n} failed changes? They will not be sent.</source>
         <translation>失敗した変更 {n} 件を破棄しますか? これらは送信されません。</translation>
+    </message>
+</context>
+<context>
+    <name>SearchBar</name>
+    <message>
+        <source>Search customer, subject or message (Ctrl+K)</source>
+        <translation>顧客・件名・メッセージを検索 (Ctrl+K)</translation>
+    </message>
+    <message>
+        <source>Search conversations</source>
+        <translation>会話を検索</translation>
+    </message>
+    <message>
+        <source>Save view</source>
+        <translation>ビューを保存</translation>
+    </message>
+    <message>
+        <source>Save this view and search as a filter</source>
+        <translation>このビューと検索条件をフィルターとして保存します</translation>
+    </message>
+    <message>
+        <source>Conversation count</source>
+        <translation>会話数</translation>
+    </message>
+    <message>
+        <source>Sort conversations</source>
+        <translation>会話の並べ替え</translation>
+    </message>
+    <message>
+        <source>Order of the list</source>
+        <translation>一覧の並び順</translation>
+    </message>
+    <message>
+        <source>Last activity</source>
+        <translation>最終アクティビティ</translation>
+    </message>
+    <message>
+        <source>Waiting longest</source>
+        <translation>待ち時間が長い順</translation>
+    </message>
+    <message>
+        <source>Priority</source>
+        <translation>優先度</translation>
+    </message>
+    <message>
+        <source>Counting…</source>
+        <translation>件数を確認中…</translation>
+    </message>
+    <message>
+        <source>1 conversation</source>
+        <translation>1 件の会話</translation>
+    </message>
+    <message>
+        <source>{n} conversations</source>
+        <translation>{n} 件の会話</translation>
+    </message>
+    <message>
+        <source>this view</source>
+        <translation>このビュー</translation>
+    </message>
+    <message>
+        <source>Searched conversations of every status in “{view}”.</source>
+        <translation>「{view}」の全ステータスの会話を検索しました。</translation>
+    </message>
+    <message>
+        <source>Searched open and pending conversations in “{view}”.</source>
+        <translation>「{view}」のオープン・保留中の会話を検索しました。</translation>
+    </message>
+    <message>
+        <source>Searched {statuses} conversations in “{view}”.</source>
+        <translation>「{view}」の{statuses}の会話を検索しました。</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <translation>・</translation>
+    </message>
+    <message>
+        <source>Nothing matches “{text}”.</source>
+        <translation>「{text}」に一致するものはありません。</translation>
+    </message>
+    <message>
+        <source>Only the view&apos;s statuses</source>
+        <translation>ビューのステータスのみ</translation>
+    </message>
+    <message>
+        <source>Search every status</source>
+        <translation>全ステータスを検索</translation>
+    </message>
+    <message>
+        <source>Search only the statuses this view shows</source>
+        <translation>このビューが表示するステータスだけを検索します</translation>
+    </message>
+    <message>
+        <source>Search snoozed and resolved conversations too</source>
+        <translation>スヌーズ中・解決済みの会話も検索します</translation>
     </message>
 </context>
 <context>

@@ -27,15 +27,18 @@ from sync.store import OutboxUnreadable
 def test_settings_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "cfg" / "settings.json"
     s = settings.DeskSettings(language="ja", theme="dark", notifications=False,
-                              notify_sound=True, inbox_sort="waiting",
-                              window_geometry="AdnQywADAAA=", last_workspace="/data/ws")
-    s.save_filter("VIP waiting", InboxFilter(assignee="me", tag="vip", statuses=("open",)))
+                              notify_sound=True, window_geometry="AdnQywADAAA=",
+                              last_workspace="/data/ws")
+    workspace = s.workspace("/data/ws")
+    workspace.inbox_sort, workspace.last_view = "waiting", "all"
+    workspace.save_filter("VIP waiting", InboxFilter(assignee="me", tag="vip",
+                                                     statuses=("open",)))
     s.save(path)
 
     loaded = settings.load(path)
     assert loaded == s
-    assert loaded.filters() == [("VIP waiting", InboxFilter(assignee="me", tag="vip",
-                                                            statuses=("open",)))]
+    assert loaded.workspace("/data/ws").filters() == [
+        ("VIP waiting", InboxFilter(assignee="me", tag="vip", statuses=("open",)))]
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temp file left
 
 

@@ -105,7 +105,7 @@ def test_the_log_and_its_rotated_files_are_private(tmp_path: Path, restore_loggi
 def test_settings_are_private(tmp_path: Path) -> None:
     path = tmp_path / "config" / "Relaydesk" / settings.SETTINGS_FILE
     s = settings.DeskSettings(last_workspace="/home/ann/work")
-    s.save_filter("Sam Lee", settings.InboxFilter(text="Sam Lee"))
+    s.workspace("/home/ann/work").save_filter("Sam Lee", settings.InboxFilter(text="Sam Lee"))
     s.save(path)
     assert readable_by_others(tmp_path / "config") == {}
 
