@@ -318,16 +318,25 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ intents
 
-    async def enqueue(self, name: str, args: dict[str, Any]) -> IntentRecord:
-        """Queue an intent durably (works offline) and ask for a sync."""
-        record = await self.store.run_write(self._enqueue, name, args)
+    async def enqueue(self, name: str, args: dict[str, Any], *,
+                      not_before: int | None = None) -> IntentRecord:
+        """Queue an intent durably (works offline) and ask for a sync. With ``not_before``
+        (epoch ms) it is pushed no earlier than that (a reply's undo delay)."""
+        record = await self.store.run_write(self._enqueue, name, args, not_before)
         await self._refresh_counts()
         self.trigger("intent")
         return record
 
-    def _enqueue(self, name: str, args: dict[str, Any]) -> IntentRecord:
+    def _enqueue(self, name: str, args: dict[str, Any], not_before: int | None) -> IntentRecord:
         with self.store.write_outbox() as conn:
-            return outbox.enqueue(conn, name, args, now_ms())
+            return outbox.enqueue(conn, name, args, now_ms(), not_before)
+
+    async def cancel_intent(self, intent_id: int) -> bool:
+        """Take back an intent the agent undid, if no push has taken it (``outbox.cancel``):
+        True when it never leaves the desk, False when it may have (reverse it instead)."""
+        cancelled = await self.store.run_write(self._with_outbox, outbox.cancel, intent_id)
+        await self._refresh_counts()
+        return cancelled
 
     async def retry_intent(self, intent_id: int) -> IntentRecord:
         record = await self.store.run_write(self._with_outbox, outbox.retry, intent_id)
@@ -510,29 +519,32 @@ class SyncEngine:
     async def _push_all(self) -> None:
         """Push every pending intent, in mutation id order, one batch in flight at a time.
 
-        While batch N is on the wire, batch N+1 is read; once N is answered, N+1 goes out at
-        once and N's answers are written meanwhile (with N+1 marked as attempted). Nothing
-        depends on that order: a crash before N's answers are written leaves N pending, and
-        the server answers its second push as duplicates."""
-        client_id, batch = await self.store.run_write(self._next_batch)
+        While batch N is on the wire, batch N+1 is claimed; once N is answered, N+1 goes out
+        at once and N's answers are written meanwhile. Nothing depends on that order: a crash
+        before N's answers are written leaves N pending, and the server answers its second
+        push as duplicates. Every batch is claimed (``outbox.claim``, on the writer) before
+        it is sent, so an undo's ``outbox.cancel`` either takes an intent first or finds it
+        claimed; intents held back (``not_before``) stop the queue until they are due."""
+        client_id, batch, held = await self.store.run_write(self._next_batch)
         writing: asyncio.Future[None] | None = None  # the previous batch's answers
-        upcoming: asyncio.Future[list[IntentRecord]] | None = None  # the next batch
+        # The next batch, claimed (outbox.claim) while this one is on the wire.
+        upcoming: asyncio.Future[tuple[list[IntentRecord], int | None]] | None = None
         try:
             while batch:
                 mutations = [{"id": i.mutation_id, "name": i.name, "args": i.args}
                              for i in batch]
                 upcoming = asyncio.ensure_future(
-                    self.store.run_read(self._peek_batch, batch[-1].mutation_id))
+                    self.store.run_write(self._claim_after, batch[-1].mutation_id))
                 response = await self._call(lambda c=client_id, m=mutations: self.api.push(c, m))
                 if writing is not None:
                     done, writing = writing, None
                     await done
-                following = await upcoming
+                following, held = await upcoming
                 upcoming = None
                 answered = {r.id for r in response.results}
                 if not response.stopped_at_gap and all(i.mutation_id in answered
                                                        for i in batch):
-                    writing = asyncio.ensure_future(self._record_batch(response, following))
+                    writing = asyncio.ensure_future(self._record_batch(response))
                     batch = following
                     continue
                 # Something unusual: settle this batch before deciding what to push next.
@@ -544,10 +556,12 @@ class SyncEngine:
                     await self.store.run_write(self._with_outbox, outbox.start_new_client)
                 elif not response.results:
                     return
-                client_id, batch = await self.store.run_write(self._next_batch)
+                client_id, batch, held = await self.store.run_write(self._next_batch)
             if writing is not None:
                 done, writing = writing, None
                 await done
+            if held is not None:  # a held-back reply: push it (and what follows) when due
+                self._schedule(max(0.0, (held - now_ms()) / 1000) + 0.01)
         finally:
             # Only left over when something failed: the write still completes (it keeps the
             # answers the server gave), and its own failure must not hide the first one.
@@ -556,25 +570,18 @@ class SyncEngine:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(leftover)
 
-    async def _record_batch(self, response: Any, following: list[IntentRecord]) -> None:
-        await self.store.run_write(self._record_and_mark, response,
-                                   [i.mutation_id for i in following])
+    async def _record_batch(self, response: Any) -> None:
+        await self.store.run_write(self._record, response)
         await self._refresh_counts()
 
-    def _next_batch(self) -> tuple[str, list[IntentRecord]]:
+    def _next_batch(self) -> tuple[str, list[IntentRecord], int | None]:
         with self.store.write_outbox() as conn:
-            batch = outbox.pending(conn, self.options.push_batch)
-            outbox.mark_attempt(conn, [i.mutation_id for i in batch])
-            return outbox.client_id(conn), batch
+            batch, held = outbox.claim(conn, now_ms(), self.options.push_batch)
+            return outbox.client_id(conn), batch, held
 
-    def _peek_batch(self, after: int) -> list[IntentRecord]:
-        with self.store.read_db("outbox") as db:
-            return outbox.pending(db, self.options.push_batch, after)
-
-    def _record_and_mark(self, response: Any, attempted: list[int]) -> None:
+    def _claim_after(self, after: int) -> tuple[list[IntentRecord], int | None]:
         with self.store.write_outbox() as conn:
-            outbox.record_results(conn, response, now_ms())
-            outbox.mark_attempt(conn, attempted)
+            return outbox.claim(conn, now_ms(), self.options.push_batch, after)
 
     def _record(self, response: Any) -> None:
         with self.store.write_outbox() as conn:

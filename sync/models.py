@@ -227,6 +227,8 @@ outbox_meta = Table("outbox_meta", OUTBOX_METADATA,
 # outbox's current client_id: 1, 2, 3… with no gaps, as the server requires. ``state``:
 # pending (not yet confirmed), applied (confirmed, waiting for the change to be pulled) or
 # rejected (refused by the server; the reason is kept until the agent retries or discards).
+# ``not_before`` (epoch ms): no push takes it, nor anything queued after it, before then (a
+# reply's undo delay); ``attempts`` > 0: it was handed to a push and may have left the desk.
 intents = Table(
     "intents", OUTBOX_METADATA,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -235,7 +237,7 @@ intents = Table(
     _str("conversation_id", 64, null=True), _str("state", 16, default="pending"),
     _int("attempts", big=False, default=0), _int("change_seq", null=True),
     _str("error_code", 64, null=True), _str("error_message", null=True),
-    _int("created_at"), _int("settled_at", null=True),
+    _int("created_at"), _int("settled_at", null=True), _int("not_before", null=True),
     Index("ix_intents_state", "state", "id"),
     Index("ix_intents_conversation", "conversation_id"),
     sqlite_autoincrement=True,

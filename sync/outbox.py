@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,6 +35,9 @@ PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 # others, but not the agent's work, so "what is waiting" does not count them.
 AUTOMATIC = frozenset({MutationName.MARK_READ.value})
 
+# outbox_meta: the highest mutation id (of the current client id) a push has claimed.
+CLAIMED_THROUGH = "claimed_through"
+
 
 class InvalidIntent(ValueError):
     """The intent cannot be queued as given; the message says why."""
@@ -53,6 +56,7 @@ class IntentRecord:
     error_code: str | None
     error_message: str | None
     created_at: int
+    not_before: int | None = None  # epoch ms: held back from pushes until then
 
     @property
     def message_id(self) -> str | None:
@@ -61,18 +65,18 @@ class IntentRecord:
 
 # The intents table's columns, in the order ``_record`` reads them.
 _COLUMNS = ("id, mutation_id, name, args, conversation_id, state, attempts, change_seq, "
-            "error_code, error_message, created_at")
+            "error_code, error_message, created_at, not_before")
 _SELECT = f"SELECT {_COLUMNS} FROM intents"
 
 
 def _record(row: tuple[Any, ...]) -> IntentRecord:
     (id_, mutation_id, name, args, conversation_id, state, attempts, change_seq, error_code,
-     error_message, created_at) = row
+     error_message, created_at, not_before) = row
     return IntentRecord(
         id=id_, mutation_id=mutation_id, name=name, args=orjson.loads(args),
         conversation_id=conversation_id, state=state, attempts=attempts,
         change_seq=change_seq, error_code=error_code, error_message=error_message,
-        created_at=created_at,
+        created_at=created_at, not_before=not_before,
     )
 
 
@@ -126,8 +130,10 @@ def validate(name: str, args: dict[str, Any]) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_unset=True)
 
 
-def enqueue(conn: Db, name: str, args: dict[str, Any], now_ms: int) -> IntentRecord:
-    """Durably queue an intent; returns it with its mutation id."""
+def enqueue(conn: Db, name: str, args: dict[str, Any], now_ms: int,
+            not_before: int | None = None) -> IntentRecord:
+    """Durably queue an intent; returns it with its mutation id. With ``not_before`` (epoch
+    ms) no push takes it, nor anything queued after it, before that time."""
     args = dict(args)
     if name in (MutationName.SEND_MESSAGE, MutationName.ADD_NOTE) and not args.get("message_id"):
         args["message_id"] = str(uuid.uuid4())
@@ -137,9 +143,9 @@ def enqueue(conn: Db, name: str, args: dict[str, Any], now_ms: int) -> IntentRec
     mutation_id = _next_mutation_id(db)
     cur = db.execute(
         "INSERT INTO intents (mutation_id, name, args, conversation_id, state, attempts, "
-        "created_at) VALUES (?, ?, ?, ?, ?, 0, ?)",
+        "created_at, not_before) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
         (mutation_id, name, orjson.dumps(clean).decode(), clean.get("conversation_id"),
-         PENDING, now_ms))
+         PENDING, now_ms, not_before))
     record = _one(db, cur.lastrowid or 0)
     assert record is not None
     return record
@@ -153,6 +159,58 @@ def pending(conn: Db, limit: int = 500, after: int | None = None) -> list[Intent
     rows = dbapi(conn).execute(
         f"{_SELECT} WHERE state = ? {later}ORDER BY mutation_id LIMIT ?", params)
     return [_record(r) for r in rows]
+
+
+def claim(conn: Db, now_ms: int, limit: int = 500, after: int | None = None
+          ) -> tuple[list[IntentRecord], int | None]:
+    """Hand the next pending intents to a push: ``pending(limit, after)`` up to the first one
+    held back (``not_before`` still ahead), each counted as attempted and the claimed mutation
+    ids recorded, in one transaction. Returns them and the time the first held one is due
+    (None when none holds the queue). Whatever a push sends must come from here: ``cancel``
+    relies on it (an intent is either cancelled before it is claimed, or claimed and never
+    cancelled)."""
+    batch = pending(conn, limit, after)
+    held_until = None
+    for n, intent in enumerate(batch):
+        if intent.not_before is not None and intent.not_before > now_ms:
+            batch, held_until = batch[:n], intent.not_before
+            break
+    if batch:
+        db = dbapi(conn)
+        mark_attempt(db, [i.mutation_id for i in batch])
+        top = batch[-1].mutation_id
+        if top > _claimed_through(db):
+            _set_meta(db, CLAIMED_THROUGH, str(top))
+        batch = [replace(i, attempts=i.attempts + 1) for i in batch]
+    return batch, held_until
+
+
+def _claimed_through(db: sqlite3.Connection) -> int:
+    return int(_meta(db, CLAIMED_THROUGH) or "0")
+
+
+def cancel(conn: Db, intent_id: int) -> bool:
+    """Take back an intent the agent undid, if it never left the desk: a pending intent no
+    push has claimed (or a rejected one: it changed nothing). The intents queued after it are
+    renumbered down by one, so the push ids stay gapless. False when it may have reached the
+    server (claimed by a push, or applied: the caller reverses it instead) or is gone."""
+    db = dbapi(conn)
+    record = _one(db, intent_id)
+    if record is None or record.state == APPLIED:
+        return False
+    if record.state == REJECTED:
+        db.execute("DELETE FROM intents WHERE id = ?", (intent_id,))
+        return True
+    if record.attempts > 0 or record.mutation_id <= _claimed_through(db):
+        return False
+    db.execute("DELETE FROM intents WHERE id = ?", (intent_id,))
+    # Every later id is above the claimed ones too: no push has carried any of them.
+    later = db.execute("SELECT id FROM intents WHERE mutation_id > ? ORDER BY mutation_id",
+                       (record.mutation_id,)).fetchall()
+    # In ascending order, one row at a time: each moves into the id freed just before it.
+    db.executemany("UPDATE intents SET mutation_id = mutation_id - 1 WHERE id = ?", later)
+    _set_meta(db, "next_mutation_id", str(int(_meta(db, "next_mutation_id") or "1") - 1))
+    return True
 
 
 def unsettled(conn: Db, conversation_id: str | None = None) -> list[IntentRecord]:
@@ -299,4 +357,5 @@ def start_new_client(conn: Db) -> str:
     db.executemany("UPDATE intents SET mutation_id = ? WHERE id = ?",
                    [(n, intent_id) for n, intent_id in enumerate(rows, start=1)])
     _set_meta(db, "next_mutation_id", str(len(rows) + 1))
+    _set_meta(db, CLAIMED_THROUGH, "0")  # no push has carried an id of the new client yet
     return new

@@ -300,3 +300,81 @@ def test_start_new_client_renumbers_pending_from_one_keeping_message_ids(store: 
     assert retried.mutation_id == 4 and retried.message_id == c.message_id
     with store.read_outbox() as conn:
         assert [i.mutation_id for i in outbox.pending(conn)] == [1, 2, 3, 4]
+
+
+# --------------------------------------------------------------------------- undo: cancel, hold
+
+
+def test_cancel_takes_back_an_unclaimed_intent_and_keeps_push_ids_gapless(store: Store) -> None:
+    a = queue(store, "set_status", status="resolved")  # 1
+    batch, held = run(store, outbox.claim, NOW, 1)
+    assert [i.id for i in batch] == [a.id] and batch[0].attempts == 1 and held is None
+    b = queue(store, "set_status", status="resolved")  # 2
+    c = queue(store, "send_message", body="after")  # 3
+    d = queue(store)  # 4
+    # Claimed by a push: it may be on the wire, so it is never cancelled (reversed instead).
+    assert run(store, outbox.cancel, a.id) is False
+    assert run(store, outbox.cancel, b.id) is True
+    with store.read_outbox() as conn:
+        left = outbox.pending(conn)
+    assert [(i.id, i.mutation_id) for i in left] == [(a.id, 1), (c.id, 2), (d.id, 3)]
+    assert left[1].message_id == c.message_id
+    assert queue(store).mutation_id == 4
+    assert run(store, outbox.cancel, b.id) is False  # gone already
+    # The next claim takes up where the last one stopped: what a server expects next.
+    batch, _ = run(store, outbox.claim, NOW, 500, 1)
+    assert [i.mutation_id for i in batch] == [2, 3, 4]
+    assert all(run(store, outbox.cancel, i.id) is False for i in batch)
+
+
+def test_an_applied_intent_is_not_cancelled_and_a_rejected_one_is(store: Store) -> None:
+    a = queue(store)
+    b = queue(store, "set_priority", priority="high")
+    run(store, outbox.claim, NOW)
+    run(store, outbox.record_results, response(
+        result(a.mutation_id, "applied", change_seq=3),
+        result(b.mutation_id, "rejected", error=("not_permitted", "No."))), NOW)
+    assert run(store, outbox.cancel, a.id) is False
+    assert run(store, outbox.cancel, b.id) is True  # it changed nothing: undoing drops it
+    assert [r.id for r in rows(store)] == [a.id]
+
+
+def test_a_held_intent_stops_the_queue_until_it_is_due(store: Store) -> None:
+    a = queue(store)  # 1
+    reply = run(store, outbox.enqueue, "send_message",
+                {"conversation_id": "c1", "body": "hi"}, NOW, NOW + 5_000)  # 2
+    queue(store, "set_status", status="resolved")  # 3: after the reply, so it waits too
+    batch, held = run(store, outbox.claim, NOW + 1_000)
+    assert [i.id for i in batch] == [a.id] and held == NOW + 5_000
+    assert run(store, outbox.claim, NOW + 4_999, 500, 1) == ([], NOW + 5_000)
+    assert run(store, outbox.cancel, reply.id) is True  # still on the desk: undone
+    batch, held = run(store, outbox.claim, NOW + 1_000, 500, 1)
+    assert [(i.name, i.mutation_id) for i in batch] == [("set_status", 2)] and held is None
+
+
+def test_a_held_intent_is_pushed_once_due_and_survives_a_restart(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    s.open()
+    reply = run(s, outbox.enqueue, "send_message", {"conversation_id": "c1", "body": "hi"},
+                NOW, NOW + 5_000)
+    s.close()  # (a crash during the delay: the reply is already on disk)
+    s = Store(tmp_path)
+    s.open()
+    try:
+        assert run(s, outbox.claim, NOW + 2_000) == ([], NOW + 5_000)
+        batch, held = run(s, outbox.claim, NOW + 5_000)
+        assert [i.message_id for i in batch] == [reply.message_id] and held is None
+    finally:
+        s.close()
+
+
+def test_a_new_client_makes_pending_intents_cancellable_only_if_never_claimed(
+        store: Store) -> None:
+    a = queue(store)
+    run(store, outbox.claim, NOW)
+    b = queue(store)
+    run(store, outbox.start_new_client)
+    assert run(store, outbox.cancel, a.id) is False  # it went out once: maybe applied
+    assert run(store, outbox.cancel, b.id) is True
+    with store.read_outbox() as conn:
+        assert [(i.id, i.mutation_id) for i in outbox.pending(conn)] == [(a.id, 1)]
