@@ -95,6 +95,8 @@ class DeskSettings:
     theme: str = "system"  # "system" | "light" | "dark"
     notifications: bool = True
     notify_sound: bool = False
+    reply_undo_s: int = 0  # a sent reply waits this long (0-10 s), undoable; 0: off
+    next_after_done: bool = True  # resolve or snooze opens the next conversation
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     window_state: str = ""  # base64 of QMainWindow.saveState()
     splitter_state: str = ""  # base64 of the nav | inbox | conversation QSplitter.saveState()
@@ -209,8 +211,10 @@ def _valid(name: str, value: Any) -> bool:
         return value in LANGUAGES
     if name == "theme":
         return value in THEMES
-    if name in ("notifications", "notify_sound"):
+    if name in ("notifications", "notify_sound", "next_after_done"):
         return isinstance(value, bool)
+    if name == "reply_undo_s":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10
     if name in ("window_geometry", "window_state", "splitter_state"):
         return isinstance(value, str)
     if name == "last_workspace":
