@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QSplitter,
     QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
@@ -35,6 +34,15 @@ from app.drafts import DraftStore
 from app.inbox.model import ROW_ROLE, InboxModel
 from app.inbox.nav import NavigationPane
 from app.inbox.view import InboxView
+from app.layout import (
+    CONVERSATION_MIN,
+    SidePanelFolder,
+    add_side_panel,
+    first_sizes,
+    make_splitter,
+    remember,
+    restore,
+)
 from app.notifications import Notifier
 from app.outbox_dialog import OutboxDialog
 from app.session import DeskSession
@@ -59,7 +67,7 @@ class MainWindow(QMainWindow):
     # Work the first inbox paint does not need (view counts, syncing, the mirror check)
     # waits for it; if it never comes (a hidden window), for this long.
     START_WAIT_MS = 3000
-    CONVERSATION_MIN_WIDTH = 380
+    CONVERSATION_MIN_WIDTH = CONVERSATION_MIN
 
     def __init__(self, session: DeskSession, settings: DeskSettings,
                  save_settings: Callable[[DeskSettings], None] | None = None,
@@ -92,18 +100,7 @@ class MainWindow(QMainWindow):
         self.sync_status = SyncStatusWidget(self)
         self.notifier = Notifier(session, enabled=settings.notifications, parent=self)
 
-        center = QSplitter(Qt.Orientation.Horizontal, self)
-        center.setObjectName("mainSplitter")
-        center.addWidget(self.nav)
-        center.addWidget(self.inbox)
-        center.addWidget(self._conversation_slot)
-        center.setStretchFactor(0, 0)
-        center.setStretchFactor(1, 1)
-        center.setStretchFactor(2, 1)
-        center.setChildrenCollapsible(False)
-        self.nav.setMinimumWidth(170)
-        self.inbox.setMinimumWidth(420)
-        self._conversation_slot.setMinimumWidth(self.CONVERSATION_MIN_WIDTH)
+        center = make_splitter(self, self.nav, self.inbox, self._conversation_slot)
         self.splitter = center
         self._sized = False
         body = QWidget(self)
@@ -119,6 +116,8 @@ class MainWindow(QMainWindow):
         self.pages.addWidget(self.signed_out_page)
         self.setCentralWidget(self.pages)
 
+        # Side panels fold away in a narrow window (never back while signed out).
+        self.folder = SidePanelFolder(self, lambda: not self.session.signed_out)
         self.customer_dock = self.add_side_panel("customerDock", self.tr("Customer"),
                                                  self.customer)
         self.statusBar().addPermanentWidget(self.sync_status, 1)
@@ -126,8 +125,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._connect()
-        self.resize(1440, 860)
-        self._restore_geometry()
+        self._sized = restore(self, self.splitter, settings)
         self.nav.set_saved_filters(self.workspace.filters())
         session.directoryChanged.connect(self._directory_changed)
         self._directory_changed(session.directory)
@@ -152,20 +150,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ layout
 
     def add_side_panel(self, name: str, title: str, widget: QWidget) -> QDockWidget:
-        """Dock a panel on the right; later ones are tabbed with the customer panel."""
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
-        existing = [d for d in self.findChildren(QDockWidget)
-                    if d is not dock and self.dockWidgetArea(d)
-                    == Qt.DockWidgetArea.RightDockWidgetArea]
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        if existing:
-            self.tabifyDockWidget(existing[0], dock)
-        dock.setMinimumWidth(260)
+        """Dock a panel on the right; later ones are tabbed with the customer panel. Like
+        it, they fold away in a narrow window (``app.layout``)."""
+        dock = add_side_panel(self, name, title, widget)
+        self.folder.watch(dock)
         return dock
 
     def _build_actions(self) -> None:
@@ -550,15 +538,6 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ persistence
 
-    def _restore_geometry(self) -> None:
-        if self.settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
-        if self.settings.window_state:
-            self.restoreState(QByteArray.fromBase64(self.settings.window_state.encode()))
-        if self.settings.splitter_state:  # the agent's own widths of nav, inbox and thread
-            self._sized = self.splitter.restoreState(
-                QByteArray.fromBase64(self.settings.splitter_state.encode()))
-
     def _persist(self) -> None:
         if self._save_settings is not None:
             self._save_settings(self.settings)
@@ -566,11 +545,12 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._sized:
-            self._sized = True  # first run: nav fits its labels, inbox and thread share
-            width = self.splitter.width()
-            nav = 200
-            inbox = max(420, int((width - nav) * 0.58))
-            self.splitter.setSizes([nav, inbox, max(380, width - nav - inbox)])
+            self._sized = True  # first run: the list gets what it needs, the thread the rest
+            self.splitter.setSizes(first_sizes(self.splitter))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.folder.fit(self.width())
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.ActivationChange:
@@ -579,9 +559,7 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
-        self.settings.window_state = bytes(self.saveState().toBase64()).decode()
-        self.settings.splitter_state = bytes(self.splitter.saveState().toBase64()).decode()
+        remember(self, self.splitter, self.folder, self.settings)
         self._persist()
         super().closeEvent(event)
         self.closed.emit()

@@ -39,6 +39,7 @@ from sync.workspace import WorkspaceConfig
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"
 SIZE = (1600, 950)
+SMALL = (1024, 700)  # the smallest window the desk must stay usable in (a small laptop)
 WRITTEN: list[Path] = []
 
 
@@ -133,9 +134,9 @@ async def open_in(window: MainWindow, view: str, cid: str) -> None:
     await settle()
 
 
-async def show_window(session: DeskSession) -> MainWindow:
+async def show_window(session: DeskSession, size: tuple[int, int] = SIZE) -> MainWindow:
     window = MainWindow(session, DeskSettings())
-    window.resize(*SIZE)
+    window.resize(*size)
     window.show()
     await until(lambda: window.inbox_model.rowCount() > 0, "the inbox")
     return window
@@ -234,12 +235,23 @@ async def japanese(demo: DemoServer, agent: DeskSession, base: Path) -> None:
         cid = await best_conversation(session, InboxFilter(team_id=japan))
         await open_in(window, f"team:{japan}", cid)
         grab(window, "main-ja.png")
+        await close_window(window)
+        window = None
+        window = await small_window(session, f"team:{japan}", cid, "main-small-ja.png")
     finally:
         if window is not None:
             await close_window(window)
         if session is not agent:
             await session.close()
         i18n.install_translations(app, "en")
+
+
+async def small_window(session: DeskSession, view: str, cid: str, name: str) -> MainWindow:
+    """The main window at the smallest size the desk supports, as a new desk opens there."""
+    window = await show_window(session, SMALL)
+    await open_in(window, view, cid)
+    grab(window, name)
+    return window
 
 
 async def offline(demo: DemoServer, session: DeskSession, window: MainWindow, cid: str
@@ -275,6 +287,9 @@ async def render(base: Path) -> None:
         cid = await best_conversation(session, InboxFilter(assignee="me"))
         await open_in(window, "mine", cid)
         grab(window, "main-en.png")
+
+        small = await small_window(session, "mine", cid, "main-small-en.png")
+        await close_window(small)
 
         await whatsapp_template(session, window)
 

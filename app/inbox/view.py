@@ -140,8 +140,9 @@ class InboxView(QWidget):
     # ------------------------------------------------------------------ navigation
 
     # Columns given up, in this order, when the list is too narrow for the subject to be
-    # read; they come back when there is room. (Bold rows still say unread.)
-    OPTIONAL_COLUMNS = (COL_TAGS, COL_UNREAD, COL_PRIORITY)
+    # read; they come back when there is room. (Bold rows still say unread; the open
+    # conversation's header shows its status and assignee.)
+    OPTIONAL_COLUMNS = (COL_TAGS, COL_UNREAD, COL_PRIORITY, COL_STATUS, COL_ASSIGNEE)
     SUBJECT_MIN = 170
     TITLE_PAD = 14  # the header's margins around a column's title
 
@@ -181,10 +182,11 @@ class InboxView(QWidget):
         for col in self.OPTIONAL_COLUMNS:
             if needed <= room:
                 break
-            hidden.add(col)
-            needed -= self._widths[col]
+            if col not in hidden:
+                hidden.add(col)
+                needed -= self._widths[col]
         # Only what changes: hiding or showing a column lays out and repaints the list.
-        for col in (COL_ASSIGNEE, *self.OPTIONAL_COLUMNS):
+        for col in self.OPTIONAL_COLUMNS:
             if self.table.isColumnHidden(col) != (col in hidden):
                 self.table.setColumnHidden(col, col in hidden)
 
