@@ -1,7 +1,8 @@
 """Translations: English in the source, Japanese from Qt Linguist files.
 
 ``resources/translations/relaydesk_ja.ts`` is the translators' file (kept in git);
-``python -m app.i18n update`` refreshes it from every ``tr()`` in ``app/``, and
+``python -m app.i18n update`` refreshes it from every ``tr()`` in ``app/`` (and the sentences
+``sync/events.py`` marks), and
 ``python -m app.i18n build`` compiles each ``.ts`` into the ``.qm`` the desk loads (a build
 output, made at install time and ignored by git).
 """
@@ -21,6 +22,8 @@ log = logging.getLogger("relaydesk.i18n")
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = ROOT / "resources" / "translations"
 APP_DIR = ROOT / "app"
+# Qt-free modules whose strings the desk translates (marked with QT_TRANSLATE_NOOP).
+SHARED_SOURCES = (ROOT / "sync" / "events.py",)
 LANGUAGES = ("en", "ja")
 SOURCE_LANGUAGE = "en"
 
@@ -105,7 +108,8 @@ def update_ts(language: str = "ja", sources: list[Path] | None = None,
     directory = directory or TRANSLATIONS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     ts = directory / f"relaydesk_{language}.ts"
-    files = sources if sources is not None else sorted(APP_DIR.rglob("*.py"))
+    files = sources if sources is not None else [*sorted(APP_DIR.rglob("*.py")),
+                                                 *SHARED_SOURCES]
     subprocess.run([_tool("pyside6-lupdate"), "-silent", "-no-obsolete", "-locations", "none",
                     "-source-language", SOURCE_LANGUAGE, "-target-language", language,
                     *map(str, files), "-ts", str(ts)], check=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QIcon
 
+from sync import events
+
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
 translate = QCoreApplication.translate
 
@@ -47,6 +49,19 @@ def channel_type_label(channel_type: str) -> str:
         "instagram": translate("Labels", "Instagram"),
         "line": translate("Labels", "LINE"),
     }.get(channel_type, channel_type)
+
+
+def system_event_text(body: str) -> str:
+    """A system message (what happened to the conversation) in the agent's language: the
+    server writes it from one of ``sync.events``' English sentences; a body none of them
+    makes is shown as it is."""
+    found = events.recognise(body)
+    if found is None:
+        return body
+    event, values = found
+    if "status" in values:
+        values = {**values, "status": status_label(values["status"])}
+    return event.sentence(values, translate)
 
 
 def channel_icon(channel_type: str) -> QIcon | None:

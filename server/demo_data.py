@@ -9,7 +9,8 @@ The conversations are built from handwritten scenario scripts (see ``_EN_SCRIPTS
 timestamps chosen by a seeded ``random.Random``, so every call returns exactly the same
 workspace.
 
-This module imports nothing from the project; the seeding code maps these dataclasses onto the
+This module imports nothing from the project but the system messages' sentences
+(``sync.events``, which the desk translates); the seeding code maps these dataclasses onto the
 database models.
 """
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+
+from sync import events
 
 # --------------------------------------------------------------------------------------------
 # Public data model (the seeding code relies on these exact shapes)
@@ -778,8 +781,7 @@ a Hi {cust}, yes, the driver is scheduled between 2 and 4 pm today. - {agent}, A
 c ok thx
 a You're welcome! You'll get a text when the driver is 30 minutes away.
 c STOP
-s Contact opted out of SMS. Outbound SMS to this number is blocked.
-"""
+s """ + events.SMS_OPTED_OUT.format() + "\n"
 
 _DIRECTIONS = {"c": "inbound", "a": "outbound", "n": "note", "s": "system"}
 
@@ -1003,9 +1005,9 @@ def _build_messages(
     team_agents = [a for a in _eligible(d.channel.team) if a.role != "supervisor"]
     handler = _AGENT_BY_EMAIL[d.assignee] if d.assignee else rng.choice(team_agents)
     if d.assignee and len(steps) < 12 and rng.random() < 0.3:
-        steps.insert(1, ("system", f"Conversation assigned to {handler.name}"))
+        steps.insert(1, ("system", events.CONVERSATION_ASSIGNED.format(agent=handler.name)))
     if d.status == "resolved" and len(steps) < 12 and rng.random() < 0.3:
-        steps.append(("system", f"Conversation resolved by {handler.name}"))
+        steps.append(("system", events.CONVERSATION_RESOLVED.format(agent=handler.name)))
 
     cust = d.contact.name.split()[0]
     values = {"{cust}": cust, "{agent}": _first_name(handler), **d.extra}

@@ -36,6 +36,7 @@ from server.emit import (
     emit_visibility_change,
 )
 from server.feed import ChangeBuffer, Viewer, now_ms
+from sync import events
 from sync import protocol as p
 from sync.rules import REJECT_MESSAGES, send_refusal, sla_due, window_state
 
@@ -275,7 +276,7 @@ def set_status(ctx: _Ctx, a: p.SetStatusArgs) -> None:
     else:
         _update(ctx, conv, status=a.status.value, snoozed_until=until)
     by = _agent_name(ctx, ctx.viewer.agent_id)
-    _system_message(ctx, conv, f"Status set to {a.status.value} by {by}")
+    _system_message(ctx, conv, events.STATUS_SET.format(status=a.status.value, by=by))
     emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
@@ -305,11 +306,14 @@ def assign(ctx: _Ctx, a: p.AssignArgs, raw: dict[str, Any]) -> None:
     _update(ctx, conv, team_id=team_id, assignee_id=assignee_id)
     emit_visibility_change(ctx.buf, conv, before, after)
     if before[1] != after[1]:
-        _system_message(ctx, conv, f"Assigned to {_agent_name(ctx, conv.assignee_id)} by "
-                                   f"{_agent_name(ctx, ctx.viewer.agent_id)}")
+        by = _agent_name(ctx, ctx.viewer.agent_id)
+        _system_message(ctx, conv, events.UNASSIGNED.format(by=by) if conv.assignee_id is None
+                        else events.ASSIGNED.format(
+                            agent=_agent_name(ctx, conv.assignee_id), by=by))
     if before[0] != after[0]:
         team_name = ctx.conn.scalar(select(m.Team.name).where(m.Team.id == conv.team_id))
-        _system_message(ctx, conv, f"Moved to team {team_name or conv.team_id}")
+        _system_message(ctx, conv, events.MOVED_TO_TEAM.format(
+            team=team_name or conv.team_id))
     emit_conversation(ctx.buf, conv, conv.channel_type)
     if before[0] != after[0]:
         emit_contact(ctx.buf, conv.contact_id)

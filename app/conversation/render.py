@@ -18,7 +18,7 @@ import nh3
 from PySide6.QtCore import QCoreApplication, QDate, QLocale, Qt, QTime
 from PySide6.QtGui import QColor, QTextBlockFormat
 
-from app.labels import rejection_label
+from app.labels import rejection_label, system_event_text
 from sync.display import display_safe
 from sync.overlay import LOCAL_FAILED, LOCAL_PENDING, LOCAL_SENT, ThreadItem
 
@@ -345,7 +345,7 @@ def system_html(item: ThreadItem, body: str, colors: Mapping[str, str]) -> str:
     ``body`` is the text to show (the whole body, or its preview)."""
     when = html.escape(format_time(item.created_at))
     return (f'<span style="color:{colors["muted"]}; font-size:small;">'
-            f"{linkify(display_safe(body))} · {when}</span>")
+            f"{linkify(display_safe(system_event_text(body)))} · {when}</span>")
 
 
 def day_html(day: date, today: date, colors: Mapping[str, str]) -> str:

@@ -1387,6 +1387,37 @@
     </message>
 </context>
 <context>
+    <name>SystemEvent</name>
+    <message>
+        <source>Status set to {status} by {by}</source>
+        <translation>{by} がステータスを「{status}」に変更しました</translation>
+    </message>
+    <message>
+        <source>Assigned to {agent} by {by}</source>
+        <translation>{by} が {agent} に割り当てました</translation>
+    </message>
+    <message>
+        <source>Unassigned by {by}</source>
+        <translation>{by} が未割り当てに戻しました</translation>
+    </message>
+    <message>
+        <source>Moved to team {team}</source>
+        <translation>チーム「{team}」に移動しました</translation>
+    </message>
+    <message>
+        <source>Conversation assigned to {agent}</source>
+        <translation>会話を {agent} に割り当てました</translation>
+    </message>
+    <message>
+        <source>Conversation resolved by {agent}</source>
+        <translation>{agent} が会話を解決しました</translation>
+    </message>
+    <message>
+        <source>Contact opted out of SMS. Outbound SMS to this number is blocked.</source>
+        <translation>連絡先が SMS の配信を停止しました。この番号への SMS 送信はブロックされます。</translation>
+    </message>
+</context>
+<context>
     <name>Thread</name>
     <message>
         <source>[image removed]</source>

@@ -7,6 +7,7 @@ from collections import Counter
 from itertools import pairwise
 
 from server.demo_data import DemoConversation, DemoWorkspace, build_demo_workspace
+from sync import events
 
 WS: DemoWorkspace = build_demo_workspace()
 DEMO_AGENT = "agent@demo.relaydesk.test"
@@ -272,3 +273,9 @@ def test_placeholders() -> None:
     for conv in WS.conversations:
         for text in (conv.subject or "", *(m.body for m in conv.messages)):
             assert "{" not in text and "}" not in text, conv.key
+
+
+def test_system_messages_are_the_declared_sentences() -> None:
+    """The desk shows them translated: each is one of ``sync.events``' sentences."""
+    system = [m.body for c in WS.conversations for m in c.messages if m.direction == "system"]
+    assert system and all(events.recognise(body) is not None for body in system)

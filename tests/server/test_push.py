@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from server import models as m
 from server.db import Database
 from server.feed import now_ms
+from sync import events
 from sync import protocol as p
 from sync.rules import (
     DAY_MS,
@@ -447,6 +448,33 @@ def test_assign_to_other_team_moves_it_between_mirrors(
         assert mirror.rows == expected, describe_diff(mirror.rows, expected)
     # Alice's queued intents for it now answer not_permitted.
     assert_rejected(one(box, "mark_read", conversation_id=conv), Reason.NOT_PERMITTED)
+
+
+def test_system_messages_are_the_declared_sentences(alice: Api, conv: str,
+                                                    workspace: Workspace, db: Database) -> None:
+    """What happened to a conversation is written with ``sync.events``' templates, so the
+    desk can recognise each sentence and show it in the agent's language."""
+    box = Outbox(alice)
+    for name, args in (("set_status", {"status": "pending"}),
+                       ("assign", {"agent_id": workspace.agents["tina"]}),
+                       ("assign", {"agent_id": None}),
+                       ("assign", {"team_id": workspace.teams["B"]})):
+        assert one(box, name, conversation_id=conv, **args).status is Status.APPLIED
+    with db.read() as s:
+        bodies = list(s.scalars(select(m.Message.body).where(
+            m.Message.conversation_id == conv, m.Message.direction == "system")))
+    expected = {
+        events.STATUS_SET.format(status="pending", by="Alice"):
+            (events.STATUS_SET, {"status": "pending", "by": "Alice"}),
+        events.ASSIGNED.format(agent="Tina", by="Alice"):
+            (events.ASSIGNED, {"agent": "Tina", "by": "Alice"}),
+        events.UNASSIGNED.format(by="Alice"):  # was "Assigned to nobody by Alice"
+            (events.UNASSIGNED, {"by": "Alice"}),
+        events.MOVED_TO_TEAM.format(team="Team Beta"):
+            (events.MOVED_TO_TEAM, {"team": "Team Beta"}),
+    }
+    assert sorted(bodies) == sorted(expected)  # (one millisecond may hold several)
+    assert all(events.recognise(body) == expected[body] for body in bodies)
 
 
 def test_set_priority(alice: Api, conv: str, db: Database) -> None:
