@@ -67,6 +67,18 @@ def _problem(exc: Exception) -> str:
     return "refused"
 
 
+def _never_sent(exc: Exception) -> bool:
+    """Whether a failed push provably never reached the server: no sign-in to send it with,
+    or no connection made (refused, no route, TLS refused). A timeout or a lost answer may
+    have been applied."""
+    import httpx
+
+    if isinstance(exc, SignInRequired):
+        return True
+    return isinstance(exc, Unreachable) and isinstance(
+        exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
+
+
 class Backoff:
     """Exponential backoff with full jitter: uniform(0, min(cap, base·2ⁿ))."""
 
@@ -526,6 +538,7 @@ class SyncEngine:
         it is sent, so an undo's ``outbox.cancel`` either takes an intent first or finds it
         claimed; intents held back (``not_before``) stop the queue until they are due."""
         client_id, batch, held = await self.store.run_write(self._next_batch)
+        unsent: int | None = None  # a push that never left: its claims are counted back
         writing: asyncio.Future[None] | None = None  # the previous batch's answers
         # The next batch, claimed (outbox.claim) while this one is on the wire.
         upcoming: asyncio.Future[tuple[list[IntentRecord], int | None]] | None = None
@@ -535,7 +548,13 @@ class SyncEngine:
                              for i in batch]
                 upcoming = asyncio.ensure_future(
                     self.store.run_write(self._claim_after, batch[-1].mutation_id))
-                response = await self._call(lambda c=client_id, m=mutations: self.api.push(c, m))
+                try:
+                    response = await self._call(
+                        lambda c=client_id, m=mutations: self.api.push(c, m))
+                except (SignInRequired, Unreachable) as exc:
+                    if _never_sent(exc):
+                        unsent = batch[0].mutation_id
+                    raise
                 if writing is not None:
                     done, writing = writing, None
                     await done
@@ -569,6 +588,9 @@ class SyncEngine:
                 if leftover is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(leftover)
+            if unsent is not None:  # (after the claim of the next batch, also unsent)
+                with contextlib.suppress(Exception):
+                    await self.store.run_write(self._with_outbox, outbox.release, unsent)
 
     async def _record_batch(self, response: Any) -> None:
         await self.store.run_write(self._record, response)

@@ -185,6 +185,19 @@ def claim(conn: Db, now_ms: int, limit: int = 500, after: int | None = None
     return batch, held_until
 
 
+def release(conn: Db, first: int) -> None:
+    """The push that claimed intents from mutation id ``first`` on provably never sent them
+    (no connection was made): that claim is counted back, so the ones no earlier push took
+    can be cancelled again. Attempts left from earlier pushes keep theirs uncancellable."""
+    db = dbapi(conn)
+    top = _claimed_through(db)
+    db.execute("UPDATE intents SET attempts = attempts - 1 WHERE state = ? AND attempts > 0 "
+               "AND mutation_id BETWEEN ? AND ?", (PENDING, first, top))
+    still = db.execute("SELECT max(mutation_id) FROM intents WHERE attempts > 0 "
+                       "AND mutation_id BETWEEN ? AND ?", (first, top)).fetchone()[0]
+    _set_meta(db, CLAIMED_THROUGH, str(max(first - 1, still or 0)))
+
+
 def _claimed_through(db: sqlite3.Connection) -> int:
     return int(_meta(db, CLAIMED_THROUGH) or "0")
 

@@ -378,3 +378,13 @@ def test_a_new_client_makes_pending_intents_cancellable_only_if_never_claimed(
     assert run(store, outbox.cancel, b.id) is True
     with store.read_outbox() as conn:
         assert [(i.id, i.mutation_id) for i in outbox.pending(conn)] == [(a.id, 1)]
+
+
+def test_a_push_that_never_left_gives_its_claims_back(store: Store) -> None:
+    a = queue(store)  # 1
+    run(store, outbox.claim, NOW)  # pushed: answer lost (maybe applied)
+    b = queue(store)  # 2
+    run(store, outbox.claim, NOW)  # 1 and 2 again: no connection this time
+    run(store, outbox.release, 1)
+    assert run(store, outbox.cancel, a.id) is False  # the first push may have applied it
+    assert run(store, outbox.cancel, b.id) is True  # only the unsent push ever took it

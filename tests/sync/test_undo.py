@@ -154,3 +154,32 @@ async def test_a_reply_held_when_the_desk_crashed_is_sent_after_the_restart(
     assert held.args["body"] == body
     assert await wait_for(lambda: second.engine.status.pending == 0, 15)
     assert sent_bodies(api, ws).count(body) == 1
+
+
+@pytest.mark.asyncio
+async def test_offline_an_undo_takes_back_what_no_push_delivered(server, ws, make_desk):
+    """A push with no connection made sent nothing: its intents can still be taken back. One
+    whose answer was lost may have been applied: it is not."""
+    api = Api(server.url)
+    conversation = api.inbound(ws, "a_sms", "+15550100305", "Hello").conversation_id
+    transport = FaultyTransport()
+    desk = await make_desk(server.url, email=ws.emails["alice"], transport=transport,
+                           options=EngineOptions(use_events=False, poll_interval_s=600.0,
+                                                 safety_poll_s=600.0, backoff_base_s=5.0))
+    assert await wait_for(lambda: desk.engine.status.state is EngineState.UP_TO_DATE)
+    refused = transport.drop_request("POST", "/sync/push")
+    unsent = await desk.engine.enqueue("send_message", {"conversation_id": conversation,
+                                                        "body": f"unsent {time.time_ns()}"})
+    assert await wait_for(lambda: refused.fired == 1)
+    assert await wait_for(lambda: desk.engine.status.state is EngineState.OFFLINE)
+    assert await desk.engine.cancel_intent(unsent.id) is True
+
+    lost = transport.drop_response("POST", "/sync/push")
+    maybe = await desk.engine.enqueue("send_message", {"conversation_id": conversation,
+                                                       "body": f"maybe {time.time_ns()}"})
+    assert await wait_for(lambda: lost.fired == 1)
+    assert await desk.engine.cancel_intent(maybe.id) is False
+    desk.engine.trigger("test")
+    assert await wait_for(lambda: desk.engine.status.pending == 0, 20)
+    sent = sent_bodies(api, ws)
+    assert unsent.args["body"] not in sent and sent.count(maybe.args["body"]) == 1
