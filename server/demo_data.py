@@ -130,8 +130,11 @@ N_CONVERSATIONS = 240
 # Exact status mix (55% / 15% / 8% / 22% of 240).
 STATUS_COUNTS = {"open": 132, "pending": 36, "snoozed": 19, "resolved": 53}
 DEMO_AGENT_EMAIL = "agent@demo.relaydesk.test"
-# How many generated conversations the demo agent gets, by status (plus the SMS opt-out one).
+# How many generated conversations the demo agent gets, by status (plus the SMS opt-out one):
+# from Customer Support and Billing, and a few from 日本サポート, so that a newcomer on
+# `make run` meets Japanese conversations without switching roles.
 DEMO_AGENT_SHARE = {"open": 17, "pending": 4, "snoozed": 1, "resolved": 2}
+DEMO_AGENT_JAPANESE_SHARE = {"open": 3, "pending": 1}
 UNASSIGNED_SHARE = {"open": 64, "pending": 8}
 
 TEAMS = (
@@ -141,7 +144,7 @@ TEAMS = (
 )
 
 _AGENT_ROWS = (  # (local part, name, role, teams, password)
-    ("agent", "Alex Morgan", "agent", ("support", "billing"), "demo-agent"),
+    ("agent", "Alex Morgan", "agent", ("support", "billing", "japan"), "demo-agent"),
     ("trainee", "Jamie Chen", "trainee", ("support",), "demo-trainee"),
     ("supervisor", "Dana Whitfield", "supervisor", ("support", "billing", "japan"),
      "demo-supervisor"),
@@ -949,13 +952,13 @@ def _assign(rng: random.Random, drafts: list[_Draft]) -> None:
         for i in rng.sample(pool, count):
             free.remove(i)
     demo = _AGENT_BY_EMAIL[DEMO_AGENT_EMAIL]
-    for status, count in DEMO_AGENT_SHARE.items():
-        pool = [
-            i for i in free if drafts[i].status == status and drafts[i].channel.team in demo.teams
-        ]
-        for i in rng.sample(pool, count):
-            drafts[i].assignee = demo.email
-            free.remove(i)
+    for japanese, share in ((False, DEMO_AGENT_SHARE), (True, DEMO_AGENT_JAPANESE_SHARE)):
+        for status, count in share.items():
+            pool = [i for i in free if drafts[i].status == status
+                    and (drafts[i].channel.team == "japan") == japanese]
+            for i in rng.sample(pool, count):
+                drafts[i].assignee = demo.email
+                free.remove(i)
     for i in free:
         agents = [a for a in _eligible(drafts[i].channel.team) if a is not demo]
         weights = [1 if a.role == "supervisor" else 2 if a.role == "trainee" else 5 for a in agents]

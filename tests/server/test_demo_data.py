@@ -275,6 +275,18 @@ def test_placeholders() -> None:
             assert "{" not in text and "}" not in text, conv.key
 
 
+def test_the_demo_agent_has_japanese_work_to_try() -> None:
+    """`make run` signs in as the demo agent: a newcomer meets Japanese conversations in Mine
+    without switching roles."""
+    assert "japan" in agents[DEMO_AGENT].teams
+    japanese = [c for c in WS.conversations
+                if c.assignee == DEMO_AGENT and contacts[c.contact].locale == "ja"]
+    assert len(japanese) >= 3
+    assert sum(c.status in ("open", "pending") for c in japanese) >= 3
+    assert len({_channel_type(c) for c in japanese}) >= 2
+    assert all(channels[c.channel].team == "japan" for c in japanese)
+
+
 def test_system_messages_are_the_declared_sentences() -> None:
     """The desk shows them translated: each is one of ``sync.events``' sentences."""
     system = [m.body for c in WS.conversations for m in c.messages if m.direction == "system"]
