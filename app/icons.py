@@ -2,8 +2,8 @@
 
 Each icon is rendered from its SVG at the size a view asks for (in device pixels, so it stays
 crisp on a high-DPI screen) when it is first asked for, not before, and tinted so it reads on
-light and dark alike. Icons are cached per colour: after a theme switch
-(``ApplicationPaletteChange``) ask for them again.
+light and dark alike. An icon without a colour of its own follows the palette as it is
+drawn: after a theme switch it is drawn in the new theme's colour, nobody re-sets it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ ACTIONS = ("assign", "resolve", "snooze", "tag", "send", "note", "search", "offl
            "warning")
 
 _svg: dict[str, QByteArray | None] = {}
-_cache: dict[tuple[str, int, int], QIcon] = {}
+_cache: dict[tuple[str, int | None], QIcon] = {}
 
 
 def names() -> list[str]:
@@ -85,20 +85,28 @@ def _keep(engine: QIconEngine) -> QIconEngine:
 class _TintedSvgEngine(QIconEngine):
     """Draws one SVG tinted (the disabled colour for disabled widgets) at whatever size is
     asked, rendering each size once: a list shows seven channel icons at one size, and
-    rendering every size up front cost the first paint tens of milliseconds."""
+    rendering every size up front cost the first paint tens of milliseconds. Without a
+    colour of its own it takes the palette's text colours when it draws, so icons already
+    set on items follow a theme switch (they were dark on dark until a restart)."""
 
-    def __init__(self, name: str, normal: QColor, disabled: QColor) -> None:
+    def __init__(self, name: str, normal: QColor | None) -> None:
         super().__init__()
-        self._name, self._normal, self._disabled = name, QColor(normal), QColor(disabled)
-        self._pixmaps: dict[tuple[int, int, bool], QPixmap] = {}
+        self._name, self._normal = name, QColor(normal) if normal is not None else None
+        self._pixmaps: dict[tuple[int, int], QPixmap] = {}
+
+    def _color(self, mode: QIcon.Mode) -> QColor:
+        if mode == QIcon.Mode.Disabled:
+            return _palette_color(QPalette.ColorGroup.Disabled)
+        return self._normal if self._normal is not None else _palette_color(
+            QPalette.ColorGroup.Active)
 
     def _pixmap(self, width: int, height: int, mode: QIcon.Mode) -> QPixmap:
         side = max(1, min(width, height))
-        disabled = mode == QIcon.Mode.Disabled
-        key = (side, side, disabled)
+        color = self._color(mode)
+        key = (side, color.rgba())
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
-            pixmap = render(self._name, side, self._disabled if disabled else self._normal)
+            pixmap = render(self._name, side, color)
             self._pixmaps[key] = pixmap
         return pixmap
 
@@ -127,22 +135,22 @@ class _TintedSvgEngine(QIconEngine):
         return QSize(side, side)
 
     def clone(self) -> QIconEngine:
-        return _keep(_TintedSvgEngine(self._name, self._normal, self._disabled))
+        return _keep(_TintedSvgEngine(self._name, self._normal))
 
     def key(self) -> str:
         return "relaydesk-tinted-svg"
 
 
 def icon(name: str, color: QColor | str | None = None) -> QIcon:
-    """The named icon, tinted ``color`` (default: the palette's text colour; disabled widgets
-    get the palette's disabled text colour). Unknown names give an empty icon and a warning."""
-    normal = QColor(color) if color is not None else _palette_color(QPalette.ColorGroup.Active)
-    disabled = _palette_color(QPalette.ColorGroup.Disabled)
-    key = (name, normal.rgba(), disabled.rgba())
+    """The named icon, tinted ``color``; without one, in the palette's text colour of the
+    moment it is drawn (a theme switch included). Disabled widgets get the palette's
+    disabled text colour. Unknown names give an empty icon and a warning."""
+    normal = QColor(color) if color is not None else None
+    key = (name, normal.rgba() if normal is not None else None)
     cached = _cache.get(key)
     if cached is not None:
         return cached
-    result = (QIcon(_keep(_TintedSvgEngine(name, normal, disabled)))
+    result = (QIcon(_keep(_TintedSvgEngine(name, normal)))
               if _source(name) is not None else QIcon())
     _cache[key] = result
     return result

@@ -99,3 +99,28 @@ def test_system_sentences_are_recognised_and_the_rest_is_kept(japanese) -> None:
     for unknown in ("Status set to archived by Ann", "Ticket merged into #4411", ""):
         assert system_event_text(unknown) == unknown
 
+
+async def test_channel_icons_follow_a_live_theme_switch(light_again, backend, desks, qtbot):
+    session = await desks.session(backend)
+    window = open_window(session, qtbot)
+    channel = session.directory.channels[0]
+    mine = await session.read(queries.conversation_ids, InboxFilter(assignee="me"),
+                              queries.Sort.LAST_ACTIVITY, session.agent_id)
+    window.open_conversation(mine[0])
+    panel = window.customer.conversations
+    await until(lambda: panel.topLevelItemCount() > 0, what="the customer's conversations")
+    sidebar_icon = window.nav.item(f"channel:{channel.id}").icon(0)
+    panel_icon = panel.topLevelItem(0).icon(0)
+    assert max(lightness(sidebar_icon)) < 80 and max(lightness(panel_icon)) < 80
+
+    menu_action(window, "Theme", "Dark").trigger()
+    assert theme.is_dark(QApplication.instance())
+    background = QApplication.palette().color(QPalette.ColorRole.Base)
+    for where, item_icon in (("sidebar", window.nav.item(f"channel:{channel.id}").icon(0)),
+                             ("customer panel", panel.topLevelItem(0).icon(0))):
+        shades = lightness(item_icon)
+        assert shades and min(shades) > 180, f"{where}: {shades} on {background.name()}"
+
+    menu_action(window, "Theme", "Light").trigger()
+    assert max(lightness(window.nav.item(f"channel:{channel.id}").icon(0))) < 80
+
