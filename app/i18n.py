@@ -74,6 +74,18 @@ def install_translations(app: QCoreApplication, language: str,
     return lang
 
 
+def translated_into(language: str, context: str, source: str,
+                    directory: Path | None = None) -> str:
+    """``source`` in ``language`` ("system", "en", "ja"), whichever language the desk shows
+    now (the source itself when that language has no translation of it)."""
+    lang = system_language() if language == "system" else language
+    translator = QTranslator()
+    if lang == SOURCE_LANGUAGE or not translator.load(f"relaydesk_{lang}",
+                                                      str(directory or TRANSLATIONS_DIR)):
+        return source
+    return translator.translate(context, source) or source
+
+
 # --------------------------------------------------------------------------- build tools
 
 

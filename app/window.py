@@ -505,8 +505,24 @@ class MainWindow(QMainWindow):
     def _set_language(self, value: str) -> None:
         self.settings.language = value
         self._persist()
-        self.statusBar().showMessage(
-            self.tr("The language changes the next time Relaydesk starts."), 8000)
+        self._announce_language(value)
+
+    def _announce_language(self, value: str) -> None:
+        """Say that the new language shows from the next start (every widget is built in
+        one language), in that language too: its reader may not read this one."""
+        from app import i18n
+
+        text = self.tr("Relaydesk shows the language you chose the next time it starts.")
+        chosen = i18n.translated_into(
+            value, "MainWindow", "Relaydesk shows the language you chose the next time it "
+                                 "starts.")
+        box = QMessageBox(QMessageBox.Icon.Information, self.tr("Language"), text,
+                          QMessageBox.StandardButton.Ok, self)
+        if chosen != text:
+            box.setInformativeText(chosen)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.language_notice = box
+        box.open()  # not exec(): no nested event loop under qasync
 
     def _toggle_notifications(self, enabled: bool) -> None:
         self.settings.notifications = enabled

@@ -812,8 +812,8 @@
         <translation>返信または社内メモを送信</translation>
     </message>
     <message>
-        <source>The language changes the next time Relaydesk starts.</source>
-        <translation>言語は Relaydesk の次回起動時に切り替わります。</translation>
+        <source>Relaydesk shows the language you chose the next time it starts.</source>
+        <translation>選択した言語は、Relaydesk の次回起動時に反映されます。</translation>
     </message>
     <message>
         <source>Save view</source>

@@ -124,3 +124,17 @@ async def test_channel_icons_follow_a_live_theme_switch(light_again, backend, de
     menu_action(window, "Theme", "Light").trigger()
     assert max(lightness(window.nav.item(f"channel:{channel.id}").icon(0))) < 80
 
+
+async def test_choosing_a_language_says_when_it_applies(backend, desks, qtbot):
+    session = await desks.session(backend)
+    saved: list[DeskSettings] = []
+    window = MainWindow(session, DeskSettings(), saved.append)
+    qtbot.addWidget(window)
+    window.show()
+    menu_action(window, "Language", "日本語").trigger()
+    assert saved and saved[-1].language == "ja"
+    notice = window.language_notice
+    await until(lambda: notice.isVisible(), what="the notice")
+    assert "next time it starts" in notice.text()
+    assert CJK.search(notice.informativeText()), notice.informativeText()  # for its reader
+    notice.accept()
