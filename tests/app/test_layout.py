@@ -164,6 +164,26 @@ async def test_the_customer_panel_folds_in_a_narrow_window_and_returns(backend, 
     assert not window.customer_dock.isVisible()
 
 
+async def test_a_panel_folded_for_the_width_opens_on_a_wide_screen_next_time(backend, desks,
+                                                                             qtbot):
+    session = await desks.session(backend)
+    settings = DeskSettings()
+    small = MainWindow(session, settings)
+    qtbot.addWidget(small)
+    small.resize(*SMALL)
+    small.show()
+    await until(lambda: small.folder.folded(), what="the panel to fold")
+    small.close()
+
+    settings.window_geometry = ""  # the next start is on another, wider screen
+    wide = MainWindow(session, settings)
+    qtbot.addWidget(wide)
+    wide.resize(1600, 900)
+    wide.show()
+    await until(lambda: wide.width() == 1600, what="the wide window")
+    assert wide.customer_dock.isVisible()
+
+
 async def test_a_wider_window_gives_its_room_to_the_conversation(backend, desks, qtbot):
     session = await desks.session(backend)
     window = MainWindow(session, DeskSettings())
