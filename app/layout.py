@@ -37,7 +37,7 @@ def first_sizes(splitter: QSplitter) -> list[int]:
     """Widths of navigation, inbox and conversation before the agent moved a handle: the
     list gets what it needs to be read, the conversation the rest."""
     width = splitter.width() - 2 * splitter.handleWidth()
-    nav = max(NAV_MIN, min(200, width // 7))
+    nav = max(NAV_MIN, min(210, width // 6))
     inbox = max(INBOX_MIN, min(560, (width - nav) // 2))
     return [nav, inbox, max(CONVERSATION_MIN, width - nav - inbox)]
 
