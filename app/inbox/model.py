@@ -7,7 +7,8 @@ so far are counted, their ``ID_ROLE`` None until then). A miss queues the id; on
 background read per event-loop turn fetches every queued id plus its neighbours, then
 ``dataChanged`` repaints them. When the mirror changes, the id list is re-read and cached
 rows are marked stale (they keep showing until their fresh copy arrives, so nothing
-flickers).
+flickers). The open conversation's row is held where it is (``hold``) when the view is re-read:
+a reply would otherwise move it to the top, out from under the agent's pointer.
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ class InboxModel(QAbstractTableModel):
         self._count = 0  # rows shown: the view's size once known, ids or not (see _load_ids)
         self._asked_beyond = False  # a row past the ids read so far was asked for
         self._interrupt: queries.Interrupt | None = None  # of the whole id list's read
+        self._held: str | None = None  # the open conversation: its row stays where it is
         self.page_size = PAGE
         self.screen_rows = SCREEN_ROWS
         self.switched_view = False
@@ -227,6 +229,37 @@ class InboxModel(QAbstractTableModel):
         self._wanted.clear()
         self.refresh()
 
+    def hold(self, conversation_id: str | None) -> None:
+        """Keep this conversation's row in its place among its neighbours when the view is
+        re-read (the agent has it open), until another one is held."""
+        self._held = conversation_id
+
+    def _keep_held(self, ids: list[str], positions: dict[str, int]
+                   ) -> tuple[list[str], dict[str, int]]:
+        """``ids`` with the held conversation put back after the row it followed (or before
+        the one it preceded, when that one left), if both lists have it."""
+        held = self._held
+        if held is None:
+            return ids, positions
+        old, new = self._positions.get(held, -1), positions.get(held, -1)
+        if old < 0 or new < 0 or old >= len(self._ids):
+            return ids, positions
+        before = self._ids[old - 1] if old > 0 else None
+        after = self._ids[old + 1] if old + 1 < len(self._ids) else None
+        rest = ids[:new] + ids[new + 1:]
+        if before is None:
+            at = 0
+        elif before in positions:
+            at = positions[before] + (1 if positions[before] < new else 0)
+        elif after in positions:
+            at = positions[after] - (0 if positions[after] < new else 1)
+        else:
+            at = min(old, len(rest))
+        if at == new:
+            return ids, positions
+        rest.insert(at, held)
+        return rest, {cid: n for n, cid in enumerate(rest)}
+
     def refresh(self) -> None:
         """Re-read the id list (off-thread); cached rows go stale but keep showing."""
         if self._interrupt is not None:
@@ -271,6 +304,7 @@ class InboxModel(QAbstractTableModel):
             return
         if generation != self._generation:
             return  # a newer view or refresh won
+        ids, positions = self._keep_held(ids, positions)
         known, shown = len(self._ids), self._count
         if not self._complete and ids[:known] == self._ids:
             # The first page is still the view's top: the rest of the ids fill the rows below

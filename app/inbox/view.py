@@ -65,6 +65,11 @@ class InboxTable(QTableView):
         bottom = self.rowAt(self.viewport().height() - 1)
         return range(top, (count - 1 if bottom < 0 else bottom) + 1)
 
+    def keyboardSearch(self, search: str) -> None:
+        # No type-ahead: a letter typed here would move the selection to a row the agent is
+        # not looking at, and a one-key shortcut after it would act there. Letters are keys.
+        return
+
     def focusInEvent(self, event: QFocusEvent) -> None:
         # Qt makes the first row current when a view without one gains focus; that is not
         # the agent choosing a conversation, so the pane must not switch because of it.
@@ -132,6 +137,7 @@ class InboxView(QWidget):
         model.modelReset.connect(self._restore_place)
         model.loaded.connect(self._view_loaded)
         self._current_id: str | None = None
+        self._current_row: int | None = None  # where the open conversation was last seen
         self._view = InboxFilter(assignee="me")  # the view as navigation chose it
         self._mine = True
         self._top_id: str | None = None
@@ -224,12 +230,21 @@ class InboxView(QWidget):
         return True
 
     def move(self, step: int) -> None:
-        """J/K: the next or previous conversation."""
+        """J/K: the next or previous conversation, from the one the agent has open; when it
+        left the list (resolved, reassigned), from where it was: the row that took its
+        place is the next one."""
         count = self.model.rowCount()
         if not count:
             return
-        current = self.table.currentIndex().row()
-        row = 0 if current < 0 else min(count - 1, max(0, current + step))
+        current = self.model.row_of(self._current_id) if self._current_id else -1
+        if current >= 0:
+            row = current + step
+        elif self._current_row is not None:
+            row = self._current_row + (0 if step > 0 else step)
+        else:
+            current = self.table.currentIndex().row()
+            row = 0 if current < 0 else current + step
+        row = min(count - 1, max(0, row))
         self.table.selectionModel().setCurrentIndex(
             self.model.index(row, COL_CONTACT),
             QItemSelectionModel.SelectionFlag.ClearAndSelect
@@ -261,9 +276,13 @@ class InboxView(QWidget):
         cid = current.data(ID_ROLE)
         if cid and cid != self._current_id:
             self._current_id = cid
+            self._current_row = current.row()
+            self.model.hold(cid)  # its row stays put while it is open (a reply re-sorts it)
             self.conversationActivated.emit(cid)
 
     def _remember_place(self) -> None:
+        if self._current_id is not None and self.model.row_of(self._current_id) >= 0:
+            self._current_row = self.model.row_of(self._current_id)
         top = self.table.indexAt(self.table.viewport().rect().topLeft())
         self._top_id = top.data(ID_ROLE) if top.isValid() else None
         self._top_offset = self.table.visualRect(top).top() if top.isValid() else 0
@@ -285,6 +304,7 @@ class InboxView(QWidget):
                         QItemSelectionModel.SelectionFlag.ClearAndSelect
                         | QItemSelectionModel.SelectionFlag.Rows)
             if self.model.switched_view:
+                self._current_row = None  # a place in another view means nothing here
                 self.table.scrollToTop()
             elif self._top_id is not None:
                 row = self.model.row_of(self._top_id)
