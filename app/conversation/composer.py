@@ -66,6 +66,7 @@ class SendRequest:
 
 class Composer(QWidget):
     sendRequested = Signal(object)  # SendRequest
+    leaveRequested = Signal()  # Escape: the agent is done here (what is typed stays)
 
     def __init__(self, drafts: DraftStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -208,10 +209,13 @@ class Composer(QWidget):
         return not self._why_not()
 
     def restore(self, request: SendRequest) -> None:
-        """Put a request's text back (the outbox could not take it)."""
+        """Put a request's text back (the outbox could not take it, or the agent took the
+        reply back), before anything typed since."""
         if request.conversation_id == self.conversation_id and request.template is None:
             self.set_mode(request.kind)
-            self.editor.setPlainText(request.body)
+            typed = self.editor.toPlainText()
+            self.editor.setPlainText(request.body + ("\n\n" + typed if typed.strip() else ""))
+            self.editor.moveCursor(QTextCursor.MoveOperation.End)
 
     def send(self) -> bool:
         """Emit ``sendRequested`` for what is typed, then start afresh; False if blocked."""
@@ -272,11 +276,17 @@ class Composer(QWidget):
         self.drafts.save_later(self._row.id, self._mode, self.editor.toPlainText())
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Ctrl+Enter from the template values or the tag checkbox sends too."""
+        """Ctrl+Enter from the template values or the tag checkbox sends too; Escape (that
+        no suggestion list took) leaves the composer, the draft kept."""
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
                 event.modifiers() & Qt.KeyboardModifier.ControlModifier):
             event.accept()
             self.send()
+            return
+        if event.key() == Qt.Key.Key_Escape and not event.modifiers():
+            event.accept()
+            self._save_draft()
+            self.leaveRequested.emit()
             return
         super().keyPressEvent(event)
 

@@ -12,8 +12,8 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QStandardItem, QStandardItemModel, QTextCursor
+from PySide6.QtCore import QEvent, QModelIndex, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QStandardItem, QStandardItemModel, QTextCursor
 from PySide6.QtWidgets import QCompleter, QPlainTextEdit, QWidget
 
 from app.conversation.placeholders import find_canned
@@ -83,6 +83,16 @@ class ComposerEditor(QPlainTextEdit):
 
     # ------------------------------------------------------------------ keys
 
+    def event(self, event: QEvent) -> bool:
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
+                and event.matches(QKeySequence.StandardKey.Undo)
+                and not self.document().isUndoAvailable()):
+            # Nothing typed to undo: Ctrl+Z goes to the window (undo the last action, or
+            # take back a reply just sent).
+            event.ignore()
+            return False
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key, mods = event.key(), event.modifiers()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and (
@@ -95,6 +105,9 @@ class ComposerEditor(QPlainTextEdit):
             if key == Qt.Key.Key_Escape:
                 self._dismissed = self._token_start
             event.ignore()  # the completer's popup acts on these
+            return
+        if key == Qt.Key.Key_Escape:
+            event.ignore()  # the composer's: leave it
             return
         super().keyPressEvent(event)
 
