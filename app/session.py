@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from sync import queries, schema
 from sync.outbox import IntentRecord
-from sync.status import EngineOptions, EngineState, EngineStatus
+from sync.status import EngineOptions, EngineState, EngineStatus, now_ms
 from sync.store import Store
 from sync.workspace import WorkspaceConfig
 
@@ -249,22 +249,36 @@ class DeskSession(QObject):
 
     # ------------------------------------------------------------------ intents
 
-    async def enqueue(self, name: str, args: dict[str, Any]) -> IntentRecord:
-        """Queue one intent durably (offline too); the views show it at once."""
-        record = await (await self._engine()).enqueue(name, args)
+    async def enqueue(self, name: str, args: dict[str, Any], *,
+                      not_before: int | None = None) -> IntentRecord:
+        """Queue one intent durably (offline too); the views show it at once. With
+        ``not_before`` (epoch ms) it leaves the desk no earlier than that."""
+        record = await (await self._engine()).enqueue(name, args, not_before=not_before)
         self._data_timer.stop()
         self._data_settled()  # the agent's own action: no coalescing delay
         return record
 
+    async def take_back(self, intent_id: int) -> bool:
+        """Undo: cancel an intent that has not left the desk (True); False when it may have
+        (applied, or handed to a push): the caller queues its inverse instead."""
+        cancelled = await (await self._engine()).cancel_intent(intent_id)
+        if cancelled:
+            self._data_timer.stop()
+            self._data_settled()
+        return cancelled
+
     async def send_reply(self, conversation_id: str, body: str, *, template: str | None = None,
-                         human_agent_tag: bool = False) -> IntentRecord:
+                         human_agent_tag: bool = False, delay_ms: int = 0) -> IntentRecord:
+        """Queue a reply; with ``delay_ms`` it is held in the outbox (durably, so a crash
+        does not lose it) that long, during which ``take_back`` can still cancel it."""
         args: dict[str, Any] = {"conversation_id": conversation_id,
                                 "message_id": str(uuid.uuid4()), "body": body}
         if template:
             args["template"] = template
         if human_agent_tag:
             args["human_agent_tag"] = True
-        return await self.enqueue("send_message", args)
+        not_before = now_ms() + delay_ms if delay_ms > 0 else None
+        return await self.enqueue("send_message", args, not_before=not_before)
 
     async def add_note(self, conversation_id: str, body: str,
                        mentions: list[str] | None = None) -> IntentRecord:

@@ -49,6 +49,7 @@ from app.session import DeskSession
 from app.settings import DeskSettings, workspace_key
 from app.statusbar import OfflineBanner, SyncStatusWidget
 from app.tasks import spawn
+from app.undo import Undoable, UndoManager
 from sync import queries
 from sync.queries import InboxFilter
 from sync.status import EngineState, EngineStatus
@@ -99,6 +100,8 @@ class MainWindow(QMainWindow):
         self.banner = OfflineBanner(self)
         self.sync_status = SyncStatusWidget(self)
         self.notifier = Notifier(session, enabled=settings.notifications, parent=self)
+        self.undo = UndoManager(session, self)  # the last action, undoable from its toast
+        self.undo.undone.connect(self._undone)
 
         center = make_splitter(self, self.nav, self.inbox, self._conversation_slot)
         self.splitter = center
@@ -179,6 +182,8 @@ class MainWindow(QMainWindow):
                                     lambda: self.conversation.assign_to_me(), "assignToMe")
         self.act_snooze = action(self.tr("Snooze…"), "S",
                                  lambda: self.conversation.show_snooze_menu(), "snooze")
+        self.act_undo = action(self.tr("Undo"), QKeySequence.StandardKey.Undo,
+                               lambda: self.undo.undo(), "undo")
         self.act_canned = action(self.tr("Insert canned reply"), "/", self._canned, "canned")
         self.act_reply = action(self.tr("Reply"), "R", self._focus_composer, "reply")
         self.act_help = action(self.tr("Keyboard shortcuts"), "?", self.show_shortcuts,
@@ -194,6 +199,11 @@ class MainWindow(QMainWindow):
         self.act_notify.setCheckable(True)
         self.act_notify.setChecked(self.settings.notifications)
         self.act_notify.toggled.connect(self._toggle_notifications)
+        self.act_next_after = QAction(self.tr("Open the next conversation after resolve or "
+                                              "snooze"), self)
+        self.act_next_after.setCheckable(True)
+        self.act_next_after.setChecked(self.settings.next_after_done)
+        self.act_next_after.toggled.connect(self._toggle_next_after)
 
         bar = self.menuBar()
         file_menu = bar.addMenu(self.tr("&File"))
@@ -203,15 +213,21 @@ class MainWindow(QMainWindow):
         # What shows or acts on customer data: off while signed out.
         self._data_actions = (self.act_next, self.act_prev, self.act_search, self.act_resolve,
                               self.act_assign_me, self.act_snooze, self.act_canned,
-                              self.act_reply, self.act_outbox)
+                              self.act_reply, self.act_outbox, self.act_undo)
         conv_menu = bar.addMenu(self.tr("&Conversation"))
         for act in (self.act_next, self.act_prev, self.act_reply, self.act_canned,
-                    self.act_assign_me, self.act_resolve, self.act_snooze):
+                    self.act_assign_me, self.act_resolve, self.act_snooze, self.act_undo):
             conv_menu.addAction(act)
         view_menu = bar.addMenu(self.tr("&View"))
         view_menu.addAction(self.act_search)
         view_menu.addAction(self.customer_dock.toggleViewAction())
         view_menu.addAction(self.act_notify)
+        view_menu.addAction(self.act_next_after)
+        self._choice_menu(view_menu.addMenu(self.tr("Undo sending a reply")),
+                          str(self.settings.reply_undo_s),
+                          (("0", self.tr("Off: send at once")),
+                           *((str(n), self.tr("For {n} seconds").format(n=n))
+                             for n in (3, 5, 10))), self._set_reply_undo)
         view_menu.addSeparator()
         # Exclusive groups keep one choice checked; the actions carry their setting value.
         self._choice_menu(view_menu.addMenu(self.tr("Theme")), self.settings.theme,
@@ -285,6 +301,11 @@ class MainWindow(QMainWindow):
             pane = ConversationPane(self.session, self.drafts, self)
             pane.setMinimumWidth(self.CONVERSATION_MIN_WIDTH)
             pane.contactChanged.connect(self._show_contact)
+            pane.changed.connect(self._acted)
+            pane.reply_delay_ms = self.settings.reply_undo_s * 1000
+            pane.composer.leaveRequested.connect(
+                lambda: self.inbox.table.setFocus(Qt.FocusReason.ShortcutFocusReason))
+            self.undo.replyTakenBack.connect(pane.put_back_reply)
             self._conversation = pane
             slot = self._conversation_slot
             self.splitter.replaceWidget(self.splitter.indexOf(slot), pane)  # same place, size
@@ -302,6 +323,30 @@ class MainWindow(QMainWindow):
             self.conversation.open_conversation(conversation_id)
         self.raise_()
         self.activateWindow()
+
+    def _acted(self, item: Undoable) -> None:
+        """The agent changed the open conversation: offer to undo it; a resolved or snoozed
+        one makes way for the next in the list (``next_after_done``)."""
+        self.undo.push(item)
+        if (item.moves_on and self.settings.next_after_done
+                and self.inbox.current_id() == item.conversation_id):
+            self.inbox.move(1)
+
+    def _undone(self, item: Undoable) -> None:
+        """What was undone comes back on screen (the desk may have moved on from it)."""
+        if self._conversation is not None and self.conversation.conversation_id != (
+                item.conversation_id):
+            self.open_conversation(item.conversation_id)
+
+    def _toggle_next_after(self, enabled: bool) -> None:
+        self.settings.next_after_done = enabled
+        self._persist()
+
+    def _set_reply_undo(self, value: str) -> None:
+        self.settings.reply_undo_s = int(value)
+        if self._conversation is not None:
+            self._conversation.reply_delay_ms = int(value) * 1000
+        self._persist()
 
     def _sync_now(self) -> None:
         if self.session.signed_out or self.session.status.state is EngineState.SIGN_IN_REQUIRED:
@@ -461,7 +506,7 @@ class MainWindow(QMainWindow):
         rows = [(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText), a.text())
                 for a in (self.act_next, self.act_prev, self.act_search, self.act_reply,
                           self.act_canned, self.act_assign_me, self.act_resolve,
-                          self.act_snooze, self.act_sync, self.act_help)]
+                          self.act_snooze, self.act_undo, self.act_sync, self.act_help)]
         rows.insert(4, ("Ctrl+Enter", self.tr("Send the reply or note")))
         for key, text in rows:
             n = table.rowCount()

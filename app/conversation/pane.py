@@ -1,16 +1,19 @@
 """The open conversation: header with actions, the thread and the composer.
 
 Everything the agent does here is an intent through the session's outbox: visible at once,
-sent when the server is reachable, never lost.
+sent when the server is reachable, never lost. Each acts on the conversation on screen (the row
+the agent saw when they chose it; nothing while another one is still loading) and is offered
+for undo (``changed``, ``app.undo``).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from PySide6.QtCore import QDateTime, QEvent, Qt, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDialog,
@@ -30,6 +33,7 @@ from app.drafts import DraftStore
 from app.labels import pending_changes_label, priority_label, status_label
 from app.session import DeskSession
 from app.tasks import spawn
+from app.undo import Undoable, inverse_of
 from app.widgets import ElidedLabel
 from sync import queries
 from sync.display import display_safe
@@ -54,6 +58,19 @@ def snooze_choices(now: datetime) -> list[tuple[str, datetime]]:
             (QCoreApplication.translate("Snooze", "Until Monday 9:00"), monday)]
 
 
+class KeyMenu(QMenu):
+    """A menu that opens with its first entry highlighted, so Enter picks it when the menu
+    was opened by a key (a pointer moving over it highlights what it points at)."""
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self.activeAction() is None:
+            first = next((a for a in self.actions()
+                          if a.isEnabled() and a.isVisible() and not a.isSeparator()), None)
+            if first is not None:
+                self.setActiveAction(first)
+
+
 def thread_colors() -> dict[str, str]:
     """The thread's bubble colours for the current light or dark theme."""
     from PySide6.QtGui import QPalette
@@ -72,6 +89,7 @@ class ConversationPane(QWidget):
 
     contactChanged = Signal(str, str)  # contact id, conversation id
     conversationGone = Signal(str)
+    changed = Signal(object)  # app.undo.Undoable: what the agent just did, to offer undo
 
     def __init__(self, session: DeskSession, drafts: DraftStore | None = None,
                  parent: QWidget | None = None) -> None:
@@ -83,6 +101,7 @@ class ConversationPane(QWidget):
         self._shown_cid: str | None = None  # the conversation the composer is set up for
         self._loaded = PAGE
         self._generation = 0
+        self.reply_delay_ms = 0  # a reply waits this long in the outbox, undoable (settings)
 
         self.title = ElidedLabel(parent=self, mode=Qt.TextElideMode.ElideRight, bold=True)
         self.title.setAccessibleName(self.tr("Conversation title"))
@@ -145,7 +164,7 @@ class ConversationPane(QWidget):
         button.setToolTip(tip)
         button.setAccessibleName(text)
         button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        button.setMenu(QMenu(button))
+        button.setMenu(KeyMenu(button))
         return button
 
     # ------------------------------------------------------------------ loading
@@ -153,6 +172,12 @@ class ConversationPane(QWidget):
     @property
     def conversation_id(self) -> str | None:
         return self._cid
+
+    def shown_row(self) -> ConversationRow | None:
+        """The conversation on screen; None while none is, or while another one is on its
+        way in (the header still shows the last one): a key pressed then acts on nothing."""
+        row = self.row
+        return row if row is not None and row.id == self._cid else None
 
     def open_conversation(self, conversation_id: str) -> None:
         if conversation_id == self._cid:
@@ -238,37 +263,79 @@ class ConversationPane(QWidget):
 
     async def _queue(self, request: SendRequest) -> None:
         """Into the outbox; if even that fails (disk full…), the text goes back into the
-        composer so nothing typed is lost, and the error is reported."""
+        composer so nothing typed is lost, and the error is reported. A reply waits there
+        ``reply_delay_ms`` (on disk: a crash meanwhile still sends it), undoable."""
+        delay = self.reply_delay_ms if request.kind != "note" else 0
         try:
             if request.kind == "note":
                 await self.session.add_note(request.conversation_id, request.body,
                                             list(request.mentions))
-            else:
-                await self.session.send_reply(request.conversation_id, request.body,
-                                              template=request.template,
-                                              human_agent_tag=request.human_agent_tag)
+                return
+            record = await self.session.send_reply(
+                request.conversation_id, request.body, template=request.template,
+                human_agent_tag=request.human_agent_tag, delay_ms=delay)
         except Exception:
             if self.composer.conversation_id == request.conversation_id:
                 self.composer.restore(request)
             raise
+        if delay > 0:
+            self.changed.emit(Undoable(
+                self.tr("Sending your reply in {n} s…"), request.conversation_id, record.id,
+                reply=request, due_ms=record.not_before))
 
-    def assign_to_me(self) -> None:
-        if self._cid and self.session.agent_id:
-            spawn(self.session.assign(self._cid, agent_id=self.session.agent_id))
+    def put_back_reply(self, request: SendRequest) -> None:
+        """A held reply the agent took back: into its conversation's composer (its draft,
+        when another conversation is on screen), written to disk at once."""
+        if self.composer.conversation_id == request.conversation_id:
+            self.composer.restore(request)  # (saved as the draft as its text changes)
+            self.composer.focus_editor()
+        elif self.drafts is not None:
+            self.drafts.save_later(request.conversation_id, request.kind, request.body)
+        if self.drafts is not None:
+            spawn(self.drafts.flush(), "draft")
 
-    def set_status(self, status: str, until: int | None = None) -> None:
-        if self._cid:
-            spawn(self.session.set_status(self._cid, status, until))
+    def _act(self, row: ConversationRow | None, name: str, args: dict[str, Any],
+             text: str) -> None:
+        """Queue ``name`` on ``row`` (the conversation on screen when the agent chose the
+        action) if it is still the one on screen; then offer to undo it."""
+        shown = self.shown_row()
+        if row is None or shown is None or shown.id != row.id:
+            return
+        spawn(self._queue_change(row, name, {"conversation_id": row.id, **args}, text), name)
+
+    async def _queue_change(self, row: ConversationRow, name: str, args: dict[str, Any],
+                            text: str) -> None:
+        record = await self.session.enqueue(name, args)
+        self.changed.emit(Undoable(
+            text, row.id, record.id, inverse=inverse_of(name, record.args, row, now_ms()),
+            moves_on=name == "set_status" and args["status"] in ("resolved", "snoozed")))
+
+    def assign_to_me(self, row: ConversationRow | None = None) -> None:
+        if self.session.agent_id:
+            self._act(row or self.shown_row(), "assign", {"agent_id": self.session.agent_id},
+                      self.tr("Assigned to you"))
+
+    def set_status(self, status: str, until: int | None = None,
+                   row: ConversationRow | None = None) -> None:
+        args: dict[str, Any] = {"status": status}
+        if until is not None:
+            args["snoozed_until"] = until
+        text = (self.tr("Conversation resolved") if status == "resolved" else
+                self.tr("Conversation snoozed") if status == "snoozed" else
+                self.tr("Status set to {status}").format(status=status_label(status)))
+        self._act(row or self.shown_row(), "set_status", args, text)
 
     def resolve(self) -> None:
         self.set_status("resolved")
 
-    def snooze_menu(self) -> QMenu:
-        menu = QMenu(self)
+    def snooze_menu(self, row: ConversationRow | None = None) -> QMenu:
+        """The snooze choices for ``row`` (the conversation on screen)."""
+        row = row or self.shown_row()
+        menu = KeyMenu(self)
         for label, until in snooze_choices(datetime.now()):
             action = menu.addAction(label)
-            action.triggered.connect(
-                lambda _c=False, u=until: self.set_status("snoozed", int(u.timestamp() * 1000)))
+            action.triggered.connect(lambda _c=False, u=until: self.set_status(
+                "snoozed", int(u.timestamp() * 1000), row))
         menu.addSeparator()
         custom = menu.addAction(self.tr("Until…"))
         custom.triggered.connect(self.pick_snooze_time)
@@ -289,89 +356,108 @@ class ConversationPane(QWidget):
         layout = QVBoxLayout(dialog)
         layout.addWidget(picker)
         layout.addWidget(buttons)
-        cid = self._cid
-        dialog.accepted.connect(lambda: self._snooze_until(cid, picker.dateTime()))
+        row = self.shown_row()
+        dialog.accepted.connect(lambda: self._snooze_until(row, picker.dateTime()))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.snooze_dialog = dialog
 
-    def _snooze_until(self, cid: str | None, when: QDateTime) -> None:
-        if cid is not None and cid == self._cid:
-            self.set_status("snoozed", when.toMSecsSinceEpoch())
+    def _snooze_until(self, row: ConversationRow | None, when: QDateTime) -> None:
+        self.set_status("snoozed", when.toMSecsSinceEpoch(), row)
 
     def show_snooze_menu(self) -> None:
-        if self._cid:
-            self.snooze_menu().popup(self.status_button.mapToGlobal(
-                self.status_button.rect().bottomLeft()))
+        row = self.shown_row()
+        if row is not None:
+            menu = self.snooze_menu(row)
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one per S pressed
+            menu.popup(self.status_button.mapToGlobal(self.status_button.rect().bottomLeft()))
+            self.snooze_popup = menu
 
     def _fill_assign_menu(self) -> None:
         menu = self.assign_button.menu()
         menu.clear()
-        if self.row is None:
+        row = self.shown_row()  # what the menu's choices act on, whatever happens meanwhile
+        if row is None:
             return
         me = menu.addAction(self.tr("Assign to me"))
-        me.triggered.connect(self.assign_to_me)
+        me.setEnabled(row.assignee_id != self.session.agent_id)
+        me.triggered.connect(lambda: self.assign_to_me(row))
         none = menu.addAction(self.tr("Unassign"))
-        none.triggered.connect(lambda: spawn(self.session.assign(self._cid, agent_id=None)))
+        none.setEnabled(row.assignee_id is not None)
+        none.triggered.connect(lambda: self._act(row, "assign", {"agent_id": None},
+                                                 self.tr("Unassigned")))
         agents = menu.addMenu(self.tr("Agent"))
         for agent in self.session.directory.agents:
-            if not agent.active or self.row.team_id not in agent.team_ids:
+            if not agent.active or row.team_id not in agent.team_ids:
                 continue
             action = agents.addAction(agent.name)
-            action.triggered.connect(
-                lambda _c=False, a=agent.id: spawn(self.session.assign(self._cid, agent_id=a)))
+            action.triggered.connect(lambda _c=False, a=agent: self._act(
+                row, "assign", {"agent_id": a.id},
+                self.tr("Assigned to {name}").format(name=a.name)))
         teams = menu.addMenu(self.tr("Team"))
         for team in self.session.directory.teams:
             action = teams.addAction(team.name)
-            action.setEnabled(team.id != self.row.team_id)
-            action.triggered.connect(
-                lambda _c=False, t=team.id: spawn(self.session.assign(self._cid, team_id=t)))
+            action.setEnabled(team.id != row.team_id)
+            action.triggered.connect(lambda _c=False, t=team: self._act(
+                row, "assign", {"team_id": t.id},
+                self.tr("Moved to {team}").format(team=t.name)))
 
     def _fill_status_menu(self) -> None:
         menu = self.status_button.menu()
         menu.clear()
+        row = self.shown_row()
         for status in ("open", "pending", "resolved"):
             action = QAction(status_label(status), menu)
-            action.setEnabled(self.row is not None and self.row.status != status)
-            action.triggered.connect(lambda _c=False, s=status: self.set_status(s))
+            action.setEnabled(row is not None and row.status != status)
+            action.triggered.connect(lambda _c=False, s=status: self.set_status(s, row=row))
             menu.addAction(action)
         snooze = menu.addMenu(self.tr("Snooze"))
-        for action in self.snooze_menu().actions():
+        snooze.setEnabled(row is not None)
+        for action in self.snooze_menu(row).actions():
             snooze.addAction(action)
 
     def _fill_priority_menu(self) -> None:
         menu = self.priority_button.menu()
         menu.clear()
+        row = self.shown_row()
         for priority in ("urgent", "high", "normal", "low"):
             action = menu.addAction(priority_label(priority))
             action.setCheckable(True)
-            action.setChecked(self.row is not None and self.row.priority == priority)
-            action.triggered.connect(
-                lambda _c=False, p=priority: spawn(self.session.set_priority(self._cid, p)))
+            action.setChecked(row is not None and row.priority == priority)
+            action.triggered.connect(lambda _c=False, p=priority: self._act(
+                row, "set_priority", {"priority": p},
+                self.tr("Priority set to {priority}").format(priority=priority_label(p))))
 
     def _fill_tags_menu(self) -> None:
         menu = self.tags_button.menu()
         menu.clear()
-        if self.row is None:
+        row = self.shown_row()
+        if row is None:
             return
-        current = set(self.row.tags)
+        current = set(row.tags)
         names = sorted({t.name for t in self.session.directory.tags} | current)
         for name in names:
             action = menu.addAction(name)
             action.setCheckable(True)
             action.setChecked(name in current)
-            action.triggered.connect(lambda checked, n=name: spawn(
-                self.session.add_tag(self._cid, n) if checked
-                else self.session.remove_tag(self._cid, n)))
+            action.triggered.connect(lambda checked, n=name: self._tag(row, n, checked))
         menu.addSeparator()
         new = menu.addAction(self.tr("New tag…"))
-        new.triggered.connect(self._new_tag)
+        new.triggered.connect(lambda: self._new_tag(row))
 
-    def _new_tag(self) -> None:
+    def _tag(self, row: ConversationRow | None, name: str, add: bool) -> None:
+        shown = display_safe(name)
+        if add:
+            self._act(row, "add_tag", {"tag": name},
+                      self.tr("Tag “{tag}” added").format(tag=shown))
+        else:
+            self._act(row, "remove_tag", {"tag": name},
+                      self.tr("Tag “{tag}” removed").format(tag=shown))
+
+    def _new_tag(self, row: ConversationRow | None) -> None:
         dialog = QInputDialog(self)
         dialog.setWindowTitle(self.tr("New tag"))
         dialog.setLabelText(self.tr("Tag name:"))
         dialog.textValueSelected.connect(
-            lambda text: spawn(self.session.add_tag(self._cid, text.strip()))
-            if text.strip() and self._cid else None)
+            lambda text: self._tag(row, text.strip(), True) if text.strip() else None)
         dialog.open()

@@ -154,6 +154,26 @@
         <translation>自分</translation>
     </message>
     <message>
+        <source>Sending your reply in {n} s…</source>
+        <translation>返信を {n} 秒後に送信します…</translation>
+    </message>
+    <message>
+        <source>Assigned to you</source>
+        <translation>自分に割り当てました</translation>
+    </message>
+    <message>
+        <source>Conversation resolved</source>
+        <translation>会話を解決済みにしました</translation>
+    </message>
+    <message>
+        <source>Conversation snoozed</source>
+        <translation>会話をスヌーズしました</translation>
+    </message>
+    <message>
+        <source>Status set to {status}</source>
+        <translation>ステータスを「{status}」にしました</translation>
+    </message>
+    <message>
         <source>Until…</source>
         <translation>日時を指定…</translation>
     </message>
@@ -174,16 +194,36 @@
         <translation>エージェント</translation>
     </message>
     <message>
+        <source>Assigned to {name}</source>
+        <translation>{name} に割り当てました</translation>
+    </message>
+    <message>
         <source>Team</source>
         <translation>チーム</translation>
+    </message>
+    <message>
+        <source>Moved to {team}</source>
+        <translation>{team} に移動しました</translation>
     </message>
     <message>
         <source>Snooze</source>
         <translation>スヌーズ</translation>
     </message>
     <message>
+        <source>Priority set to {priority}</source>
+        <translation>優先度を「{priority}」にしました</translation>
+    </message>
+    <message>
         <source>New tag…</source>
         <translation>新しいタグ…</translation>
+    </message>
+    <message>
+        <source>Tag “{tag}” added</source>
+        <translation>タグ「{tag}」を追加しました</translation>
+    </message>
+    <message>
+        <source>Tag “{tag}” removed</source>
+        <translation>タグ「{tag}」を外しました</translation>
     </message>
     <message>
         <source>New tag</source>
@@ -728,6 +768,10 @@
         <translation>終了</translation>
     </message>
     <message>
+        <source>Undo</source>
+        <translation>元に戻す</translation>
+    </message>
+    <message>
         <source>Sign in…</source>
         <translation>サインイン…</translation>
     </message>
@@ -740,6 +784,10 @@
         <translation>デスクトップ通知</translation>
     </message>
     <message>
+        <source>Open the next conversation after resolve or snooze</source>
+        <translation>解決・スヌーズの後に次の会話を開く</translation>
+    </message>
+    <message>
         <source>&amp;File</source>
         <translation>ファイル(&amp;F)</translation>
     </message>
@@ -750,6 +798,18 @@
     <message>
         <source>&amp;View</source>
         <translation>表示(&amp;V)</translation>
+    </message>
+    <message>
+        <source>Undo sending a reply</source>
+        <translation>返信の送信を取り消せる時間</translation>
+    </message>
+    <message>
+        <source>Off: send at once</source>
+        <translation>オフ（すぐに送信）</translation>
+    </message>
+    <message>
+        <source>For {n} seconds</source>
+        <translation>{n} 秒間</translation>
     </message>
     <message>
         <source>Theme</source>
@@ -1517,6 +1577,36 @@
     <message>
         <source>Remove this failed message</source>
         <translation>送信に失敗したこのメッセージを削除します</translation>
+    </message>
+</context>
+<context>
+    <name>UndoManager</name>
+    <message>
+        <source>Reply taken back: it is in the composer again.</source>
+        <translation>返信を取り消しました。入力欄に戻っています。</translation>
+    </message>
+    <message>
+        <source>Undone.</source>
+        <translation>元に戻しました。</translation>
+    </message>
+    <message>
+        <source>Too late to undo: the reply was sent.</source>
+        <translation>返信はすでに送信されたため、取り消せません。</translation>
+    </message>
+</context>
+<context>
+    <name>UndoToast</name>
+    <message>
+        <source>Undo</source>
+        <translation>元に戻す</translation>
+    </message>
+    <message>
+        <source>Undo ({key})</source>
+        <translation>元に戻す（{key}）</translation>
+    </message>
+    <message>
+        <source>Dismiss</source>
+        <translation>閉じる</translation>
     </message>
 </context>
 <context>

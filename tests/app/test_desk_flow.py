@@ -98,6 +98,7 @@ async def test_offline_reply_and_resolve_survive_a_restart_and_land_once(
         backend, desks, qtbot, settings_dir):
     session = await desks.session(backend, name="restart")
     window = open_window(session, qtbot)
+    window.settings.next_after_done = False  # the pane stays on it after resolve: watch it
     row = await email_conversation_of_mine(session)
     await opened(window, row)
     await asyncio.to_thread(backend.stop)
@@ -211,6 +212,7 @@ async def test_snooze_until_a_picked_time_and_switch_the_theme(
 
     session = await desks.session(backend)
     window = open_window(session, qtbot)
+    window.settings.next_after_done = False  # the pane stays on it after snooze: watch it
     row = await email_conversation_of_mine(session)
     await opened(window, row)
     window.conversation.pick_snooze_time()
