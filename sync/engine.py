@@ -98,6 +98,8 @@ class Backoff:
 
 
 class SyncEngine:
+    UNDO_WAIT_S = 5.0  # how long an undo waits for a push in progress to say if it left
+
     def __init__(self, store: Store, api: ApiClient, credentials: CredentialStore | None,
                  options: EngineOptions | None = None) -> None:
         self.store = store
@@ -129,6 +131,7 @@ class SyncEngine:
         self._last_answer = 0.0  # loop time of the server's last answer to a sync request
         self._cycle: asyncio.Future[bool] | None = None  # the worker's cycle in flight
         self._cycle_started = 0.0  # (loop time)
+        self._pushing: asyncio.Future[None] | None = None  # done when a push has settled
 
     # ------------------------------------------------------------------ observation
 
@@ -345,8 +348,15 @@ class SyncEngine:
 
     async def cancel_intent(self, intent_id: int) -> bool:
         """Take back an intent the agent undid, if no push has taken it (``outbox.cancel``):
-        True when it never leaves the desk, False when it may have (reverse it instead)."""
+        True when it never leaves the desk, False when it may have (reverse it instead). A
+        push in progress may yet turn out never to have left (no connection: it gives its
+        claims back): its outcome is awaited, a few seconds at most."""
         cancelled = await self.store.run_write(self._with_outbox, outbox.cancel, intent_id)
+        pushing = self._pushing
+        if not cancelled and pushing is not None and not pushing.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pushing), self.UNDO_WAIT_S)
+            cancelled = await self.store.run_write(self._with_outbox, outbox.cancel, intent_id)
         await self._refresh_counts()
         return cancelled
 
@@ -537,6 +547,13 @@ class SyncEngine:
         push as duplicates. Every batch is claimed (``outbox.claim``, on the writer) before
         it is sent, so an undo's ``outbox.cancel`` either takes an intent first or finds it
         claimed; intents held back (``not_before``) stop the queue until they are due."""
+        pushing = self._pushing = asyncio.get_running_loop().create_future()
+        try:
+            await self._push_batches()
+        finally:
+            pushing.set_result(None)
+
+    async def _push_batches(self) -> None:
         client_id, batch, held = await self.store.run_write(self._next_batch)
         unsent: int | None = None  # a push that never left: its claims are counted back
         writing: asyncio.Future[None] | None = None  # the previous batch's answers

@@ -89,11 +89,15 @@ async def test_an_intent_claimed_while_another_push_is_on_the_wire_is_not_cancel
     # The engine claims the next batch (b) while a is on the wire: b will go out next, so
     # an undo must not take it back.
     assert await wait_for(lambda: next(i for i in _unsettled(desk) if i.id == b.id).attempts > 0)
-    assert await desk.engine.cancel_intent(b.id) is False
-    assert await desk.engine.cancel_intent(a.id) is False
+    # Claimed: the undo waits to learn whether the push went out.
+    cancel_b = asyncio.ensure_future(desk.engine.cancel_intent(b.id))
+    await asyncio.sleep(0.3)
+    assert not cancel_b.done()
     c = await queue_directly(desk, conversation, f"third {time.time_ns()}")
     assert await desk.engine.cancel_intent(c.id) is True  # queued after the claims: taken back
     held.release.set()
+    assert await cancel_b is False  # it went out: the caller reverses it instead
+    assert await desk.engine.cancel_intent(a.id) is False
     assert await wait_for(lambda: desk.engine.status.pending == 0, 20)
     sent = sent_bodies(api, ws)
     assert sent.count(a.args["body"]) == 1 and sent.count(b.args["body"]) == 1
