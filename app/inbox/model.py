@@ -234,31 +234,14 @@ class InboxModel(QAbstractTableModel):
         re-read (the agent has it open), until another one is held."""
         self._held = conversation_id
 
-    def _keep_held(self, ids: list[str], positions: dict[str, int]
-                   ) -> tuple[list[str], dict[str, int]]:
-        """``ids`` with the held conversation put back after the row it followed (or before
-        the one it preceded, when that one left), if both lists have it."""
+    def _held_place(self) -> Place | None:
+        """Where the held conversation's row is now: for the next id list to keep it there."""
         held = self._held
-        if held is None:
-            return ids, positions
-        old, new = self._positions.get(held, -1), positions.get(held, -1)
-        if old < 0 or new < 0 or old >= len(self._ids):
-            return ids, positions
-        before = self._ids[old - 1] if old > 0 else None
-        after = self._ids[old + 1] if old + 1 < len(self._ids) else None
-        rest = ids[:new] + ids[new + 1:]
-        if before is None:
-            at = 0
-        elif before in positions:
-            at = positions[before] + (1 if positions[before] < new else 0)
-        elif after in positions:
-            at = positions[after] - (0 if positions[after] < new else 1)
-        else:
-            at = min(old, len(rest))
-        if at == new:
-            return ids, positions
-        rest.insert(at, held)
-        return rest, {cid: n for n, cid in enumerate(rest)}
+        old = self._positions.get(held, -1) if held is not None else -1
+        if held is None or not 0 <= old < len(self._ids):
+            return None
+        return Place(held, old, self._ids[old - 1] if old > 0 else None,
+                     self._ids[old + 1] if old + 1 < len(self._ids) else None)
 
     def refresh(self) -> None:
         """Re-read the id list (off-thread); cached rows go stale but keep showing."""
@@ -299,12 +282,12 @@ class InboxModel(QAbstractTableModel):
         self._interrupt = interrupt = queries.Interrupt()
         try:
             ids, positions = await self.session.read(
-                _ids_and_positions, self._filter, self._sort, self.session.agent_id, interrupt)
+                _ids_and_positions, self._filter, self._sort, self.session.agent_id, interrupt,
+                self._held_place())
         except queries.Interrupted:
             return
         if generation != self._generation:
             return  # a newer view or refresh won
-        ids, positions = self._keep_held(ids, positions)
         known, shown = len(self._ids), self._count
         if not self._complete and ids[:known] == self._ids:
             # The first page is still the view's top: the rest of the ids fill the rows below
@@ -628,12 +611,48 @@ class InboxModel(QAbstractTableModel):
         return translate("InboxModel", "Answer due {when}").format(when=due)
 
 
+@dataclass(frozen=True)
+class Place:
+    """A row's place in the list: its index and the ids beside it."""
+
+    id: str
+    index: int
+    before: str | None
+    after: str | None
+
+
+def keep_in_place(ids: list[str], positions: dict[str, int], place: Place
+                  ) -> list[str] | None:
+    """``ids`` with ``place.id`` put back after the row it followed (or before the one it
+    preceded, when that one left); None when it is there already or not in ``ids``."""
+    new = positions.get(place.id, -1)
+    if new < 0:
+        return None
+    if place.before is None:
+        at = 0
+    elif place.before in positions:
+        at = positions[place.before] + (1 if positions[place.before] < new else 0)
+    elif place.after in positions:
+        at = positions[place.after] - (0 if positions[place.after] < new else 1)
+    else:
+        at = min(place.index, len(ids) - 1)
+    if at == new:
+        return None
+    moved = ids[:new] + ids[new + 1:]
+    moved.insert(at, place.id)
+    return moved
+
+
 def _ids_and_positions(store: Any, flt: InboxFilter, sort: Sort, me: str | None,
-                       interrupt: queries.Interrupt | None = None
+                       interrupt: queries.Interrupt | None = None, held: Place | None = None
                        ) -> tuple[list[str], dict[str, int]]:
-    """The view's ids and each id's row number."""
+    """The view's ids and each id's row number; the ``held`` row kept in its place."""
     ids = queries.conversation_ids(store, flt, sort, me, interrupt=interrupt)
-    return ids, {cid: n for n, cid in enumerate(ids)}
+    positions = {cid: n for n, cid in enumerate(ids)}
+    moved = keep_in_place(ids, positions, held) if held is not None else None
+    if moved is not None:
+        ids, positions = moved, {cid: n for n, cid in enumerate(moved)}
+    return ids, positions
 
 
 def _first_page(store: Any, flt: InboxFilter, sort: Sort, me: str | None, page: int,

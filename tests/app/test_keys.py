@@ -254,3 +254,20 @@ async def test_menus_opened_by_a_key_have_their_first_entry_ready_for_enter(
         first = next(a for a in menu.actions() if a.isEnabled() and not a.isSeparator())
         assert menu.activeAction() is first, button.text()
         menu.close()
+
+
+def test_keep_in_place_puts_the_open_row_back_beside_its_neighbours() -> None:
+    from app.inbox.model import Place, keep_in_place
+
+    def keep(ids: str, place: Place) -> str:
+        listed = list(ids)
+        moved = keep_in_place(listed, {c: n for n, c in enumerate(listed)}, place)
+        return "".join(moved) if moved is not None else ids
+
+    x = Place("x", 2, "b", "c")  # it was a b [x] c d
+    assert keep("xabcd", x) == "abxcd"  # the agent's reply sorted it to the top
+    assert keep("axcd", x) == "axcd"  # b left: x stays before c
+    assert keep("cxad", Place("x", 2, "b", "c")) == "xcad"  # b left: before c again
+    assert keep("dcbax", Place("x", 0, None, "a")) == "xdcba"  # the top row stays on top
+    assert keep("abcd", x) == "abcd"  # x left the view: nothing to keep
+    assert keep("qrxs", x) == "qrxs"  # both neighbours left: where it was, index 2
