@@ -225,6 +225,7 @@ class UndoManager(QObject):
         self.toast = UndoToast(window)
         self.toast.undoRequested.connect(self.undo)
         self.toast.closed.connect(self._expired)
+        session.signedOutChanged.connect(self._signed_out)
         self._item: Undoable | None = None
 
     def push(self, item: Undoable) -> None:
@@ -251,6 +252,11 @@ class UndoManager(QObject):
 
     def _expired(self) -> None:
         self._item = None
+
+    def _signed_out(self, signed_out: bool) -> None:
+        if signed_out:  # no customer data on screen, and nothing to undo from it
+            self._item = None
+            self.toast.dismiss()
 
     async def _undo(self, item: Undoable) -> None:
         if await self.session.take_back(item.intent_id):

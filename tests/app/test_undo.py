@@ -328,3 +328,19 @@ def test_the_undo_settings_keep_only_valid_values() -> None:
     for bad in (11, -1, True, "5", 2.5):
         assert DeskSettings._from_dict({"reply_undo_s": bad}).reply_undo_s == 0
     assert DeskSettings._from_dict({"next_after_done": "no"}).next_after_done is True
+
+
+async def test_signing_out_takes_the_undo_away(backend, desks, qtbot):
+    session = await desks.session(backend)
+    window = open_window(session, qtbot)
+    window.settings.next_after_done = False
+    rows = await rows_of(window, 1)
+    await opened(window, rows[0])
+    await until(window.isActiveWindow, what="an active window")
+    window.inbox.table.setFocus()
+    QTest.keyClick(window.inbox.table, Qt.Key.Key_E)
+    await until(window.undo.available, what="the resolve offered for undo")
+    await synced(session)
+    await session.sign_out()
+    assert window.undo.available() is None and not window.undo.toast.isVisible()
+    assert not window.undo.undo()
