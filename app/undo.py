@@ -108,6 +108,7 @@ class UndoToast(QFrame):
         self.button.setToolTip(self.tr("Undo ({key})").format(key=shortcut))
         self.button.setAccessibleName(self.tr("Undo"))
         self.button.clicked.connect(self.undoRequested)
+        self.button.installEventFilter(self)  # focused (Tab), it stays: see eventFilter
         self.close_button = QToolButton(self)
         self.close_button.setText("×")
         self.close_button.setAutoRaise(True)
@@ -182,6 +183,10 @@ class UndoToast(QFrame):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.parentWidget() and event.type() == QEvent.Type.Resize:
             self._place()
+        elif watched is self.button and event.type() == QEvent.Type.FocusIn:
+            self._hold()
+        elif watched is self.button and event.type() == QEvent.Type.FocusOut:
+            self._resume()
         return super().eventFilter(watched, event)
 
     # While the agent is on it (pointer or focus), it stays; a reply's countdown does not
@@ -193,10 +198,6 @@ class UndoToast(QFrame):
     def leaveEvent(self, event: QEvent) -> None:
         self._resume()
         super().leaveEvent(event)
-
-    def focusInEvent(self, event: Any) -> None:
-        self._hold()
-        super().focusInEvent(event)
 
     def _hold(self) -> None:
         if self._countdown is None and self._timer.isActive():

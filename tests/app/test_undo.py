@@ -344,3 +344,25 @@ async def test_signing_out_takes_the_undo_away(backend, desks, qtbot):
     await session.sign_out()
     assert window.undo.available() is None and not window.undo.toast.isVisible()
     assert not window.undo.undo()
+
+
+async def test_the_toast_waits_while_its_undo_button_has_the_focus(
+        backend, desks, qtbot, monkeypatch):
+    monkeypatch.setattr(UndoManager, "SHOW_MS", 400)
+    session = await desks.session(backend)
+    window = open_window(session, qtbot)
+    window.settings.next_after_done = False
+    rows = await rows_of(window, 1)
+    await opened(window, rows[0])
+    await until(window.isActiveWindow, what="an active window")
+    window.inbox.table.setFocus()
+    QTest.keyClick(window.inbox.table, Qt.Key.Key_E)
+    toast = window.undo.toast
+    await until(toast.isVisible, what="the toast")
+    assert toast.button.accessibleName() == "Undo" and toast.accessibleName()
+    assert toast.button.focusPolicy() & Qt.FocusPolicy.TabFocus
+    toast.button.setFocus(Qt.FocusReason.TabFocusReason)  # as Tab brings it there
+    await asyncio.sleep(1.0)
+    assert toast.isVisible() and window.undo.available() is not None
+    QTest.keyClick(toast.button, Qt.Key.Key_Space)
+    await shown_status(window, rows[0].status)
