@@ -263,8 +263,10 @@ class UndoManager(QObject):
         if await self.session.take_back(item.intent_id):
             if item.reply is not None:
                 self.replyTakenBack.emit(item.reply)
-                self.toast.show_message(self.tr("Reply taken back: it is in the composer "
-                                                "again."))
+                # A template's choice and values are not kept: only typed text comes back.
+                self.toast.show_message(
+                    self.tr("Reply taken back: it is in the composer again.")
+                    if item.reply.template is None else self.tr("Reply taken back."))
             else:
                 self.toast.show_message(self.tr("Undone."))
         elif item.reply is not None:  # its time came first: it is on its way

@@ -1586,6 +1586,10 @@
         <translation>返信を取り消しました。入力欄に戻っています。</translation>
     </message>
     <message>
+        <source>Reply taken back.</source>
+        <translation>返信を取り消しました。</translation>
+    </message>
+    <message>
         <source>Undone.</source>
         <translation>元に戻しました。</translation>
     </message>

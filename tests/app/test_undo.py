@@ -366,3 +366,35 @@ async def test_the_toast_waits_while_its_undo_button_has_the_focus(
     assert toast.isVisible() and window.undo.available() is not None
     QTest.keyClick(toast.button, Qt.Key.Key_Space)
     await shown_status(window, rows[0].status)
+
+
+async def test_a_template_reply_taken_back_is_not_sent_and_says_so(backend, desks, qtbot):
+    session = await desks.session(backend)
+    window = MainWindow(session, DeskSettings(reply_undo_s=3))
+    qtbot.addWidget(window)
+    window.resize(1400, 800)
+    window.show()
+    window.activateWindow()
+    everything = await session.read(queries.conversation_ids,
+                                    queries.InboxFilter(statuses=None),
+                                    queries.Sort.LAST_ACTIVITY, session.agent_id)
+    found = await session.read(queries.conversation_rows, everything, now_ms())
+    row = next(r for r in found.values() if r.channel_type == "whatsapp"
+               and r.window.kind is WindowKind.TEMPLATE_ONLY)
+    await opened(window, row)
+    composer = window.conversation.composer
+    box = composer.banner.template_box
+    index = next(i for i in range(1, box.count())
+                 if (box.setCurrentIndex(i), composer.send_button.isEnabled())[1])
+    assert index > 0
+    channel = next(c.name for c in session.directory.channels if c.id == row.channel_id)
+    before = len(await asyncio.to_thread(backend.outbound, channel))
+    QTest.keyClick(composer.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    await until(window.undo.available, what="the reply offered for undo")
+    await press_undo(window)
+    toast = window.undo.toast
+    await until(lambda: toast.isVisible() and toast.label.text() == "Reply taken back.",
+                what="what the undo did")
+    await asyncio.sleep(3.5)
+    await synced(session)
+    assert len(await asyncio.to_thread(backend.outbound, channel)) == before
