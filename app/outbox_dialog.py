@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QDateTime, QLocale, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
+from app import theme, times
 from app.labels import rejection_label, status_label
 from app.tasks import spawn
 from app.widgets import plain_tooltip
@@ -176,7 +176,6 @@ class OutboxDialog(QDialog):
         self._intents = {i.id: i for i in intents}
         self.tree.clear()
         failed_colour = theme.color("failed")
-        locale = QLocale()
         for intent in intents:
             row = rows.get(intent.conversation_id or "")
             where = ""
@@ -185,19 +184,19 @@ class OutboxDialog(QDialog):
                 if row.subject:
                     where += " — " + display_safe(row.subject)
                 where += f" ({row.channel_name})"
-            created = QDateTime.fromMSecsSinceEpoch(intent.created_at)
             reason = (rejection_label(intent.error_code, intent.error_message)
                       if intent.state == outbox.REJECTED else "")
             item = QTreeWidgetItem([
                 intent_label(intent), where, state_label(intent.state),
                 reason,
-                locale.toString(created, QLocale.FormatType.ShortFormat)])
+                times.when_text(intent.created_at)])
             item.setData(0, ID_ROLE, intent.id)
             if intent.name in ("send_message", "add_note"):
                 item.setToolTip(COL_WHAT, plain_tooltip((intent.args.get("body") or "")[:500]))
             if intent.state == outbox.REJECTED:
                 item.setForeground(COL_STATE, failed_colour)
                 item.setToolTip(COL_REASON, plain_tooltip(reason))
+            item.setToolTip(COL_CREATED, times.full_text(intent.created_at))
             self.tree.addTopLevelItem(item)
             item.setSelected(intent.id in selected)
         failed = sum(1 for i in intents if i.state == outbox.REJECTED)

@@ -9,10 +9,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import (
-    QDate,
-    QDateTime,
     QEvent,
-    QLocale,
     Qt,
     QTimer,
     Signal,
@@ -29,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
+from app import theme, times
 from app.widgets import plain_tooltip
 from sync.status import EngineState, EngineStatus
 
@@ -135,16 +132,12 @@ class SyncStatusWidget(QWidget):
         self.failed_button.setVisible(status.rejected > 0)
 
         if status.last_sync_at:
-            when = QDateTime.fromMSecsSinceEpoch(status.last_sync_at)
-            locale = QLocale()
-            short = (locale.toString(when.time(), QLocale.FormatType.ShortFormat)
-                     if when.date() == QDate.currentDate()
-                     else locale.toString(when, QLocale.FormatType.ShortFormat))
+            short = times.date_time_text(status.last_sync_at)
             if status.state in (EngineState.UP_TO_DATE, EngineState.SYNCING):
                 self.synced_label.setText(self.tr("Synced {time}").format(time=short))
             else:  # offline, an error, signed out: how old what the desk shows is
                 self.synced_label.setText(self.tr("Last sync {time}").format(time=short))
-            self.synced_label.setToolTip(locale.toString(when, QLocale.FormatType.LongFormat))
+            self.synced_label.setToolTip(times.full_text(status.last_sync_at))
         self.synced_label.setVisible(bool(status.last_sync_at))
 
         insecure = not status.credentials_secure

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import times
 from app.conversation.composer import Composer, SendRequest
 from app.conversation.thread import ThreadView
 from app.drafts import DraftStore
@@ -51,11 +52,14 @@ def snooze_choices(now: datetime) -> list[tuple[str, datetime]]:
     tomorrow = (now + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     monday = (now + timedelta(days=(7 - now.weekday()) or 7)).replace(
         hour=9, minute=0, second=0, microsecond=0)
+    at_nine = times.time_of_day(int(tomorrow.timestamp() * 1000))  # as the locale writes it
     # Literal QCoreApplication.translate calls: lupdate reads an alias as a self.tr().
     return [(QCoreApplication.translate("Snooze", "For 1 hour"), now + timedelta(hours=1)),
             (QCoreApplication.translate("Snooze", "For 4 hours"), now + timedelta(hours=4)),
-            (QCoreApplication.translate("Snooze", "Until tomorrow 9:00"), tomorrow),
-            (QCoreApplication.translate("Snooze", "Until Monday 9:00"), monday)]
+            (QCoreApplication.translate("Snooze", "Until tomorrow {time}").format(time=at_nine),
+             tomorrow),
+            (QCoreApplication.translate("Snooze", "Until Monday {time}").format(time=at_nine),
+             monday)]
 
 
 class KeyMenu(QMenu):

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 import nh3
-from PySide6.QtCore import QCoreApplication, QDate, QLocale, Qt, QTime
+from PySide6.QtCore import QCoreApplication, QDate, QLocale, Qt
 from PySide6.QtGui import QColor, QTextBlockFormat
 
+from app import times
 from app.labels import rejection_label, system_event_text
 from sync.display import display_safe
 from sync.overlay import LOCAL_FAILED, LOCAL_PENDING, LOCAL_SENT, ThreadItem
@@ -240,8 +241,7 @@ def local_day(ms: int) -> date:
 
 def format_time(ms: int) -> str:
     """The local time of day in the user's locale (the day is on the separator above)."""
-    when = _local(ms)
-    return QLocale().toString(QTime(when.hour, when.minute), QLocale.FormatType.ShortFormat)
+    return times.time_of_day(ms)
 
 
 def day_label(day: date, today: date) -> str:

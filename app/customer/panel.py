@@ -11,7 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QLocale, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import times
 from app.labels import channel_icon, channel_type_label, status_label
 from app.widgets import ElidedLabel, plain_tooltip
 from sync import queries
@@ -88,30 +89,6 @@ def _plain(text: str = "", parent: QWidget | None = None) -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setWordWrap(True)
     return label
-
-
-def month_day_format(locale: QLocale) -> str:
-    """The locale's date without year or weekday ("MMM d", "d. MMM", "M月d日")."""
-    fmt = locale.dateFormat(QLocale.FormatType.LongFormat)
-    fmt = re.sub(r"^d{3,}[^dMy']*|[\s,،]*d{3,}$", "", fmt)  # the weekday, first or last
-    fmt = re.sub(r"[\s,،]*(?:'[^']*'\s*)?y+[\s\u202f]*(?:'[^']*')?[^\sdM']*", "", fmt)
-    fmt = fmt.replace("MMMM", "MMM").strip(" ,.،\u202f")
-    if "d" not in fmt or "M" not in fmt or "y" in fmt or "ddd" in fmt or "(" in fmt:
-        return "MMM d"  # a layout the patterns above do not know
-    return fmt
-
-
-def when_text(ms: int, today: QDate | None = None) -> str:
-    """Compact: the time today, the month and day this year, else the short date (the full
-    stamp is in the tooltip)."""
-    when = QDateTime.fromMSecsSinceEpoch(ms)
-    today = today or QDate.currentDate()
-    locale = QLocale()
-    if when.date() == today:
-        return locale.toString(when.time(), QLocale.FormatType.ShortFormat)
-    if when.date().year() == today.year():
-        return locale.toString(when.date(), month_day_format(locale))
-    return locale.toString(when.date(), QLocale.FormatType.ShortFormat)
 
 
 class CustomerPanel(QWidget):
@@ -299,7 +276,7 @@ class CustomerPanel(QWidget):
             subject = (row.subject or row.preview or "").replace("\n", " ")
             item = QTreeWidgetItem(["", display_safe(subject[:200], isolate=False),
                                     status_label(row.status),
-                                    when_text(row.last_activity_at)])
+                                    times.when_text(row.last_activity_at)])
             item.setData(0, ID_ROLE, row.id)
             icon = channel_icon(row.channel_type)
             if icon is not None:
@@ -308,9 +285,7 @@ class CustomerPanel(QWidget):
                 item.setText(0, channel_type_label(row.channel_type))
             item.setToolTip(0, plain_tooltip(row.channel_name))
             item.setToolTip(1, plain_tooltip(display_safe(subject[:500], isolate=False)))
-            item.setToolTip(3, QLocale().toString(
-                QDateTime.fromMSecsSinceEpoch(row.last_activity_at),
-                QLocale.FormatType.LongFormat))
+            item.setToolTip(3, times.full_text(row.last_activity_at))
             self.conversations.addTopLevelItem(item)
         self._mark_current()
 

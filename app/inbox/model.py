@@ -22,8 +22,6 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
-    QDateTime,
-    QLocale,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
@@ -33,6 +31,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from app import times
 from app.labels import channel_icon, pending_changes_label, priority_label, status_label
 from app.session import DeskSession
 from app.tasks import spawn
@@ -578,14 +577,14 @@ class InboxModel(QAbstractTableModel):
         if col == COL_DUE:
             return due_badge(row, self._now)[0]
         if col == COL_ACTIVITY:
-            return _when(row.last_activity_at, self._now)
+            return times.when_text(row.last_activity_at)
         return ""
 
     def _tooltip(self, row: ConversationRow, col: int) -> str | None:
         if col == COL_CHANNEL:
             return row.channel_name
         if col == COL_ACTIVITY:
-            return _long_date(row.last_activity_at)
+            return times.full_text(row.last_activity_at)
         if col == COL_SUBJECT:
             return display_safe((row.preview or "")[:500], isolate=False)
         if col == COL_ASSIGNEE:
@@ -607,7 +606,7 @@ class InboxModel(QAbstractTableModel):
     def _due_tooltip(self, row: ConversationRow) -> str | None:
         if row.sla_due_at is None:
             return None
-        due = _long_date(row.sla_due_at)
+        due = times.full_text(row.sla_due_at)
         return translate("InboxModel", "Answer due {when}").format(when=due)
 
 
@@ -668,21 +667,3 @@ def _first_page(store: Any, flt: InboxFilter, sort: Sort, me: str | None, page: 
         # (Its own read: a change committed in between may leave it short of the ids.)
         total = max(len(ids), queries.conversation_count(store, flt, me))
     return ids, rows, total
-
-
-def _long_date(ms: int) -> str:
-    """Date and time in the user-interface language (day and month names included)."""
-    return QLocale().toString(QDateTime.fromMSecsSinceEpoch(ms), QLocale.FormatType.LongFormat)
-
-
-def _when(ms: int, now: int) -> str:
-    dt = QDateTime.fromMSecsSinceEpoch(ms)
-    today = QDateTime.fromMSecsSinceEpoch(now).date()
-    if dt.date() == today:
-        return dt.toString("HH:mm")
-    if dt.date().year() == today.year():
-        return dt.toString("MM-dd")
-    return dt.toString("yy-MM-dd")
-
-
-

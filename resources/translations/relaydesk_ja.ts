@@ -1319,12 +1319,12 @@
         <translation>4 時間</translation>
     </message>
     <message>
-        <source>Until tomorrow 9:00</source>
-        <translation>明日 9:00 まで</translation>
+        <source>Until tomorrow {time}</source>
+        <translation>明日 {time} まで</translation>
     </message>
     <message>
-        <source>Until Monday 9:00</source>
-        <translation>月曜日 9:00 まで</translation>
+        <source>Until Monday {time}</source>
+        <translation>月曜日 {time} まで</translation>
     </message>
 </context>
 <context>

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import orjson
-from PySide6.QtCore import QDate, QDateTime, QLocale, Qt, QTime
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QMessageBox, QVBoxLayout, QWidget
 from sqlalchemy import text
 
@@ -16,8 +16,6 @@ from app.customer.panel import (
     ElidedLabel,
     attribute_label,
     language_name,
-    month_day_format,
-    when_text,
 )
 from app.inbox.nav import NavigationPane
 from app.notifications import Notifier
@@ -242,20 +240,7 @@ def test_panel_labels_for_languages_details_and_dates():
     assert attribute_label("tier") == "Tier"
     assert attribute_label("last_order_date") == "Last order date"
     assert attribute_label("lifetimeValue") == "Lifetime value"
-    assert month_day_format(QLocale("en_US")) == "MMM d"
-    assert month_day_format(QLocale("ja_JP")) == "M月d日"
-    assert month_day_format(QLocale("de_DE")) == "d. MMM"
-    today = QDate(2026, 11, 21)
-    at = QDateTime(today, QTime(9, 5)).toMSecsSinceEpoch()
-    loc = QLocale()
-    assert when_text(at, today) == loc.toString(QTime(9, 5), QLocale.FormatType.ShortFormat)
-    earlier = QDateTime(QDate(2026, 3, 4), QTime(9, 5)).toMSecsSinceEpoch()
-    assert when_text(earlier, today) == loc.toString(QDate(2026, 3, 4),
-                                                     month_day_format(loc))
-    assert "2026" not in when_text(earlier, today)  # this year: no year
-    last_year = QDateTime(QDate(2025, 12, 30), QTime(9, 5)).toMSecsSinceEpoch()
-    assert when_text(last_year, today) == loc.toString(QDate(2025, 12, 30),
-                                                       QLocale.FormatType.ShortFormat)
+    # (dates and times: tests/app/test_times.py)
 
 
 # --------------------------------------------------------------------------- status bar
