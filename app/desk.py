@@ -128,7 +128,8 @@ class Desk(QObject):
             return 0
         self.demo, config, desk_dir, (email, password) = await open_demo(role, base)
         self._demo_account = (email, password)
-        session = await self._open_session(desk_dir, config, connect=True)
+        session = await self._open_session(desk_dir, config, connect=True,
+                                           remember_sign_in=False)  # it signs in by itself
         if session is None:
             return 1
         if session.status.state is EngineState.SIGN_IN_REQUIRED:
@@ -169,11 +170,11 @@ class Desk(QObject):
             self.window.raise_()
             self.window.activateWindow()
 
-    async def _open_session(self, data_dir: Path, config: WorkspaceConfig, *, connect: bool
-                            ) -> DeskSession | None:
+    async def _open_session(self, data_dir: Path, config: WorkspaceConfig, *, connect: bool,
+                            remember_sign_in: bool = True) -> DeskSession | None:
         """The session with its local files open; ``connect``: its engine started too (else
         the window connects it after its first paint)."""
-        session = DeskSession(data_dir, config)
+        session = DeskSession(data_dir, config, remember_sign_in=remember_sign_in)
         try:
             await session.open(connect=connect)
         except OutboxUnreadable as exc:

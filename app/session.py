@@ -64,7 +64,7 @@ class DeskSession(QObject):
     BOOTSTRAP_COALESCE_MS = 1000
 
     def __init__(self, data_dir: Path, config: WorkspaceConfig, *,
-                 options: EngineOptions | None = None,
+                 options: EngineOptions | None = None, remember_sign_in: bool = True,
                  transport: httpx.AsyncBaseTransport | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +73,9 @@ class DeskSession(QObject):
         self.store = Store(data_dir)
         self._transport = transport
         self._options = options
+        # False: the account signs in by itself at each start (the demo); its sign-in is
+        # never stored, so a missing OS keyring is nothing to warn about.
+        self.remember_sign_in = remember_sign_in
         # Made in connect(), off the GUI thread: asking keyring for its backend can block,
         # and the HTTP client loads the system's certificates.
         self.api: ApiClient | None = None
@@ -146,7 +149,8 @@ class DeskSession(QObject):
             from sync.engine import SyncEngine
 
             return (ApiClient(self.config.server_url, transport=self._transport),
-                    CredentialStore(self.config.server_url, self.config.email), SyncEngine)
+                    CredentialStore(self.config.server_url, self.config.email,
+                                    keyring=self.remember_sign_in), SyncEngine)
 
         self.api, self.credentials, engine_class = await asyncio.to_thread(make)
         self.engine = engine_class(self.store, self.api, self.credentials, self._options)

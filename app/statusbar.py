@@ -42,6 +42,9 @@ class SyncStatusWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._status: EngineStatus | None = None
+        # Whether a sign-in kept only for the session is worth a word (not for the demo,
+        # which signs in by itself at each start).
+        self.keyring_matters = True
         self._retry_deadline: float | None = None
 
         self.state_label = QLabel(self)
@@ -140,7 +143,7 @@ class SyncStatusWidget(QWidget):
             self.synced_label.setToolTip(times.full_text(status.last_sync_at))
         self.synced_label.setVisible(bool(status.last_sync_at))
 
-        insecure = not status.credentials_secure
+        insecure = self.keyring_matters and not status.credentials_secure
         self.keyring_label.setVisible(insecure)
         self._keyring_icon.setVisible(insecure)
 

@@ -51,6 +51,7 @@ from app.statusbar import OfflineBanner, SyncStatusWidget
 from app.tasks import spawn
 from app.undo import Undoable, UndoManager
 from sync import queries
+from sync.display import display_safe
 from sync.queries import InboxFilter
 from sync.status import EngineState, EngineStatus
 
@@ -83,8 +84,6 @@ class MainWindow(QMainWindow):
         self._view_picked = False  # … that the agent picked: the start view is settled
         self._choosing_view = False  # the window itself is selecting one
         self.setObjectName("MainWindow")
-        who = session.config.email
-        self.setWindowTitle(self.tr("Relaydesk — {who}").format(who=who))
         self.drafts = DraftStore(session.data_dir)
 
         self.nav = NavigationPane(self)
@@ -132,6 +131,7 @@ class MainWindow(QMainWindow):
         self.nav.set_saved_filters(self.workspace.filters())
         session.directoryChanged.connect(self._directory_changed)
         self._directory_changed(session.directory)
+        self.sync_status.keyring_matters = session.remember_sign_in
         self.sync_status.update_status(session.status)
         self.banner.update_status(session.status)
         self._customer_dock_was_visible = True
@@ -446,8 +446,16 @@ class MainWindow(QMainWindow):
 
     def _directory_changed(self, directory: queries.Directory) -> None:
         self.nav.set_directory(directory)
+        self._update_title()
         if self._view_shown:  # a first start learns the agent's role and teams only now
             self._open_start_view()
+
+    def _update_title(self) -> None:
+        """Who works here, by name (the email until the directory knows them); the platform
+        adds the application's name ("Alex Morgan — Relaydesk")."""
+        me = self.session.me
+        name = display_safe(me.name, isolate=False) if me is not None and me.name.strip() else ""
+        self.setWindowTitle(name or self.session.config.email)
 
     # ------------------------------------------------------------------ views
 

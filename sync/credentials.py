@@ -2,9 +2,10 @@
 
 Only backends keyring recommends (macOS Keychain, Windows Credential Locker, Secret
 Service, KWallet) are used. Without one, tokens live in memory for this session and
-``secure`` says so; they are never written to the mirror, settings or logs. Every method
-blocks: call them from a worker thread, never from the GUI thread (keyring itself is
-imported there too, by the first ``CredentialStore``).
+``secure`` says so (as they do by design for an account that signs in by itself, such as
+the desk's demo: ``keyring=False``); they are never written to the mirror, settings or
+logs. Every method blocks: call them from a worker thread, never from the GUI thread
+(keyring itself is imported there too, by the first ``CredentialStore``).
 """
 
 from __future__ import annotations
@@ -44,14 +45,17 @@ def is_secure(backend: KeyringBackend) -> bool:
 class CredentialStore:
     """The tokens of one account (server + email)."""
 
-    def __init__(self, server_url: str, email: str) -> None:
-        import keyring
-
+    def __init__(self, server_url: str, email: str, *, keyring: bool = True) -> None:
         self.account = f"{server_url.rstrip('/')}|{email.strip().lower()}"
-        backend = keyring.get_keyring()
+        self._memory: Tokens | None = None
+        self.secure, self.backend_name = False, "memory"
+        if not keyring:  # nothing to keep: the OS keyring is never asked
+            return
+        import keyring as os_keyring
+
+        backend = os_keyring.get_keyring()
         self.secure = is_secure(backend)
         self.backend_name = type(backend).__name__
-        self._memory: Tokens | None = None
         if not self.secure:
             log.warning("no secure keyring available (%s); sign-in is kept for this session "
                         "only", self.backend_name)

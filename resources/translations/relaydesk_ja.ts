@@ -708,10 +708,6 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <source>Relaydesk — {who}</source>
-        <translation>Relaydesk — {who}</translation>
-    </message>
-    <message>
         <source>Customer</source>
         <translation>顧客</translation>
     </message>
