@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QLocale, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QPalette, QTextCursor
+from PySide6.QtGui import QKeyEvent, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import theme
 from app.conversation.composer_editor import ComposerEditor
 from app.conversation.composer_window import WindowBanner, effective_window, set_tone
 from app.conversation.placeholders import fill
@@ -34,7 +35,6 @@ MAX_BODY = 65_536  # the server's limit for a message or a note
 COUNTER_FROM = 60_000  # show the character counter from here on
 REFRESH_MS = 30_000  # the window's time left is re-evaluated this often
 REPLY, NOTE = "reply", "note"
-_NOTE_BASE = ("#fff6d8", "#3a321c")  # the editor's background for notes (light, dark)
 # Reply | Internal note as one segmented control; the chosen mode is filled, on either theme.
 _MODES_SHEET = """
 QToolButton { border: 1px solid palette(mid); background: palette(button); padding: 2px 10px; }
@@ -405,12 +405,15 @@ class Composer(QWidget):
         self.send_button.setToolTip(why or self.tr("Send (Ctrl+Enter)"))
 
     def _apply_editor_look(self, note: bool) -> None:
-        """Notes on a tinted background; a template preview looks read-only."""
-        palette = self.palette()
-        window = palette.color(QPalette.ColorRole.Window)
+        """Notes on the thread's note colour for the theme; a template preview looks
+        read-only. A style sheet, not the palette: the application's style sheet makes Qt
+        paint the editor's viewport from its own rules, whatever palette the editor has."""
         if note:
-            dark = window.lightness() < 128
-            palette.setColor(QPalette.ColorRole.Base, QColor(_NOTE_BASE[int(dark)]))
+            background = theme.color("note_bg").name()
         elif self._template_view:
-            palette.setColor(QPalette.ColorRole.Base, window)
-        self.editor.setPalette(palette)
+            background = self.palette().color(QPalette.ColorRole.Window).name()
+        else:
+            background = ""
+        sheet = f"QPlainTextEdit {{ background-color: {background}; }}" if background else ""
+        if sheet != self.editor.styleSheet():  # (setting it re-polishes the editor)
+            self.editor.setStyleSheet(sheet)

@@ -15,8 +15,10 @@ from contextlib import closing
 from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QLabel
 
+from app import theme
 from app.conversation.composer import MAX_BODY, Composer, SendRequest
 from app.conversation.composer_window import placeholder_context
 from app.conversation.placeholders import fill, find_canned, first_name, unfilled
@@ -227,6 +229,32 @@ def test_reply_and_note_modes_look_like_one_control(qtbot):
         composer, reply.rect().topRight()).x() + 1  # side by side, no gap
     qtbot.mouseClick(note, Qt.MouseButton.LeftButton)
     assert composer.mode() == "note" and note.isChecked() and not reply.isChecked()
+
+
+def test_a_note_is_written_on_the_note_colour_of_the_theme(qtbot, qapp):
+    composer, _sent = composer_for(qtbot, made_row("email", WindowState(
+        WindowKind.ALWAYS_OPEN)), Directory(), None)
+
+    def painted() -> str:  # what the agent sees behind the text, not what the palette says
+        image = composer.editor.viewport().grab().toImage()
+        return image.pixelColor(image.width() // 2, image.height() - 4).name()
+
+    palette, sheet = QPalette(qapp.palette()), qapp.styleSheet()
+    try:
+        theme.apply_theme(qapp, "light")
+        reply = painted()
+        composer.set_mode("note")
+        assert painted() == theme.color("note_bg").name() != reply  # the note bubbles' colour
+        theme.apply_theme(qapp, "dark")
+        assert painted() == theme.color("note_bg", dark=True).name()
+        theme.apply_theme(qapp, "light")
+        assert painted() == theme.color("note_bg", dark=False).name()
+    finally:
+        theme.apply_theme(qapp, "light")
+        qapp.setPalette(palette)
+        qapp.setStyleSheet(sheet)
+    composer.set_mode("reply")
+    assert painted() == reply
 
 
 def test_messenger_after_24_hours_needs_the_human_agent_tag(qtbot):
