@@ -68,6 +68,7 @@ BLOCK = 100  # rows fetched around a miss
 PAGE = 150  # ids a new view reads first, with its first screen of rows; the rest follow
 SCREEN_ROWS = 40  # rows read with a new view's first ids until the view says how many show
 CACHE_LIMIT = 4000
+UNREAD_MARK = "\u25cf"  # the unread column's title: a dot, as narrow as its counts
 SORT_BY_COLUMN = {
     COL_ACTIVITY: Sort.LAST_ACTIVITY,
     COL_PRIORITY: Sort.PRIORITY,
@@ -200,7 +201,7 @@ class InboxModel(QAbstractTableModel):
             translate("InboxModel", "Priority"),
             translate("InboxModel", "Tags"),
             translate("InboxModel", "Assignee"),
-            translate("InboxModel", "Unread"),
+            translate("InboxModel", "Unread messages"),
             translate("InboxModel", "Due"),
             translate("InboxModel", "Last activity"),
         ]
@@ -432,11 +433,14 @@ class InboxModel(QAbstractTableModel):
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and 0 <= section < COLUMNS:
             if role == Qt.ItemDataRole.DisplayRole:
-                # Icon-sized columns show no title; their tooltip names them.
-                if section in (COL_CHANNEL, COL_UNREAD):
+                # Icon-sized columns: the channel's shows no title, the unread count's the
+                # dot that says "unread" (narrow in any language); tooltips name them.
+                if section == COL_CHANNEL:
                     return ""
+                if section == COL_UNREAD:
+                    return UNREAD_MARK
                 return self.short_headers.get(section, self.headers[section])
-            if role == Qt.ItemDataRole.ToolTipRole:
+            if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
                 return self.headers[section]
         return None
 

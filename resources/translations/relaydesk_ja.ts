@@ -480,6 +480,10 @@
         <translation>件名</translation>
     </message>
     <message>
+        <source>Unread messages</source>
+        <translation>未読メッセージ</translation>
+    </message>
+    <message>
         <source>A change to this conversation failed: open it to retry or discard.</source>
         <translation>この会話への変更が失敗しました。会話を開いて再試行するか破棄してください。</translation>
     </message>
@@ -514,10 +518,6 @@
     <message>
         <source>Assignee</source>
         <translation>担当者</translation>
-    </message>
-    <message>
-        <source>Unread</source>
-        <translation>未読</translation>
     </message>
     <message>
         <source>Due</source>

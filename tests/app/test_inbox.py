@@ -143,3 +143,30 @@ async def test_a_narrow_list_gives_up_minor_columns_before_the_subject(backend, 
     await asyncio.sleep(0.1)
     assert not view.table.isColumnHidden(COL_TAGS)
     assert not view.table.isColumnHidden(COL_PRIORITY)
+
+
+async def test_the_unread_column_is_named_and_stays_narrow(backend, desks, qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAccessible
+
+    from app.inbox.model import COL_UNREAD
+
+    session = await desks.session(backend)
+    model = InboxModel(session)
+    view = InboxView(model)
+    qtbot.addWidget(view)
+    view.resize(1400, 300)
+    view.show()
+    view.set_filter(InboxFilter())
+    await until(lambda: model.rowCount() > 0, what="All")
+    horizontal = Qt.Orientation.Horizontal
+    assert model.headerData(COL_UNREAD, horizontal).strip()  # a title, not a blank
+    assert model.headerData(COL_UNREAD, horizontal, Qt.ItemDataRole.ToolTipRole) \
+        == "Unread messages"
+    assert model.headerData(COL_UNREAD, horizontal, Qt.ItemDataRole.AccessibleTextRole) \
+        == "Unread messages"
+    table = QAccessible.queryAccessibleInterface(view.table)
+    titles = [table.child(n).text(QAccessible.Text.Name) for n in range(table.childCount())
+              if table.child(n).role() == QAccessible.Role.ColumnHeader]
+    assert "Unread messages" in titles  # what a screen reader says for the column
+    assert view.table.columnWidth(COL_UNREAD) <= 34
