@@ -1,4 +1,4 @@
-"""The navigation pane: Mine, Unassigned, All, teams, channels, statuses, tags, saved filters.
+"""The navigation pane: Mine, Unassigned, All, teams, channels, statuses, tags, saved views.
 
 Every entry carries a ``sync.queries.InboxFilter`` and a stable key ("mine", "team:<id>",
 "saved:<name>"…) so the window can remember the view across restarts. Updating the directory
@@ -46,7 +46,7 @@ def _dot_icon(colour: str) -> QIcon | None:
 
 class NavigationPane(QWidget):
     filterChanged = Signal(object)  # InboxFilter
-    deleteSavedFilter = Signal(str)  # the saved filter's name
+    deleteSavedFilter = Signal(str)  # the saved view's name
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,7 +83,7 @@ class NavigationPane(QWidget):
         self._add_entry(None, "all", self.tr("All"), InboxFilter())
         for key, title in (("teams", self.tr("Teams")), ("channels", self.tr("Channels")),
                            ("statuses", self.tr("Status")), ("tags", self.tr("Tags")),
-                           ("saved", self.tr("Saved filters"))):
+                           ("saved", self.tr("Saved views"))):
             group = QTreeWidgetItem(self.tree, [title, ""])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
             font = group.font(0)
@@ -125,7 +125,7 @@ class NavigationPane(QWidget):
             self._clear_group("saved")
             for name, flt in saved:
                 item = self._add_entry(self._groups["saved"], f"saved:{name}", name, flt)
-                item.setToolTip(0, self.tr("Right-click to delete this saved filter"))
+                item.setToolTip(0, self.tr("Right-click to delete this saved view"))
 
     def set_counts(self, counts: NavCounts) -> None:
         self._counts = counts
@@ -242,7 +242,7 @@ class NavigationPane(QWidget):
             old = self.tree.blockSignals(True)
             self._select_item(item)
             self.tree.blockSignals(old)
-        else:  # the viewed team/tag/saved filter is gone: fall back to Mine
+        else:  # the viewed team/tag/saved view is gone: fall back to Mine
             self._select_item(self._items["mine"])
 
     def _on_context_menu(self, pos: QPoint) -> None:
@@ -252,7 +252,7 @@ class NavigationPane(QWidget):
             return
         name = key.partition(":")[2]
         menu = QMenu(self)
-        action = menu.addAction(self.tr("Delete saved filter"))
+        action = menu.addAction(self.tr("Delete saved view"))
         action.triggered.connect(lambda: self.deleteSavedFilter.emit(name))
         self._menu = menu  # popup() does not block; keep the menu alive while it shows
         menu.popup(self.tree.viewport().mapToGlobal(pos))

@@ -43,7 +43,8 @@ class SearchBar(QWidget):
         self.search.setMinimumWidth(120)
         self.save_button = QToolButton(self)
         self.save_button.setText(self.tr("Save view"))
-        self.save_button.setToolTip(self.tr("Save this view and search as a filter"))
+        self.save_button.setToolTip(self.tr("Save this view with its search under a name, "
+                                            "in Saved views"))
         self.count_label = ElidedLabel(parent=self, mode=Qt.TextElideMode.ElideRight)
         self.count_label.setAccessibleName(self.tr("Conversation count"))
         self.sort_box = QComboBox(self)

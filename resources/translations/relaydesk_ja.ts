@@ -919,12 +919,16 @@
         <translation>タグ</translation>
     </message>
     <message>
-        <source>Saved filters</source>
-        <translation>保存したフィルター</translation>
+        <source>Saved views</source>
+        <translation>保存したビュー</translation>
     </message>
     <message>
-        <source>Right-click to delete this saved filter</source>
-        <translation>右クリックでこの保存したフィルターを削除できます</translation>
+        <source>Right-click to delete this saved view</source>
+        <translation>右クリックでこの保存したビューを削除できます</translation>
+    </message>
+    <message>
+        <source>Delete saved view</source>
+        <translation>保存したビューを削除</translation>
     </message>
     <message>
         <source>{name}, 1 conversation</source>
@@ -933,10 +937,6 @@
     <message>
         <source>{name}, {n} conversations</source>
         <translation>{name}、会話 {n} 件</translation>
-    </message>
-    <message>
-        <source>Delete saved filter</source>
-        <translation>保存したフィルターを削除</translation>
     </message>
 </context>
 <context>
@@ -1106,8 +1106,8 @@
         <translation>ビューを保存</translation>
     </message>
     <message>
-        <source>Save this view and search as a filter</source>
-        <translation>このビューと検索条件をフィルターとして保存します</translation>
+        <source>Save this view with its search under a name, in Saved views</source>
+        <translation>このビューを検索条件ごと名前を付けて「保存したビュー」に保存します</translation>
     </message>
     <message>
         <source>Conversation count</source>

@@ -66,7 +66,16 @@ async def test_a_saved_view_opens_with_its_search(backend, desks, qtbot):
     dialog = window.findChild(QInputDialog)
     dialog.setTextValue("Their cases")
     dialog.accept()
-    assert window.nav.item("saved:Their cases") is not None
+    saved = window.nav.item("saved:Their cases")
+    assert saved is not None
+    # One name for one thing: the agent saved a view, and finds it under Saved views.
+    assert window.inbox.save_button.text() == "Save view"
+    assert saved.parent().text(0) == "Saved views"
+    window.nav._on_context_menu(window.nav.tree.visualItemRect(saved).center())
+    assert [a.text() for a in window.nav._menu.actions()] == ["Delete saved view"]
+    window.nav._menu.close()
+    words = [saved.toolTip(0), window.inbox.save_button.toolTip()]
+    assert not any("filter" in w.lower() for w in words), words
     window.inbox.search.clear()
     click_view(qtbot, window, "mine")
     await shown(window, InboxFilter(assignee="me"))
