@@ -52,7 +52,7 @@ from app.tasks import spawn
 from app.undo import Undoable, UndoManager
 from sync import queries
 from sync.display import display_safe
-from sync.queries import InboxFilter
+from sync.queries import InboxFilter, Sort
 from sync.status import EngineState, EngineStatus
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._sized = restore(self, self.splitter, settings)
+        self.inbox.start_in_order(Sort(self.workspace.inbox_sort))  # before the first view
         self.nav.set_saved_filters(self.workspace.filters())
         session.directoryChanged.connect(self._directory_changed)
         self._directory_changed(session.directory)
@@ -244,6 +245,7 @@ class MainWindow(QMainWindow):
         self.nav.deleteSavedFilter.connect(self._delete_saved_filter)
         self.inbox.conversationActivated.connect(self._activated)
         self.inbox.saveFilterRequested.connect(self._save_filter)
+        self.inbox.sortChanged.connect(self._sort_chosen)
         self.customer.openConversation.connect(self.open_conversation)
         self.notifier.openConversation.connect(self.open_conversation)
         self.sync_status.outboxRequested.connect(self.show_outbox)
@@ -482,6 +484,10 @@ class MainWindow(QMainWindow):
             self._view_picked = True
         self.workspace.last_view = self.nav.current_key()  # kept when the window closes
         self.inbox.set_filter(flt, self.nav.current_title())
+
+    def _sort_chosen(self, sort: Sort) -> None:
+        self.workspace.inbox_sort = sort.value
+        self._persist()
 
     def _mirror_damaged(self, problem: str) -> None:
         box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Relaydesk"),

@@ -218,6 +218,10 @@ class InboxModel(QAbstractTableModel):
     def sort_order(self) -> Sort:
         return self._sort
 
+    def start_in_order(self, sort: Sort) -> None:
+        """The order the first view loads in (a restored setting); nothing is read now."""
+        self._sort = sort
+
     def set_view(self, flt: InboxFilter | None = None, sort: Sort | None = None) -> None:
         """Show another view (or order): its first page of ids and the rows of its first
         screen in one read, then the rest of its ids in the background."""

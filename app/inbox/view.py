@@ -85,6 +85,7 @@ class InboxView(QWidget):
 
     conversationActivated = Signal(str)
     saveFilterRequested = Signal(object)  # the current InboxFilter
+    sortChanged = Signal(object)  # the Sort the agent chose
 
     def __init__(self, model: InboxModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -262,8 +263,18 @@ class InboxView(QWidget):
         if flt != self.model.inbox_filter:
             self.model.set_view(flt=flt)
 
+    def start_in_order(self, sort: Sort) -> None:
+        """Show the list in ``sort`` from its first view (a restored setting): the box
+        shows it, and the first view loads in it (no read of its own)."""
+        old = self.sort_box.blockSignals(True)
+        self.sort_box.setCurrentIndex(self.sort_box.findData(sort.value))
+        self.sort_box.blockSignals(old)
+        self.model.start_in_order(sort)
+
     def _sort_changed(self, _index: int) -> None:
-        self.model.set_view(sort=Sort(self.sort_box.currentData()))
+        sort = Sort(self.sort_box.currentData())
+        self.model.set_view(sort=sort)
+        self.sortChanged.emit(sort)
 
     def _header_clicked(self, column: int) -> None:
         sort = SORT_BY_COLUMN.get(column)

@@ -13,7 +13,7 @@ from app.settings import DeskSettings, workspace_key
 from app.window import MainWindow
 from sync import queries
 from sync.engine import EngineState
-from sync.queries import ACTIVE_STATUSES, InboxFilter
+from sync.queries import ACTIVE_STATUSES, InboxFilter, Sort
 from tests.app.conftest import DEMO_AGENT, DEMO_SUPERVISOR, until
 
 
@@ -168,6 +168,34 @@ async def test_saved_views_and_the_last_view_are_kept_per_workspace(backend, des
     assert third.nav.current_key() == "unassigned"  # where the agent was last time
     assert again.workspace(workspace_key(supervisor.data_dir)).saved_filters == []
     third.close()
+
+
+async def test_the_order_of_the_list_is_kept_per_workspace(backend, desks, qtbot, tmp_path):
+    agent = await desks.session(backend, DEMO_AGENT, name="agent")
+    supervisor = await desks.session(backend, DEMO_SUPERVISOR, name="supervisor")
+    path = tmp_path / "settings.json"
+    saved: list[DeskSettings] = []
+    settings = DeskSettings()
+    window = MainWindow(agent, settings, lambda s: (s.save(path), saved.append(s)))
+    qtbot.addWidget(window)
+    window.show()
+    await shown(window, InboxFilter(assignee="me"))
+    box = window.inbox.sort_box
+    box.setCurrentIndex(box.findData(Sort.WAITING.value))  # the agent picks an order
+    await until(lambda: window.inbox_model.sort_order is Sort.WAITING, what="the new order")
+    assert saved, "the choice is saved at once"
+    window.close()
+
+    again = DeskSettings.load(path)
+    assert again.workspace(workspace_key(agent.data_dir)).inbox_sort == "waiting"
+    other = open_window(supervisor, qtbot, again)  # another workspace keeps its own
+    assert other.inbox.sort_box.currentData() == Sort.LAST_ACTIVITY.value
+    other.close()
+    reopened = open_window(agent, qtbot, again)
+    assert reopened.inbox.sort_box.currentData() == Sort.WAITING.value
+    await shown(reopened, InboxFilter(assignee="me"))
+    assert reopened.inbox_model.sort_order is Sort.WAITING  # the list is in it, not just the box
+    reopened.close()
 
 
 async def test_a_supervisor_opens_on_all_then_on_the_view_they_used_last(backend, desks,
