@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QIcon
 
+from app import times
 from sync import events
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
@@ -61,6 +62,8 @@ def system_event_text(body: str) -> str:
     event, values = found
     if "status" in values:
         values = {**values, "status": status_label(values["status"])}
+    if "until" in values:  # written in UTC: shown in the agent's locale and time zone
+        values = {**values, "until": times.date_time_text(events.instant_ms(values["until"]))}
     return event.sentence(values, translate)
 
 

@@ -276,7 +276,9 @@ def set_status(ctx: _Ctx, a: p.SetStatusArgs) -> None:
     else:
         _update(ctx, conv, status=a.status.value, snoozed_until=until)
     by = _agent_name(ctx, ctx.viewer.agent_id)
-    _system_message(ctx, conv, events.STATUS_SET.format(status=a.status.value, by=by))
+    _system_message(ctx, conv, events.SNOOZED_UNTIL.format(until=events.instant(until), by=by)
+                    if until is not None else
+                    events.STATUS_SET.format(status=a.status.value, by=by))
     emit_conversation(ctx.buf, conv, conv.channel_type)
 
 
@@ -307,9 +309,13 @@ def assign(ctx: _Ctx, a: p.AssignArgs, raw: dict[str, Any]) -> None:
     emit_visibility_change(ctx.buf, conv, before, after)
     if before[1] != after[1]:
         by = _agent_name(ctx, ctx.viewer.agent_id)
-        _system_message(ctx, conv, events.UNASSIGNED.format(by=by) if conv.assignee_id is None
-                        else events.ASSIGNED.format(
-                            agent=_agent_name(ctx, conv.assignee_id), by=by))
+        if conv.assignee_id is None:
+            sentence = events.UNASSIGNED.format(by=by)
+        elif conv.assignee_id == ctx.viewer.agent_id:
+            sentence = events.SELF_ASSIGNED.format(by=by)
+        else:
+            sentence = events.ASSIGNED.format(agent=_agent_name(ctx, conv.assignee_id), by=by)
+        _system_message(ctx, conv, sentence)
     if before[0] != after[0]:
         team_name = ctx.conn.scalar(select(m.Team.name).where(m.Team.id == conv.team_id))
         _system_message(ctx, conv, events.MOVED_TO_TEAM.format(

@@ -17,13 +17,30 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sync.names import ConversationStatus
 
 CONTEXT = "SystemEvent"  # the translations' context for every template
 
+# A moment in a sentence: UTC to the minute in ISO 8601 ("2026-12-08T09:00Z"), which the
+# desk shows in the agent's locale and time zone (``instant_ms``).
+_INSTANT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}Z"
+
 # Values a field may take, where they are known: ``recognise`` then needs no guessing.
-_FIELD_PATTERNS = {"status": "|".join(re.escape(s.value) for s in ConversationStatus)}
+_FIELD_PATTERNS = {"status": "|".join(re.escape(s.value) for s in ConversationStatus),
+                   "until": _INSTANT}
+
+
+def instant(ms: int) -> str:
+    """A moment (epoch ms) as a sentence's ``{until}`` writes it (UTC, to the minute)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def instant_ms(text: str) -> int:
+    """The epoch ms of an ``instant`` text."""
+    return int(datetime.strptime(text, "%Y-%m-%dT%H:%MZ").replace(tzinfo=UTC).timestamp()
+               * 1000)
 
 
 def QT_TRANSLATE_NOOP(context: str, text: str) -> str:  # the name lupdate looks for
@@ -66,8 +83,12 @@ class SystemEvent:
 
 STATUS_SET = SystemEvent("status_set", QT_TRANSLATE_NOOP(
     "SystemEvent", "Status set to {status} by {by}"))
+SNOOZED_UNTIL = SystemEvent("snoozed_until", QT_TRANSLATE_NOOP(
+    "SystemEvent", "Snoozed until {until} by {by}"))  # {until}: ``instant``
 ASSIGNED = SystemEvent("assigned", QT_TRANSLATE_NOOP(
     "SystemEvent", "Assigned to {agent} by {by}"))
+SELF_ASSIGNED = SystemEvent("self_assigned", QT_TRANSLATE_NOOP(
+    "SystemEvent", "Self-assigned by {by}"))
 UNASSIGNED = SystemEvent("unassigned", QT_TRANSLATE_NOOP(
     "SystemEvent", "Unassigned by {by}"))
 MOVED_TO_TEAM = SystemEvent("moved_to_team", QT_TRANSLATE_NOOP(
@@ -80,8 +101,8 @@ CONVERSATION_RESOLVED = SystemEvent("conversation_resolved", QT_TRANSLATE_NOOP(
 SMS_OPTED_OUT = SystemEvent("sms_opted_out", QT_TRANSLATE_NOOP(
     "SystemEvent", "Contact opted out of SMS. Outbound SMS to this number is blocked."))
 
-EVENTS = (STATUS_SET, ASSIGNED, UNASSIGNED, MOVED_TO_TEAM, CONVERSATION_ASSIGNED,
-          CONVERSATION_RESOLVED, SMS_OPTED_OUT)
+EVENTS = (STATUS_SET, SNOOZED_UNTIL, ASSIGNED, SELF_ASSIGNED, UNASSIGNED, MOVED_TO_TEAM,
+          CONVERSATION_ASSIGNED, CONVERSATION_RESOLVED, SMS_OPTED_OUT)
 
 # Before UNASSIGNED existed the server wrote "Assigned to nobody by …".
 LEGACY_NOBODY = "nobody"

@@ -1449,8 +1449,16 @@
         <translation>{by} がステータスを「{status}」に変更しました</translation>
     </message>
     <message>
+        <source>Snoozed until {until} by {by}</source>
+        <translation>{by} が {until} までスヌーズしました</translation>
+    </message>
+    <message>
         <source>Assigned to {agent} by {by}</source>
         <translation>{by} が {agent} に割り当てました</translation>
+    </message>
+    <message>
+        <source>Self-assigned by {by}</source>
+        <translation>{by} が自分に割り当てました</translation>
     </message>
     <message>
         <source>Unassigned by {by}</source>

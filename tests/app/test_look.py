@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QLocale
+from PySide6.QtCore import QDate, QDateTime, QLocale, QTime
 from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMenu
 
-from app import i18n, theme
+from app import i18n, theme, times
 from app.labels import system_event_text
 from app.settings import DeskSettings
 from app.window import MainWindow
@@ -73,8 +73,11 @@ async def test_timeline_events_speak_the_agents_language(japanese, backend, desk
     mine = await session.read(queries.conversation_ids, InboxFilter(assignee="me"),
                               queries.Sort.LAST_ACTIVITY, session.agent_id)
     cid = mine[0]
-    await session.set_status(cid, "snoozed", int(time.time() * 1000) + 3_600_000)
-    await until(lambda: session.status.pending == 0, 20, what="the snooze to land")
+    snooze_to = int(time.time() * 1000) + 3_600_000
+    await session.set_status(cid, "snoozed", snooze_to)
+    await session.assign(cid, agent_id=None)
+    await session.assign(cid, agent_id=session.agent_id)
+    await until(lambda: session.status.pending == 0, 20, what="the changes to land")
 
     window = open_window(session, qtbot)
     window.open_conversation(cid)
@@ -85,9 +88,12 @@ async def test_timeline_events_speak_the_agents_language(japanese, backend, desk
         return plain.replace("\u2068", "").replace("\u2069", "")
 
     me = session.me.name
-    await until(lambda: f"{me} がステータスを「スヌーズ中」に変更しました" in text(), 20,
-                what="the status change, in Japanese")
-    assert "Status set to" not in text()
+    # Until when, in the agent's locale and time zone (the server wrote it in UTC).
+    when = times.date_time_text(snooze_to // 60_000 * 60_000)
+    await until(lambda: f"{me} が {when} までスヌーズしました" in text(), 20,
+                what="the snooze with its time, in Japanese")
+    assert f"{me} が自分に割り当てました" in text()  # not "… を {me} に割り当てました"
+    assert "Snoozed until" not in text() and "Self-assigned" not in text()
 
 
 def test_system_sentences_are_recognised_and_the_rest_is_kept(japanese) -> None:
@@ -96,6 +102,11 @@ def test_system_sentences_are_recognised_and_the_rest_is_kept(japanese) -> None:
     assert system_event_text("Assigned to nobody by Dana Whitfield") \
         == "Dana Whitfield が未割り当てに戻しました"  # how an older server said it
     assert system_event_text(events.SMS_OPTED_OUT.format()).startswith("連絡先が SMS")
+    assert system_event_text(events.SELF_ASSIGNED.format(by="Dana Whitfield")) \
+        == "Dana Whitfield が自分に割り当てました"
+    at = QDateTime(QDate(2031, 3, 4), QTime(9, 30)).toMSecsSinceEpoch()  # local time
+    assert system_event_text(events.SNOOZED_UNTIL.format(until=events.instant(at), by="Dana")) \
+        == "Dana が 2031年3月4日 9:30 までスヌーズしました"
     for unknown in ("Status set to archived by Ann", "Ticket merged into #4411", ""):
         assert system_event_text(unknown) == unknown
 

@@ -7,6 +7,7 @@ import json
 import socket
 import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -455,8 +456,11 @@ def test_system_messages_are_the_declared_sentences(alice: Api, conv: str,
     """What happened to a conversation is written with ``sync.events``' templates, so the
     desk can recognise each sentence and show it in the agent's language."""
     box = Outbox(alice)
+    until = (int(time.time()) // 60 + 90) * 60_000  # a whole minute, as the sentence has it
     for name, args in (("set_status", {"status": "pending"}),
+                       ("set_status", {"status": "snoozed", "snoozed_until": until}),
                        ("assign", {"agent_id": workspace.agents["tina"]}),
+                       ("assign", {"agent_id": workspace.agents["alice"]}),
                        ("assign", {"agent_id": None}),
                        ("assign", {"team_id": workspace.teams["B"]})):
         assert one(box, name, conversation_id=conv, **args).status is Status.APPLIED
@@ -466,8 +470,12 @@ def test_system_messages_are_the_declared_sentences(alice: Api, conv: str,
     expected = {
         events.STATUS_SET.format(status="pending", by="Alice"):
             (events.STATUS_SET, {"status": "pending", "by": "Alice"}),
+        events.SNOOZED_UNTIL.format(until=events.instant(until), by="Alice"):
+            (events.SNOOZED_UNTIL, {"until": events.instant(until), "by": "Alice"}),
         events.ASSIGNED.format(agent="Tina", by="Alice"):
             (events.ASSIGNED, {"agent": "Tina", "by": "Alice"}),
+        events.SELF_ASSIGNED.format(by="Alice"):  # was "Assigned to Alice by Alice"
+            (events.SELF_ASSIGNED, {"by": "Alice"}),
         events.UNASSIGNED.format(by="Alice"):  # was "Assigned to nobody by Alice"
             (events.UNASSIGNED, {"by": "Alice"}),
         events.MOVED_TO_TEAM.format(team="Team Beta"):
@@ -475,6 +483,7 @@ def test_system_messages_are_the_declared_sentences(alice: Api, conv: str,
     }
     assert sorted(bodies) == sorted(expected)  # (one millisecond may hold several)
     assert all(events.recognise(body) == expected[body] for body in bodies)
+    assert events.instant_ms(events.instant(until)) == until
 
 
 def test_set_priority(alice: Api, conv: str, db: Database) -> None:
