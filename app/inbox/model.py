@@ -61,9 +61,10 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the conversation id (None while not ye
     COL_ASSIGNEE,
     COL_UNREAD,
     COL_DUE,
+    COL_UNTIL,
     COL_ACTIVITY,
-) = range(10)
-COLUMNS = 10
+) = range(11)
+COLUMNS = 11
 BLOCK = 100  # rows fetched around a miss
 PAGE = 150  # ids a new view reads first, with its first screen of rows; the rest follow
 SCREEN_ROWS = 40  # rows read with a new view's first ids until the view says how many show
@@ -203,10 +204,12 @@ class InboxModel(QAbstractTableModel):
             translate("InboxModel", "Assignee"),
             translate("InboxModel", "Unread messages"),
             translate("InboxModel", "Due"),
+            translate("InboxModel", "Snoozed until"),
             translate("InboxModel", "Last activity"),
         ]
         # Titles of narrow columns, whose tooltip keeps the full name.
-        self.short_headers = {COL_ACTIVITY: translate("InboxModel", "Updated")}
+        self.short_headers = {COL_ACTIVITY: translate("InboxModel", "Updated"),
+                              COL_UNTIL: translate("InboxModel", "Until")}
 
     # ------------------------------------------------------------------ the view
 
@@ -584,6 +587,9 @@ class InboxModel(QAbstractTableModel):
             return str(row.unread_count) if row.unread_count else ""
         if col == COL_DUE:
             return due_badge(row, self._now)[0]
+        if col == COL_UNTIL:  # when a snoozed conversation comes back
+            return (times.date_time_text(row.snoozed_until)
+                    if row.status == "snoozed" and row.snoozed_until else "")
         if col == COL_ACTIVITY:
             return times.when_text(row.last_activity_at)
         return ""
@@ -593,6 +599,9 @@ class InboxModel(QAbstractTableModel):
             return row.channel_name
         if col == COL_ACTIVITY:
             return times.full_text(row.last_activity_at)
+        if col == COL_UNTIL and row.status == "snoozed" and row.snoozed_until:
+            return translate("InboxModel", "Snoozed until {when}").format(
+                when=times.full_text(row.snoozed_until))
         if col == COL_SUBJECT:
             return display_safe((row.preview or "")[:500], isolate=False)
         if col == COL_ASSIGNEE:

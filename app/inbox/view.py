@@ -31,6 +31,7 @@ from app.inbox.model import (
     COL_SUBJECT,
     COL_TAGS,
     COL_UNREAD,
+    COL_UNTIL,
     ID_ROLE,
     SORT_BY_COLUMN,
     InboxModel,
@@ -104,7 +105,7 @@ class InboxView(QWidget):
         # Dense: the subject takes what is left; the rest are as narrow as their content.
         widths = {COL_CHANNEL: 24, COL_CONTACT: 118, COL_STATUS: 64, COL_PRIORITY: 58,
                   COL_TAGS: 92, COL_ASSIGNEE: 84, COL_UNREAD: 30, COL_DUE: 84,
-                  COL_ACTIVITY: 54}
+                  COL_UNTIL: 96, COL_ACTIVITY: 54}
         titles = header.fontMetrics()
         for col, width in widths.items():
             # Wide enough for the column's title too, in the agent's language.
@@ -181,6 +182,9 @@ class InboxView(QWidget):
         room = (self.table.width() - 2 * self.table.frameWidth()
                 - self.table.verticalScrollBar().sizeHint().width())
         hidden = {COL_ASSIGNEE} if self._mine else set()
+        statuses = self.model.inbox_filter.statuses
+        if statuses is not None and "snoozed" not in statuses:
+            hidden.add(COL_UNTIL)  # only a list that can hold snoozed conversations has it
         for col in self._widths:
             if not self.table.isColumnHidden(col):  # a hidden column's size reads 0
                 self._widths[col] = header.sectionSize(col)
@@ -193,7 +197,7 @@ class InboxView(QWidget):
                 hidden.add(col)
                 needed -= self._widths[col]
         # Only what changes: hiding or showing a column lays out and repaints the list.
-        for col in self.OPTIONAL_COLUMNS:
+        for col in (*self.OPTIONAL_COLUMNS, COL_UNTIL):
             if self.table.isColumnHidden(col) != (col in hidden):
                 self.table.setColumnHidden(col, col in hidden)
 

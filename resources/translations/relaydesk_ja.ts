@@ -524,6 +524,10 @@
         <translation>対応期限</translation>
     </message>
     <message>
+        <source>Snoozed until</source>
+        <translation>スヌーズ解除日時</translation>
+    </message>
+    <message>
         <source>Last activity</source>
         <translation>最終アクティビティ</translation>
     </message>
@@ -532,12 +536,20 @@
         <translation>更新日時</translation>
     </message>
     <message>
+        <source>Until</source>
+        <translation>解除日時</translation>
+    </message>
+    <message>
         <source>Unassigned</source>
         <translation>未割り当て</translation>
     </message>
     <message>
         <source>Me</source>
         <translation>自分</translation>
+    </message>
+    <message>
+        <source>Snoozed until {when}</source>
+        <translation>{when} までスヌーズ中</translation>
     </message>
     <message>
         <source>Answer due {when}</source>

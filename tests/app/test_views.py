@@ -198,6 +198,36 @@ async def test_the_order_of_the_list_is_kept_per_workspace(backend, desks, qtbot
     reopened.close()
 
 
+async def test_the_snoozed_view_says_until_when(backend, desks, qtbot):
+    from app import times
+    from app.inbox.model import COL_UNTIL
+
+    session = await desks.session(backend)
+    mine = await session.read(queries.conversation_ids, InboxFilter(assignee="me"),
+                              queries.Sort.LAST_ACTIVITY, session.agent_id)
+    until_ms = int(time.time() * 1000) + 26 * 3_600_000
+    await session.set_status(mine[0], "snoozed", until_ms)
+    window = open_window(session, qtbot)
+    await shown(window, InboxFilter(assignee="me"))
+    table, model = window.inbox.table, window.inbox_model
+    assert table.isColumnHidden(COL_UNTIL)  # nothing in Mine is snoozed
+
+    click_view(qtbot, window, "status:snoozed")
+    await shown(window, InboxFilter(statuses=("snoozed",)))
+    assert not table.isColumnHidden(COL_UNTIL)
+    assert model.headerData(COL_UNTIL, Qt.Orientation.Horizontal,
+                            Qt.ItemDataRole.ToolTipRole) == "Snoozed until"
+    row = model.row_of(mine[0])
+    await until(lambda: model.index(row, COL_UNTIL).data(), what="the row")
+    assert model.index(row, COL_UNTIL).data() == times.date_time_text(until_ms)
+    assert table.columnWidth(COL_UNTIL) >= table.fontMetrics().horizontalAdvance(
+        times.date_time_text(until_ms))  # read whole
+
+    click_view(qtbot, window, "all")
+    await shown(window, InboxFilter())
+    assert table.isColumnHidden(COL_UNTIL)
+
+
 async def test_a_supervisor_opens_on_all_then_on_the_view_they_used_last(backend, desks,
                                                                           qtbot):
     # A first start: the role is known only once the first sync brought the directory.
