@@ -12,14 +12,16 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from PySide6.QtCore import QDateTime, QEvent, Qt, Signal
+from PySide6.QtCore import QDateTime, QEvent, QLocale, Qt, QTime, Signal
 from PySide6.QtGui import QAction, QShowEvent
 from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QMenu,
     QSplitter,
     QToolButton,
@@ -60,6 +62,14 @@ def snooze_choices(now: datetime) -> list[tuple[str, datetime]]:
              tomorrow),
             (QCoreApplication.translate("Snooze", "Until Monday {time}").format(time=at_nine),
              monday)]
+
+
+def _empty(menu: QMenu) -> None:
+    """Empty a menu that is filled as it opens, its sub-menus too: ``clear()`` deletes the
+    actions but keeps each sub-menu (its own action is its child), one more per opening."""
+    for sub in menu.findChildren(QMenu, options=Qt.FindChildOption.FindDirectChildrenOnly):
+        sub.deleteLater()
+    menu.clear()
 
 
 class KeyMenu(QMenu):
@@ -333,9 +343,12 @@ class ConversationPane(QWidget):
         self.set_status("resolved")
 
     def snooze_menu(self, row: ConversationRow | None = None) -> QMenu:
-        """The snooze choices for ``row`` (the conversation on screen)."""
-        row = row or self.shown_row()
+        """The snooze choices for ``row`` (the conversation on screen), in a new menu."""
         menu = KeyMenu(self)
+        self._add_snooze_choices(menu, row or self.shown_row())
+        return menu
+
+    def _add_snooze_choices(self, menu: QMenu, row: ConversationRow | None) -> None:
         for label, until in snooze_choices(datetime.now()):
             action = menu.addAction(label)
             action.triggered.connect(lambda _c=False, u=until: self.set_status(
@@ -343,31 +356,48 @@ class ConversationPane(QWidget):
         menu.addSeparator()
         custom = menu.addAction(self.tr("Until…"))
         custom.triggered.connect(self.pick_snooze_time)
-        return menu
+
+    # The earliest a snooze may end: the server refuses a time already past when it arrives.
+    SNOOZE_MIN_S = 5 * 60
 
     def pick_snooze_time(self) -> None:
-        """Snooze until a date and time the agent picks (opened, never a nested exec)."""
+        """Snooze until a date and time the agent picks (opened, never a nested exec): the
+        date in the locale's long form with a four-digit year, from a few minutes on."""
         dialog = QDialog(self)
-        dialog.setWindowTitle(self.tr("Snooze until"))
-        picker = QDateTimeEdit(QDateTime.currentDateTime().addSecs(3600), dialog)
+        dialog.setWindowTitle(self.tr("Snooze"))
+        now = QDateTime.currentDateTime()
+        start = now.addSecs(3600)
+        start.setTime(QTime(start.time().hour(), 0))  # the next whole hour but one
+        picker = QDateTimeEdit(start.addSecs(3600), dialog)
+        picker.setDisplayFormat(times.date_time_format(QLocale()))
         picker.setCalendarPopup(True)
-        picker.setMinimumDateTime(QDateTime.currentDateTime())
+        picker.setMinimumDateTime(now.addSecs(self.SNOOZE_MIN_S))
         picker.setAccessibleName(self.tr("Snooze until"))
+        label = QLabel(self.tr("Snooze &until:"), dialog)
+        label.setBuddy(picker)
+        hint = QLabel(self.tr("The conversation comes back to the inbox then."), dialog)
+        hint.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel, dialog)
         buttons.accepted.connect(dialog.accept)
         buttons.rejected.connect(dialog.reject)
+        form = QFormLayout()
+        form.addRow(label, picker)
         layout = QVBoxLayout(dialog)
-        layout.addWidget(picker)
+        layout.addLayout(form)
+        layout.addWidget(hint)
         layout.addWidget(buttons)
         row = self.shown_row()
         dialog.accepted.connect(lambda: self._snooze_until(row, picker.dateTime()))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+        picker.setFocus()
         self.snooze_dialog = dialog
 
     def _snooze_until(self, row: ConversationRow | None, when: QDateTime) -> None:
-        self.set_status("snoozed", when.toMSecsSinceEpoch(), row)
+        # (a dialog left open past its minimum still snoozes for the shortest time allowed)
+        earliest = QDateTime.currentDateTime().addSecs(self.SNOOZE_MIN_S)
+        self.set_status("snoozed", max(when, earliest).toMSecsSinceEpoch(), row)
 
     def show_snooze_menu(self) -> None:
         row = self.shown_row()
@@ -379,7 +409,7 @@ class ConversationPane(QWidget):
 
     def _fill_assign_menu(self) -> None:
         menu = self.assign_button.menu()
-        menu.clear()
+        _empty(menu)
         row = self.shown_row()  # what the menu's choices act on, whatever happens meanwhile
         if row is None:
             return
@@ -390,25 +420,34 @@ class ConversationPane(QWidget):
         none.setEnabled(row.assignee_id is not None)
         none.triggered.connect(lambda: self._act(row, "assign", {"agent_id": None},
                                                  self.tr("Unassigned")))
+        # The conversation's assignee and team are ticked; choosing them again changes nothing.
         agents = menu.addMenu(self.tr("Agent"))
         for agent in self.session.directory.agents:
-            if not agent.active or row.team_id not in agent.team_ids:
+            current = agent.id == row.assignee_id
+            if not current and (not agent.active or row.team_id not in agent.team_ids):
                 continue
-            action = agents.addAction(agent.name)
+            action = agents.addAction(display_safe(agent.name, isolate=False))
+            action.setCheckable(True)
+            action.setChecked(current)
+            if current:
+                continue
             action.triggered.connect(lambda _c=False, a=agent: self._act(
                 row, "assign", {"agent_id": a.id},
                 self.tr("Assigned to {name}").format(name=a.name)))
         teams = menu.addMenu(self.tr("Team"))
         for team in self.session.directory.teams:
             action = teams.addAction(team.name)
-            action.setEnabled(team.id != row.team_id)
+            action.setCheckable(True)
+            action.setChecked(team.id == row.team_id)
+            if team.id == row.team_id:
+                continue
             action.triggered.connect(lambda _c=False, t=team: self._act(
                 row, "assign", {"team_id": t.id},
                 self.tr("Moved to {team}").format(team=t.name)))
 
     def _fill_status_menu(self) -> None:
         menu = self.status_button.menu()
-        menu.clear()
+        _empty(menu)
         row = self.shown_row()
         for status in ("open", "pending", "resolved"):
             action = QAction(status_label(status), menu)
@@ -417,12 +456,11 @@ class ConversationPane(QWidget):
             menu.addAction(action)
         snooze = menu.addMenu(self.tr("Snooze"))
         snooze.setEnabled(row is not None)
-        for action in self.snooze_menu(row).actions():
-            snooze.addAction(action)
+        self._add_snooze_choices(snooze, row)
 
     def _fill_priority_menu(self) -> None:
         menu = self.priority_button.menu()
-        menu.clear()
+        _empty(menu)
         row = self.shown_row()
         for priority in ("urgent", "high", "normal", "low"):
             action = menu.addAction(priority_label(priority))
@@ -434,7 +472,7 @@ class ConversationPane(QWidget):
 
     def _fill_tags_menu(self) -> None:
         menu = self.tags_button.menu()
-        menu.clear()
+        _empty(menu)
         row = self.shown_row()
         if row is None:
             return

@@ -182,6 +182,14 @@
         <translation>スヌーズの終了日時</translation>
     </message>
     <message>
+        <source>Snooze &amp;until:</source>
+        <translation>スヌーズの解除日時(&amp;U):</translation>
+    </message>
+    <message>
+        <source>The conversation comes back to the inbox then.</source>
+        <translation>この日時になると、会話が受信箱に戻ります。</translation>
+    </message>
+    <message>
         <source>Assign to me</source>
         <translation>自分に割り当て</translation>
     </message>
