@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QLocale, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QPalette, QTextCursor
+from PySide6.QtGui import QAccessible, QAccessibleEvent, QKeyEvent, QPalette, QTextCursor
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
@@ -79,6 +79,7 @@ class Composer(QWidget):
         self._template_view = False  # the editor shows a template's preview, read-only
         self._stash = ""  # what the agent typed, kept while a template preview is shown
         self._loading = False  # text set by the composer itself: no draft save
+        self._explaining = False  # the hint shows why the last send did not happen
         self.setAccessibleName(self.tr("Composer"))
 
         self.reply_button = self._mode_button(self.tr("Reply"), self.tr("Reply to the customer"))
@@ -218,9 +219,15 @@ class Composer(QWidget):
             self.editor.moveCursor(QTextCursor.MoveOperation.End)
 
     def send(self) -> bool:
-        """Emit ``sendRequested`` for what is typed, then start afresh; False if blocked."""
+        """Emit ``sendRequested`` for what is typed, then start afresh; False if blocked,
+        and then the composer says why beside the Send button (Ctrl+Enter does not just do
+        nothing) and puts the focus where the agent can put it right."""
         row = self._row
-        if row is None or not self.can_send():
+        if row is None:
+            return False
+        why = self._why_not()
+        if why:
+            self._explain(why)
             return False
         note = self._mode == NOTE
         template = self.banner.template() if self._template_view else None
@@ -336,8 +343,7 @@ class Composer(QWidget):
             self.editor.setPlaceholderText(self.tr("Write a note for your team…"))
         else:
             self.editor.setPlaceholderText(self.tr("Write a reply…"))
-        self.hint.setText(self.tr("Ctrl+Enter to add · / for canned replies · @ to mention")
-                          if note else self.tr("Ctrl+Enter to send · / for canned replies"))
+        self._show_hint()
         self.send_button.setText(self.tr("Add note") if note else self.tr("Send"))
         self._apply_editor_look(note)
         self._update_send()
@@ -392,7 +398,32 @@ class Composer(QWidget):
             return self.tr("Tick “Send with the human agent tag” first.")
         return ""
 
+    def _show_hint(self) -> None:
+        """The keys the composer knows, under the editor (in place of a reason shown)."""
+        self._explaining = False
+        self.hint.setText(self.tr("Ctrl+Enter to add · / for canned replies · @ to mention")
+                          if self._mode == NOTE else
+                          self.tr("Ctrl+Enter to send · / for canned replies"))
+        set_tone(self.hint, "")
+
+    def _explain(self, why: str) -> None:
+        """Why a send did not happen, where the hint is, until the agent changes something;
+        the focus goes to what needs the agent (the tag to tick, the template to choose)."""
+        self._explaining = True
+        self.hint.setText(why)
+        set_tone(self.hint, "warning")
+        QAccessible.updateAccessibility(QAccessibleEvent(self.hint, QAccessible.Event.Alert))
+        kind = self._state.kind
+        if self._mode == REPLY and kind is WindowKind.HUMAN_AGENT_ONLY \
+                and not self.banner.human_tag.isChecked():
+            self.banner.human_tag.setFocus(Qt.FocusReason.OtherFocusReason)
+        elif self._mode == REPLY and kind is WindowKind.TEMPLATE_ONLY \
+                and self.banner.template() is None:
+            self.banner.template_box.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def _update_send(self) -> None:
+        if self._explaining:  # the agent changed something: the reason may be gone
+            self._show_hint()
         length = len(self.editor.toPlainText())
         self.counter.setVisible(length >= COUNTER_FROM)
         if length >= COUNTER_FROM:

@@ -168,6 +168,7 @@ async def test_whatsapp_after_24_hours_sends_only_a_chosen_template(backend, des
     assert not composer.send_button.isEnabled()
     qtbot.keyClick(editor, Qt.Key.Key_Return, CTRL)
     assert sent == []
+    assert composer.hint.text() == "Choose a template first."  # said, not silent
 
     box = banner.template_box
     names = [box.itemText(i) for i in range(box.count())]
@@ -266,10 +267,19 @@ def test_messenger_after_24_hours_needs_the_human_agent_tag(qtbot):
     qtbot.keyClicks(composer.editor, "Sorry for the wait!")
     assert not composer.editor.isReadOnly()
     assert not composer.send_button.isEnabled()
+    composer.activateWindow()
+    composer.focus_editor()
+    qtbot.waitUntil(composer.editor.hasFocus)
+    usual = composer.hint.text()
     qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
     assert sent == []
-    composer.banner.human_tag.setChecked(True)
-    qtbot.keyClick(composer.editor, Qt.Key.Key_Return, CTRL)
+    # Not silence: beside the Send button it says why, and the tick box has the focus.
+    assert composer.hint.text() == "Tick “Send with the human agent tag” first."
+    tag = composer.banner.human_tag
+    qtbot.waitUntil(tag.hasFocus)
+    qtbot.keyClick(tag, Qt.Key.Key_Space)
+    assert tag.isChecked() and composer.hint.text() == usual  # the reason is gone
+    qtbot.keyClick(tag, Qt.Key.Key_Return, CTRL)  # and it sends from there
     assert sent == [SendRequest(row.id, "reply", "Sorry for the wait!", human_agent_tag=True)]
 
 
