@@ -79,6 +79,11 @@ def channel_icon(channel_type: str) -> QIcon | None:
     return icon if isinstance(icon, QIcon) else None
 
 
+def final_refusal_note() -> str:
+    """Said of a refused change that Retry cannot get through (``sync.rules``)."""
+    return translate("Labels", "Sending it again would be refused too.")
+
+
 def rejection_label(code: str | None, message: str | None) -> str:
     """Why the server refused an intent, as a translated sentence: the server's own words
     (English) are used only for a reason this desk does not know, or as the detail of an

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import theme, times
-from app.labels import rejection_label, status_label
+from app.labels import final_refusal_note, rejection_label, status_label
 from app.tasks import spawn
 from app.widgets import plain_tooltip
 from sync import outbox, queries
@@ -79,12 +79,20 @@ def state_label(state: str) -> str:
 
 
 def _review(store: Store, now_ms: int
-            ) -> tuple[list[IntentRecord], dict[str, queries.ConversationRow]]:
-    # What the agent did; the desk's automatic intents only when refused (never hidden then).
+            ) -> tuple[list[IntentRecord], dict[str, queries.ConversationRow], set[int]]:
+    """What the agent did (the desk's automatic intents only when refused: never hidden
+    then), their conversations, and the refused ones Retry can get through now."""
     intents = [i for i in queries.intents_for_review(store)
                if i.name not in outbox.AUTOMATIC or i.state == outbox.REJECTED]
     ids = sorted(queries.conversations_touched(intents))
-    return intents, queries.conversation_rows(store, ids, now_ms)
+    rows = queries.conversation_rows(store, ids, now_ms)
+    retryable = set()
+    for i in intents:
+        row = rows.get(i.conversation_id or "")
+        if i.state == outbox.REJECTED and outbox.retry_may_pass(
+                i, row.window if row is not None else None):
+            retryable.add(i.id)
+    return intents, rows, retryable
 
 
 class OutboxDialog(QDialog):
@@ -98,6 +106,7 @@ class OutboxDialog(QDialog):
         self.setAccessibleName(self.tr("Outbox"))
         self.resize(760, 320)
         self._intents: dict[int, IntentRecord] = {}
+        self._retryable: set[int] = set()  # refused ones Retry can get through now
         self._generation = 0
         self.confirm_box: QMessageBox | None = None
 
@@ -165,15 +174,16 @@ class OutboxDialog(QDialog):
     async def _reload(self) -> None:
         self._generation += 1
         generation = self._generation
-        intents, rows = await self.session.read(_review, int(time.time() * 1000))
+        intents, rows, retryable = await self.session.read(_review, int(time.time() * 1000))
         if generation != self._generation:
             return  # a newer read is on its way
-        self._show(intents, rows)
+        self._show(intents, rows, retryable)
 
-    def _show(self, intents: list[IntentRecord],
-              rows: dict[str, queries.ConversationRow]) -> None:
+    def _show(self, intents: list[IntentRecord], rows: dict[str, queries.ConversationRow],
+              retryable: set[int]) -> None:
         selected = {item.data(0, ID_ROLE) for item in self.tree.selectedItems()}
         self._intents = {i.id: i for i in intents}
+        self._retryable = retryable
         self.tree.clear()
         failed_colour = theme.color("failed")
         for intent in intents:
@@ -186,6 +196,8 @@ class OutboxDialog(QDialog):
                 where += f" ({row.channel_name})"
             reason = (rejection_label(intent.error_code, intent.error_message)
                       if intent.state == outbox.REJECTED else "")
+            if intent.state == outbox.REJECTED and intent.id not in retryable:
+                reason = f"{reason} {final_refusal_note()}"  # so only Discard is offered
             item = QTreeWidgetItem([
                 intent_label(intent), where, state_label(intent.state),
                 reason,
@@ -221,12 +233,12 @@ class OutboxDialog(QDialog):
         return out
 
     def _update_buttons(self) -> None:
-        any_failed = bool(self._selected_failed())
-        self.retry_button.setEnabled(any_failed)
-        self.discard_button.setEnabled(any_failed)
+        failed = self._selected_failed()
+        self.retry_button.setEnabled(any(i in self._retryable for i in failed))
+        self.discard_button.setEnabled(bool(failed))
 
     def _retry(self) -> None:
-        ids = self._selected_failed()
+        ids = [i for i in self._selected_failed() if i in self._retryable]
         if ids:
             spawn(self._act(self.session.retry, ids), "outbox-retry")
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from sync.names import MutationName, MutationStatus
+from sync.rules import WindowState
+from sync.rules import retry_may_pass as _retry_may_pass
 from sync.store import dbapi
 
 if TYPE_CHECKING:
@@ -235,6 +237,13 @@ def unsettled(conn: Db, conversation_id: str | None = None) -> list[IntentRecord
         rows = db.execute(f"{_SELECT} WHERE conversation_id = ? ORDER BY id",
                           (conversation_id,))
     return [_record(r) for r in rows]
+
+
+def retry_may_pass(intent: IntentRecord, window: WindowState | None) -> bool:
+    """Whether Retry can get a refused intent through, with its conversation's messaging
+    window as it is now (``sync.rules.retry_may_pass``)."""
+    return _retry_may_pass(intent.error_code, window, template=intent.args.get("template"),
+                           human_agent_tag=bool(intent.args.get("human_agent_tag")))
 
 
 def counts(conn: Db) -> dict[str, int]:

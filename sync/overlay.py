@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 
 from sync.names import MutationName
-from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord
-from sync.rules import sla_due
+from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord, retry_may_pass
+from sync.rules import WindowState, sla_due
 
 # How the thread shows an outbound message or note the agent wrote.
 LOCAL_PENDING = "pending"  # queued, not confirmed (offline, or push in flight)
@@ -87,11 +87,12 @@ class ThreadItem:
     intent_id: int | None = None
     error_code: str | None = None
     error_message: str | None = None
+    retryable: bool = True  # a refused one: whether Retry can get it through now
 
 
 def thread(messages: Iterable[dict[str, Any]], intents: Iterable[IntentRecord],
-           my_agent_id: str | None, written: Mapping[str, int] | None = None
-           ) -> list[ThreadItem]:
+           my_agent_id: str | None, written: Mapping[str, int] | None = None,
+           window: WindowState | None = None) -> list[ThreadItem]:
     """Mirror messages plus the agent's own unconfirmed replies and notes, in time order.
 
     The agent's own messages carry the time they wrote them (the intent's, then ``written``
@@ -119,6 +120,7 @@ def thread(messages: Iterable[dict[str, Any]], intents: Iterable[IntentRecord],
             author_id=my_agent_id, template=intent.args.get("template"), local_state=state,
             intent_id=intent.id, error_code=intent.error_code,
             error_message=intent.error_message,
+            retryable=intent.state != REJECTED or retry_may_pass(intent, window),
         ))
     items.sort(key=lambda i: (i.created_at, i.id))
     return items

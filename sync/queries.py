@@ -16,6 +16,7 @@ import contextlib
 import functools
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -599,10 +600,12 @@ class ThreadPage:
 
 
 def thread_page(store: Store, conversation_id: str, me: str | None, limit: int = 200,
-                before: tuple[int, str] | None = None) -> ThreadPage:
+                before: tuple[int, str] | None = None, now_ms: int | None = None
+                ) -> ThreadPage:
     """The newest ``limit`` messages (or those before ``before`` = (created_at, id) of an
     item a page gave), with the agent's unconfirmed replies and notes laid over (only on
-    the newest page) and their own messages at the time they wrote them."""
+    the newest page) and their own messages at the time they wrote them; a refused one
+    says whether Retry can get it through (its window at ``now_ms``, else now)."""
     params: dict[str, Any] = {"cid": conversation_id, "limit": limit + 1}
     cond = ""
     with store.read_db("mirror") as db:
@@ -624,7 +627,23 @@ def thread_page(store: Store, conversation_id: str, me: str | None, limit: int =
             intents = outbox.unsettled(db, conversation_id)
         mine = [r["id"] for r in rows if r["direction"] in ("outbound", "note")]
         written = outbox.written_times(db, mine) if mine else {}
-    return ThreadPage(tuple(overlay.thread(rows, intents, me, written)), has_older)
+    window = None
+    if any(i.state == outbox.REJECTED for i in intents):
+        window = _window_now(store, conversation_id,
+                             now_ms if now_ms is not None else int(time.time() * 1000))
+    return ThreadPage(tuple(overlay.thread(rows, intents, me, written, window)), has_older)
+
+
+def _window_now(store: Store, conversation_id: str, now_ms: int) -> WindowState | None:
+    """The conversation's messaging window at ``now_ms`` (None: not in the mirror)."""
+    with store.read_db("mirror") as db:
+        found = next(_dicts(db.execute(
+            "SELECT c.channel_type, c.last_inbound_at, k.identities FROM conversations c "
+            "LEFT JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?",
+            (conversation_id,))), None)
+    if found is None:
+        return None
+    return conversation_window(found, {"identities": found["identities"] or "[]"}, now_ms)
 
 
 # --------------------------------------------------------------------------- contacts

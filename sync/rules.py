@@ -110,6 +110,31 @@ def send_refusal(
     return RejectReason.WINDOW_CLOSED
 
 
+# Refusals the same change meets again whatever happens meanwhile: only Discard helps.
+FINAL_REFUSALS = frozenset({
+    RejectReason.NOT_PERMITTED, RejectReason.CONVERSATION_GONE, RejectReason.UNKNOWN_TEMPLATE,
+    RejectReason.UNKNOWN_AGENT, RejectReason.UNKNOWN_TEAM, RejectReason.INVALID,
+    RejectReason.UNKNOWN_MUTATION})
+# Refusals of the messaging window: the same reply passes once the window allows it (the
+# customer wrote again, opted back in).
+WINDOW_REFUSALS = frozenset({
+    RejectReason.WINDOW_CLOSED, RejectReason.TEMPLATE_REQUIRED,
+    RejectReason.HUMAN_AGENT_TAG_REQUIRED, RejectReason.CONTACT_OPTED_OUT})
+
+
+def retry_may_pass(code: str | None, state: WindowState | None, *,
+                   template: str | None = None, human_agent_tag: bool = False) -> bool:
+    """Whether sending a refused change again can succeed: never after a final refusal;
+    after a window refusal only while the conversation's window (``state``, now; None:
+    unknown) lets this reply through; after any other (an unknown reason) it may."""
+    if code in FINAL_REFUSALS:
+        return False
+    if code in WINDOW_REFUSALS:
+        return state is not None and send_refusal(
+            state, template=template, human_agent_tag=human_agent_tag) is None
+    return True
+
+
 def opt_keyword(channel_type: ChannelType | str, text: str) -> bool | None:
     """True for an opt-out keyword, False for opt-in, None for an ordinary message."""
     if not WINDOW_RULES[ChannelType(channel_type)].honours_opt_out:

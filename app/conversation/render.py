@@ -19,7 +19,7 @@ from PySide6.QtCore import QCoreApplication, QDate, QLocale, Qt
 from PySide6.QtGui import QColor, QTextBlockFormat
 
 from app import times
-from app.labels import rejection_label, system_event_text
+from app.labels import final_refusal_note, rejection_label, system_event_text
 from sync.display import display_safe
 from sync.overlay import LOCAL_FAILED, LOCAL_PENDING, LOCAL_SENT, ThreadItem
 
@@ -271,15 +271,16 @@ def _state_badge(item: ThreadItem, colors: Mapping[str, str]) -> str:
         return f' · <span style="color:{colors["muted"]};">{sent}</span>'
     if state == LOCAL_FAILED:
         reason = rejection_label(item.error_code, item.error_message)
+        if not item.retryable:  # Retry would only be refused again: say so, offer Discard
+            reason = f"{reason} {final_refusal_note()}"
         failed = translate("Thread", "Failed: {reason}").format(reason=reason)
         links = ""
         if item.intent_id is not None:
-            retry = html.escape(translate("Thread", "Retry"))
             discard = html.escape(translate("Thread", "Discard"))
-            links = (
-                f' <a href="{RETRY_PREFIX}{item.intent_id}">{retry}</a>'
-                f' <a href="{DISCARD_PREFIX}{item.intent_id}">{discard}</a>'
-            )
+            links = f' <a href="{DISCARD_PREFIX}{item.intent_id}">{discard}</a>'
+            if item.retryable:
+                retry = html.escape(translate("Thread", "Retry"))
+                links = f' <a href="{RETRY_PREFIX}{item.intent_id}">{retry}</a>' + links
         return (
             f' · <span style="color:{colors["failed"]};"><b>{html.escape(failed)}</b></span>'
             + links

@@ -190,7 +190,7 @@ class ThreadDocument:
     def _header_key(self, item: ThreadItem) -> tuple[Any, ...]:
         who = render.author(item, self.names, self.contact_name)
         return (who, item.template, item.local_state, item.intent_id, item.error_code,
-                item.error_message)
+                item.error_message, item.retryable)
 
     def _bubble(self, entry: Entry) -> None:
         fill = render.bubble_color(entry.item, self.colors)

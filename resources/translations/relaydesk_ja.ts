@@ -673,6 +673,10 @@
         <translation>LINE</translation>
     </message>
     <message>
+        <source>Sending it again would be refused too.</source>
+        <translation>もう一度送信しても同じ理由で拒否されます。</translation>
+    </message>
+    <message>
         <source>You are not permitted to change this conversation.</source>
         <translation>この会話を変更する権限がありません。</translation>
     </message>

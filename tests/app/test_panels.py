@@ -360,20 +360,37 @@ async def test_outbox_dialog_shows_reasons_and_retries_and_discards(backend, des
     reply_item = by_id[reply.id]
     assert reply_item.text(0) == "Reply: \u2068Your refund was issued.\u2069"  # (isolated)
     assert reply_item.text(COL_STATE) == "Failed"
-    assert reply_item.text(COL_REASON) == "The contact opted out of messages on this channel."
+    # Sending either again would be refused the same way: it says so, and offers Discard.
+    assert reply_item.text(COL_REASON) == ("The contact opted out of messages on this "
+                                           "channel. Sending it again would be refused too.")
     snooze_id = next(iid for iid in by_id if iid != reply.id)
     assert by_id[snooze_id].text(0) == "Status change: Snoozed"
-    assert by_id[snooze_id].text(COL_REASON) == ("The server did not accept this change: "
-                                                "Snooze needs a time in the future.")
+    assert by_id[snooze_id].text(COL_REASON) == (
+        "The server did not accept this change: Snooze needs a time in the future. "
+        "Sending it again would be refused too.")
     assert not dialog.retry_button.isEnabled()  # nothing selected
+    for ids in ([reply.id], [snooze_id], [reply.id, snooze_id]):
+        dialog.select_intents(ids)
+        assert not dialog.retry_button.isEnabled() and dialog.discard_button.isEnabled()
+    page = await session.read(queries.thread_page, sms.id, session.agent_id)
+    failed = next(i for i in page.items if i.intent_id == reply.id)
+    assert not failed.retryable  # the thread offers Discard only too
 
     # The customer opts back in; Retry sends the reply once.
     await asyncio.to_thread(backend.inbound, "SMS +1 555-0100", handle, "START")
     await until(lambda: session.status.state is EngineState.UP_TO_DATE, 30)
     await eventually(session, lambda store: not queries.contact_view(
         store, contact_id, now_ms()).identities[0].opted_out, what="the opt-in")
+    def reason_of(intent_id: int) -> str:
+        return next(tree.topLevelItem(n).text(COL_REASON) for n in range(tree.topLevelItemCount())
+                    if tree.topLevelItem(n).data(0, Qt.ItemDataRole.UserRole) == intent_id)
+
+    await until(lambda: "Sending it again" not in reason_of(reply.id), 20,
+                what="the reply to become retryable")
+    page = await session.read(queries.thread_page, sms.id, session.agent_id)
+    assert next(i for i in page.items if i.intent_id == reply.id).retryable
     dialog.select_intents([reply.id])
-    assert dialog.retry_button.isEnabled()
+    assert dialog.retry_button.isEnabled()  # the customer opted back in: it can go now
     dialog.retry_button.click()
     await until(lambda: [i.id for i in dialog.intents()] == [snooze_id], 30,
                 what="the retried reply to land")

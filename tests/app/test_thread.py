@@ -322,6 +322,17 @@ def test_a_failed_reply_shows_its_reason_with_retry_and_discard(qtbot):
     assert view.opened == []
 
 
+def test_a_reply_refused_for_good_offers_discard_only_and_says_why(qtbot):
+    view = make_view(qtbot)
+    failed = item(2, "outbound", body="Your refund was issued", local_state="failed",
+                  intent_id=7, error_code="contact_opted_out", retryable=False)
+    view.set_thread([item(1), failed], False, NAMES, "Eve")
+    text = view.browser.document().toPlainText()
+    assert ("Failed: The contact opted out of messages on this channel. Sending it again "
+            "would be refused too.") in text
+    assert anchors(view.browser.document()) == ["relaydesk:discard/7"]
+
+
 def test_notes_are_labelled_internal_and_system_lines_are_not_messages(qtbot):
     view = make_view(qtbot)
     view.set_thread([item(1), item(2, "note", body="VIP: be nice"),

@@ -89,6 +89,25 @@ def test_sms_opt_out_wins_over_an_open_conversation_and_blocks_sending() -> None
         RejectReason.CONTACT_OPTED_OUT)
 
 
+def test_retry_is_worth_it_only_where_the_same_change_can_pass() -> None:
+    from sync.rules import WindowState, retry_may_pass
+
+    opted_out, open_now = WindowState(WindowKind.OPTED_OUT), WindowState(WindowKind.ALWAYS_OPEN)
+    tag_only = WindowState(WindowKind.HUMAN_AGENT_ONLY, 10 * HOUR_MS)
+    # An opted-out contact: not until they opt back in.
+    assert not retry_may_pass(RejectReason.CONTACT_OPTED_OUT, opted_out)
+    assert retry_may_pass(RejectReason.CONTACT_OPTED_OUT, open_now)
+    # After 24 h: a reply without the tag never passes; one with it does while it lasts.
+    assert not retry_may_pass(RejectReason.HUMAN_AGENT_TAG_REQUIRED, tag_only)
+    assert retry_may_pass(RejectReason.HUMAN_AGENT_TAG_REQUIRED, tag_only,
+                          human_agent_tag=True)
+    assert not retry_may_pass(RejectReason.WINDOW_CLOSED, None)  # window unknown
+    for final in (RejectReason.INVALID, RejectReason.CONVERSATION_GONE,
+                  RejectReason.UNKNOWN_TEMPLATE, RejectReason.NOT_PERMITTED):
+        assert not retry_may_pass(final, open_now)
+    assert retry_may_pass("server_had_a_hiccup", None)  # a reason this desk does not know
+
+
 def test_a_raw_mirror_contact_row_with_json_identities_is_understood() -> None:
     row = {"id": "k1", "identities": orjson.dumps(
         [{"channel_type": "sms", "handle": "+1555", "opted_out": True}]).decode()}
