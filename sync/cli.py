@@ -149,7 +149,15 @@ def _fmt_time(ms: int | None) -> str:
 def _intent_json(i: outbox.IntentRecord) -> dict[str, Any]:
     return {"id": i.id, "mutation_id": i.mutation_id, "name": i.name, "args": i.args,
             "state": i.state, "attempts": i.attempts, "error_code": i.error_code,
-            "error_message": i.error_message, "created_at": i.created_at}
+            "error_message": i.error_message, "created_at": i.created_at,
+            "not_before": i.not_before}
+
+
+def _held(i: outbox.IntentRecord) -> str:
+    """When a held intent (a reply the agent can still undo) leaves, for the listing."""
+    if i.state != outbox.PENDING or not i.not_before or i.not_before <= time.time() * 1000:
+        return ""
+    return f"held until {_fmt_time(i.not_before)}  "
 
 
 async def _try_sync(s: Session) -> tuple[bool, str]:
@@ -289,15 +297,15 @@ async def cmd_status(args: argparse.Namespace, data_dir: Path) -> int:
                       (mirror.CURSOR, mirror.BOOTSTRAPPED, mirror.LAST_SYNC_AT)}
                 counts = mirror.entity_counts(conn)
             with s.store.read_outbox() as conn:
-                oc = outbox.counts(conn)
+                # What the agent did, as the desk counts it (automatic mark-reads left out).
+                waiting, refused = outbox.agent_counts(conn)
             return {"server": config.server_url if config else None,
                     "email": config.email if config else None,
                     "cursor": int(st[mirror.CURSOR] or 0),
                     "bootstrapped": st[mirror.BOOTSTRAPPED] == "1",
                     "last_sync_at": int(st[mirror.LAST_SYNC_AT]) if st[mirror.LAST_SYNC_AT]
                     else None,
-                    "outbox": {"pending": oc[outbox.PENDING] + oc[outbox.APPLIED],
-                               "rejected": oc[outbox.REJECTED]},
+                    "outbox": {"pending": waiting, "rejected": refused},
                     "counts": counts}
         info = await s.store.run_read(read)
         signed_in = False
@@ -341,7 +349,7 @@ async def cmd_outbox(args: argparse.Namespace, data_dir: Path) -> int:
                 return outbox.unsettled(conn)
         intents = await s.store.run_read(read)
         lines = [f"{i.id:>5}  {i.state:<8} {i.name:<13} {i.conversation_id or '':<36}  "
-                 f"{i.error_message or ''}" for i in intents]
+                 f"{_held(i)}{i.error_message or ''}" for i in intents]
         _emit(args, [_intent_json(i) for i in intents],
               "\n".join(lines) if lines else "The outbox is empty.")
         return EXIT_OK

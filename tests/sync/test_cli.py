@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -508,3 +509,41 @@ def test_watch_follows_the_server_and_stops_on_sigterm(server, ws, file_keyring,
                         for ln in seen), seen
     assert proc.stderr is not None
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_status_counts_what_the_agent_did_and_outbox_shows_a_held_reply(
+        server, ws, file_keyring, tmp_path, monkeypatch, capsys):
+    from sync import outbox
+    from sync.store import Store
+
+    convs = seed(server, ws)
+    data = tmp_path / "desk"
+    login_in_process(monkeypatch, data, server.url)
+    assert cli.main(["--data-dir", str(data), "sync"]) == 0
+    # What a desk queues while offline: an automatic mark-read when a conversation is
+    # opened, and a reply held for its undo delay (it leaves at ``not_before``).
+    held_until = int(time.time() * 1000) + 3_600_000
+    store = Store(data)
+    store.open()
+    try:
+        with store.write_outbox() as conn:
+            outbox.enqueue(conn, "mark_read", {"conversation_id": convs["sms"]},
+                           int(time.time() * 1000))
+            outbox.enqueue(conn, "send_message", {"conversation_id": convs["sms"],
+                                                  "body": "On its way"},
+                           int(time.time() * 1000), not_before=held_until)
+    finally:
+        store.close()
+    capsys.readouterr()
+
+    assert cli.main(["--data-dir", str(data), "status", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["outbox"] == {"pending": 1, "rejected": 0}  # the reply; not the mark-read
+
+    assert cli.main(["--data-dir", str(data), "outbox", "--json"]) == 0
+    listed = {i["name"]: i for i in json.loads(capsys.readouterr().out)}
+    assert listed["send_message"]["not_before"] == held_until
+    assert listed["mark_read"]["not_before"] is None
+    assert cli.main(["--data-dir", str(data), "outbox"]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "send_message" in ln)
+    assert "held until " + cli._fmt_time(held_until) in line
