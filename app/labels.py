@@ -3,11 +3,14 @@ one home, so the inbox, navigation, conversation and customer panel say the same
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication
+import re
+
+from PySide6.QtCore import QCoreApplication, QLocale
 from PySide6.QtGui import QIcon
 
 from app import times
 from sync import events
+from sync.display import display_safe
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
 translate = QCoreApplication.translate
@@ -65,6 +68,18 @@ def system_event_text(body: str) -> str:
     if "until" in values:  # written in UTC: shown in the agent's locale and time zone
         values = {**values, "until": times.date_time_text(events.instant_ms(values["until"]))}
     return event.sentence(values, translate)
+
+
+def language_name(code: str) -> str:
+    """A language code ("ja", "pt-BR") as the language's own name ("日本語"); else the code."""
+    locale = QLocale(code)
+    if locale.language() in (QLocale.Language.C, QLocale.Language.AnyLanguage):
+        return display_safe(code, isolate=False)  # a value Qt does not know, hidden parts shown
+    if not re.search(r"[-_]", code):  # "en" is English, not "American English"
+        world = QLocale(locale.language(), QLocale.Country.World)
+        if world.language() == locale.language() and world.nativeLanguageName():
+            locale = world
+    return locale.nativeLanguageName() or display_safe(code, isolate=False)
 
 
 def channel_icon(channel_type: str) -> QIcon | None:

@@ -195,13 +195,14 @@ async def whatsapp_template(session: DeskSession, window: MainWindow) -> None:
     await open_in(window, view, cid)
     banner = window.conversation.composer.banner
     box = banner.template_box
-    index = next((i for i in range(box.count()) if box.itemText(i).startswith("order_update")),
+    index = next((i for i in range(box.count()) if box.itemText(i).startswith("Order update")),
                  1 if box.count() > 1 else -1)
     if index < 0:
         raise ShotError("the template picker lists no templates")
     box.setCurrentIndex(index)
     await settle(0.2)
-    for name, value in (("2", "#A-10482"), ("3", "shipped today, arriving Thursday")):
+    for name, value in (("order_number", "#A-10482"),
+                        ("order_status", "shipped today, arriving Thursday")):
         if name in banner.params:
             banner.params[name].setText(value)
     await settle()

@@ -93,6 +93,7 @@ class DemoCannedReply:
     title: str
     body: str
     team: str | None  # None = everyone
+    locale: str | None = None  # the language it is written in; None = any
 
 
 @dataclass(frozen=True)
@@ -241,28 +242,32 @@ _CANNED_ROWS = (  # (shortcut, title, team or None for everyone, body)
      "今後ともアクメ家電をよろしくお願いいたします。\n{{agent.name}}"),
 )
 CANNED_REPLIES = tuple(
-    DemoCannedReply(shortcut, title, body, team) for shortcut, title, team, body in _CANNED_ROWS
+    DemoCannedReply(shortcut, title, body, team, "ja" if team == "japan" else "en")
+    for shortcut, title, team, body in _CANNED_ROWS
 )
 
-_TEMPLATE_ROWS = (  # WhatsApp message templates: (name, locale, body)
+# WhatsApp message templates: (name, locale, body). Their parameters are named (WhatsApp's
+# named parameter format), so the desk can label each value it asks for.
+_TEMPLATE_ROWS = (
     ("order_update", "en",
-     "Hi {{1}}, there's an update on your Acme Home Electronics order {{2}}: {{3}}. "
-     "Reply to this message if you have any questions."),
+     "Hi {{customer_name}}, there's an update on your Acme Home Electronics order "
+     "{{order_number}}: {{order_status}}. Reply to this message if you have any questions."),
     ("follow_up", "en",
-     "Hi {{1}}, we're following up on your recent request to Acme Home Electronics. "
-     "Reply to this message to continue the conversation with our team."),
+     "Hi {{customer_name}}, we're following up on your recent request to Acme Home "
+     "Electronics. Reply to this message to continue the conversation with our team."),
     ("delivery_reminder", "en",
-     "Hi {{1}}, your delivery for order {{2}} is scheduled for {{3}}. "
-     "Reply to this message if you need to change the time."),
+     "Hi {{customer_name}}, your delivery for order {{order_number}} is scheduled for "
+     "{{delivery_time}}. Reply to this message if you need to change the time."),
     ("order_update", "ja",
-     "{{1}}様\nアクメ家電をご利用いただきありがとうございます。"
-     "ご注文 {{2}} の状況が更新されました：{{3}}\nご不明な点はこのメッセージにご返信ください。"),
+     "{{customer_name}}様\nアクメ家電をご利用いただきありがとうございます。"
+     "ご注文 {{order_number}} の状況が更新されました：{{order_status}}\n"
+     "ご不明な点はこのメッセージにご返信ください。"),
     ("follow_up", "ja",
-     "{{1}}様\n先日のお問い合わせについてご連絡いたしました。"
+     "{{customer_name}}様\n先日のお問い合わせについてご連絡いたしました。"
      "引き続きサポートが必要な場合は、このメッセージにご返信ください。"),
     ("delivery_reminder", "ja",
-     "{{1}}様\nご注文 {{2}} のお届けは {{3}} を予定しております。"
-     "日時の変更をご希望の場合は、このメッセージにご返信ください。"),
+     "{{customer_name}}様\nご注文 {{order_number}} のお届けは {{delivery_time}} を予定して"
+     "おります。日時の変更をご希望の場合は、このメッセージにご返信ください。"),
 )
 TEMPLATES = tuple(
     DemoTemplate(name, "whatsapp", locale, body) for name, locale, body in _TEMPLATE_ROWS

@@ -119,6 +119,7 @@ class CannedReply(Base):
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     team_id: Mapped[str | None] = mapped_column(ForeignKey("teams.id"))
+    locale: Mapped[str | None] = mapped_column(String(16))  # None: for any language
 
 
 class Contact(Base):

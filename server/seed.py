@@ -69,7 +69,7 @@ def seed_demo(db: Database) -> DemoSeedResult:
         for cr in ws.canned_replies:
             team_id = teams[cr.team].id if cr.team else None
             row = m.CannedReply(id=str(uuid.uuid4()), shortcut=cr.shortcut, title=cr.title,
-                                body=cr.body, team_id=team_id)
+                                body=cr.body, team_id=team_id, locale=cr.locale)
             s.add(row)
             if team_id is None:
                 emit_public(buf, "canned_reply", row.id, serialize.canned_reply(row))

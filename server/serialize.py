@@ -57,6 +57,7 @@ def canned_reply(row: m.CannedReply) -> dict[str, Any]:
         "title": row.title,
         "body": row.body,
         "team_id": row.team_id,
+        "locale": row.locale,
     }
 
 

@@ -77,7 +77,8 @@ templates = Table("templates", MIRROR_METADATA, _id(), _str("name"), _str("chann
                   _str("locale", 16), _str("body"))
 
 canned_replies = Table("canned_replies", MIRROR_METADATA, _id(), _str("shortcut"),
-                       _str("title"), _str("body"), _str("team_id", 64, null=True))
+                       _str("title"), _str("body"), _str("team_id", 64, null=True),
+                       _str("locale", 16, null=True))
 
 contacts = Table("contacts", MIRROR_METADATA, _id(), _str("name"),
                  _str("locale", 16, null=True), _str("identities", default="[]"),

@@ -123,6 +123,7 @@ class CannedReplyData(_Lenient):
     title: str
     body: str
     team_id: str | None = None
+    locale: str | None = None  # the language it is written in; None: any
 
 
 class ContactIdentityData(_Lenient):

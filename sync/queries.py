@@ -372,11 +372,12 @@ class ConversationRow:
     window: WindowState
     pending_intents: int = 0  # unconfirmed changes the agent made to it
     failed_intents: int = 0  # rejected ones, waiting for Retry or Discard
+    contact_locale: str | None = None  # the customer's language ("ja", "en-GB"), if known
 
 
 _ROW_SQL = """
 SELECT c.*, k.name AS contact_name, k.identities AS contact_identities,
-       ch.name AS channel_name, t.name AS team_name
+       k.locale AS contact_locale, ch.name AS channel_name, t.name AS team_name
 FROM conversations c
 LEFT JOIN contacts k ON k.id = c.contact_id
 LEFT JOIN channels ch ON ch.id = c.channel_id
@@ -421,6 +422,7 @@ def _to_row(raw: dict[str, Any], intents: list[IntentRecord], names: dict[str, s
         window=conversation_window(over, contact, now_ms),
         pending_intents=int(over.get("pending_intents") or 0),
         failed_intents=sum(1 for i in intents if i.state == outbox.REJECTED),
+        contact_locale=raw.get("contact_locale"),
     )
 
 
@@ -545,6 +547,7 @@ class CannedReplyInfo:
     title: str
     body: str
     team_id: str | None
+    locale: str | None = None  # the language it is written in; None: any
 
 
 @dataclass(frozen=True)
@@ -584,7 +587,8 @@ def directory(store: Store) -> Directory:
         tags = tuple(Named(*r) for r in db.execute(
             "SELECT id, name, color FROM tags ORDER BY name"))
         canned = tuple(CannedReplyInfo(*r) for r in db.execute(
-            "SELECT id, shortcut, title, body, team_id FROM canned_replies ORDER BY shortcut"))
+            "SELECT id, shortcut, title, body, team_id, locale FROM canned_replies "
+            "ORDER BY shortcut"))
         templates = tuple(TemplateInfo(*r) for r in db.execute(
             "SELECT id, name, channel_type, locale, body FROM templates ORDER BY name"))
     return Directory(agents, teams, channels, tags, canned, templates)

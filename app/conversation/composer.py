@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.conversation.composer_editor import ComposerEditor
 from app.conversation.composer_window import WindowBanner, effective_window, set_tone
-from app.conversation.placeholders import fill
+from app.conversation.placeholders import canned_for, fill
 from app.drafts import Draft, DraftStore
 from sync.queries import AgentInfo, ConversationRow, Directory
 from sync.rules import WindowKind, WindowState
@@ -312,12 +312,14 @@ class Composer(QWidget):
         contact = row.contact_name if row is not None else ""
         agent = me.name if me is not None else ""
         teams = set(me.team_ids if me is not None else ()) | {row.team_id if row else ""}
-        self.editor.canned = [c for c in d.canned_replies
-                              if c.team_id is None or c.team_id in teams]
+        locale = row.contact_locale if row is not None else None
+        self.editor.canned = canned_for([c for c in d.canned_replies
+                                         if c.team_id is None or c.team_id in teams], locale)
         self.editor.agents = [a for a in d.agents
                               if a.active and (me is None or a.id != me.id)]
         self.editor.fill_canned = lambda reply: fill(reply.body, contact, agent)
-        self.banner.set_context(row.channel_type if row else "", d.templates, contact, agent)
+        self.banner.set_context(row.channel_type if row else "", d.templates, contact, agent,
+                                locale)
 
     def _refresh(self) -> None:
         row, note = self._row, self._mode == NOTE

@@ -22,7 +22,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.conversation.placeholders import PLACEHOLDER, fill, first_name, unfilled
+from app.conversation.placeholders import (
+    GREETING_PARAMETERS,
+    PLACEHOLDER,
+    fill,
+    first_name,
+    readable_name,
+    templates_for,
+    unfilled,
+)
+from app.labels import language_name
+from sync.display import display_safe
 from sync.queries import ConversationRow, TemplateInfo
 from sync.rules import HOUR_MS, WindowKind, WindowState, window_state
 
@@ -135,23 +145,27 @@ class WindowBanner(QWidget):
     # ------------------------------------------------------------------ content
 
     def set_context(self, channel_type: str, templates: Sequence[TemplateInfo],
-                    contact_name: str, agent_name: str) -> None:
-        """The conversation's templates and names (a new conversation resets choices)."""
-        context = (channel_type, tuple(templates), contact_name, agent_name)
+                    contact_name: str, agent_name: str, locale: str | None = None) -> None:
+        """The conversation's templates (those in the customer's language, ``locale``,
+        first) and names (a new conversation resets choices)."""
+        context = (channel_type, tuple(templates), contact_name, agent_name, locale)
         if context == self._context:
             return  # a re-read row: keep the chosen template and its typed values
         self._context = context
         keep = self.template()
         self._contact, self._agent = contact_name, agent_name
-        self._templates = [t for t in templates if t.channel_type == channel_type]
+        self._templates = templates_for(
+            [t for t in templates if t.channel_type == channel_type], locale)
         self.template_box.blockSignals(True)
         self.template_box.clear()
         if self._templates:
             self.template_box.addItem(self.tr("Choose a template…"))
         else:
             self.template_box.addItem(self.tr("No approved templates for this channel"))
-        for t in self._templates:
-            self.template_box.addItem(f"{t.name} · {t.locale}")  # combo items are plain
+        for t in self._templates:  # its name in words and its language ("Order update ·
+            # 日本語"); combo items are plain text
+            self.template_box.addItem(f"{display_safe(readable_name(t.name), isolate=False)}"
+                                      f" · {language_name(t.locale)}")
             self.template_box.setItemData(self.template_box.count() - 1,
                                           t.body, Qt.ItemDataRole.ToolTipRole)
         self.template_box.setEnabled(bool(self._templates))
@@ -199,13 +213,13 @@ class WindowBanner(QWidget):
             edit = QLineEdit(box)
             mark = "{{" + name + "}}"
             edit.setPlaceholderText(placeholder_context(body, name) or mark)
-            edit.setAccessibleName(self.tr("Template value {mark}").format(mark=mark))
+            title = self.parameter_label(name)
+            edit.setAccessibleName(self.tr("Template value: {name}").format(name=title))
             edit.setToolTip(self.tr("Replaces {mark} in the template").format(mark=mark))
-            if name == "1":  # by convention the greeting: the contact's name
+            if name in GREETING_PARAMETERS:  # the greeting: the contact's name
                 edit.setText(first_name(self._contact))
             edit.textChanged.connect(self.changed)
-            label = QLabel(self.tr("Value {n}:").format(n=name) if name.isdigit()
-                           else f"{mark}:", box)
+            label = QLabel(self.tr("{name}:").format(name=title), box)
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setToolTip(edit.toolTip())
             label.setBuddy(edit)
@@ -213,6 +227,26 @@ class WindowBanner(QWidget):
             self.params[name] = edit
         box.setVisible(bool(self.params))
         self.changed.emit()
+
+    def parameter_label(self, name: str) -> str:
+        """What a template asks for, by its parameter's name: known names in the agent's
+        language, others as words ("pickup_point" → "Pickup point"); a numbered one
+        ({{2}}) has no name to give."""
+        known = {
+            "customer_name": self.tr("Customer name"),
+            "first_name": self.tr("First name"),
+            "name": self.tr("Name"),
+            "order_number": self.tr("Order number"),
+            "order_status": self.tr("Order status"),
+            "delivery_time": self.tr("Delivery time"),
+            "delivery_date": self.tr("Delivery date"),
+            "tracking_number": self.tr("Tracking number"),
+        }
+        if name in known:
+            return known[name]
+        if name.isdigit():
+            return self.tr("Value {n}").format(n=name)
+        return display_safe(readable_name(name), isolate=False)
 
     # ------------------------------------------------------------------ state
 

@@ -1,8 +1,11 @@
-"""Placeholders in canned replies and templates, and finding a canned reply: no Qt here.
+"""Placeholders in canned replies and templates, and finding the ones for a conversation:
+no Qt here.
 
-Canned replies say ``{{contact.first_name}}`` or ``{{agent.name}}``; WhatsApp templates say
-``{{1}}``. ``fill`` replaces what it knows and leaves the rest visible, so an agent sees a
-placeholder that still needs a value instead of sending a silent gap to a customer.
+Canned replies say ``{{contact.first_name}}`` or ``{{agent.name}}``; WhatsApp templates name
+their parameters (``{{order_number}}``) or number them (``{{1}}``). ``fill`` replaces what
+it knows and leaves the rest visible, so an agent sees a placeholder that still needs a
+value instead of sending a silent gap to a customer. Canned replies and templates in the
+customer's language come first (``canned_for``, ``templates_for``).
 """
 
 from __future__ import annotations
@@ -10,9 +13,45 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from sync.queries import CannedReplyInfo
+from sync.queries import CannedReplyInfo, TemplateInfo
 
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
+
+
+# Template parameters a template fills with the customer's first name when it opens.
+GREETING_PARAMETERS = frozenset({"1", "customer_name", "first_name", "name"})
+
+
+def language_of(locale: str | None) -> str:
+    """The language part of a locale ("ja-JP" and "ja_JP" → "ja"); "" when unknown."""
+    return (locale or "").replace("_", "-").split("-")[0].strip().lower()
+
+
+def canned_for(canned: Sequence[CannedReplyInfo], locale: str | None
+               ) -> list[CannedReplyInfo]:
+    """The canned replies for a customer whose language is ``locale``: those written in it,
+    then those for any language; replies in other languages are left out. A customer of
+    unknown language gets them all."""
+    language = language_of(locale)
+    if not language:
+        return list(canned)
+    return ([c for c in canned if language_of(c.locale) == language]
+            + [c for c in canned if not c.locale])
+
+
+def templates_for(templates: Sequence[TemplateInfo], locale: str | None
+                  ) -> list[TemplateInfo]:
+    """Templates in the customer's language first, then the rest: after 24 hours a template
+    is the only way to reach them, so none is hidden (a customer's language may be
+    unknown or wrong)."""
+    language = language_of(locale)
+    return sorted(templates, key=lambda t: bool(language) and language_of(t.locale) != language)
+
+
+def readable_name(identifier: str) -> str:
+    """A template's or a parameter's name as words: "order_update" → "Order update"."""
+    words = " ".join(identifier.replace("_", " ").replace("-", " ").split())
+    return words[:1].upper() + words[1:] if words else identifier
 
 
 def first_name(name: str) -> str:

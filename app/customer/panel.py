@@ -11,7 +11,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLocale, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import times
-from app.labels import channel_icon, channel_type_label, status_label
+from app.labels import channel_icon, channel_type_label, language_name, status_label
 from app.widgets import ElidedLabel, plain_tooltip
 from sync import queries
 from sync.display import display_safe
@@ -35,18 +35,6 @@ if TYPE_CHECKING:
     from app.session import DeskSession
 
 ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-def language_name(code: str) -> str:
-    """A language code ("ja", "pt-BR") as the language's own name ("日本語"); else the code."""
-    locale = QLocale(code)
-    if locale.language() in (QLocale.Language.C, QLocale.Language.AnyLanguage):
-        return display_safe(code, isolate=False)  # a value Qt does not know, hidden parts shown
-    if not re.search(r"[-_]", code):  # "en" is English, not "American English"
-        world = QLocale(locale.language(), QLocale.Country.World)
-        if world.language() == locale.language() and world.nativeLanguageName():
-            locale = world
-    return locale.nativeLanguageName() or display_safe(code, isolate=False)
 
 
 def attribute_label(key: str) -> str:

@@ -1743,16 +1743,52 @@
         <translation>このチャネルには承認済みのテンプレートがありません</translation>
     </message>
     <message>
-        <source>Template value {mark}</source>
-        <translation>テンプレートの値 {mark}</translation>
-    </message>
-    <message>
         <source>Replaces {mark} in the template</source>
         <translation>テンプレート内の {mark} を置き換えます</translation>
     </message>
     <message>
-        <source>Value {n}:</source>
-        <translation>値 {n}:</translation>
+        <source>Template value: {name}</source>
+        <translation>テンプレートの値: {name}</translation>
+    </message>
+    <message>
+        <source>{name}:</source>
+        <translation>{name}:</translation>
+    </message>
+    <message>
+        <source>Customer name</source>
+        <translation>お客様のお名前</translation>
+    </message>
+    <message>
+        <source>First name</source>
+        <translation>名</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名前</translation>
+    </message>
+    <message>
+        <source>Order number</source>
+        <translation>注文番号</translation>
+    </message>
+    <message>
+        <source>Order status</source>
+        <translation>注文状況</translation>
+    </message>
+    <message>
+        <source>Delivery time</source>
+        <translation>お届け日時</translation>
+    </message>
+    <message>
+        <source>Delivery date</source>
+        <translation>お届け日</translation>
+    </message>
+    <message>
+        <source>Tracking number</source>
+        <translation>追跡番号</translation>
+    </message>
+    <message>
+        <source>Value {n}</source>
+        <translation>値 {n}</translation>
     </message>
     <message>
         <source>Internal note: only your team sees it.</source>

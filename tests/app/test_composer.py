@@ -21,10 +21,19 @@ from PySide6.QtWidgets import QLabel
 from app import theme
 from app.conversation.composer import MAX_BODY, Composer, SendRequest
 from app.conversation.composer_window import placeholder_context
-from app.conversation.placeholders import fill, find_canned, first_name, unfilled
+from app.conversation.placeholders import (
+    canned_for,
+    fill,
+    find_canned,
+    first_name,
+    language_of,
+    readable_name,
+    templates_for,
+    unfilled,
+)
 from app.drafts import Draft, DraftStore
 from sync import queries
-from sync.queries import CannedReplyInfo, ConversationRow, Directory
+from sync.queries import CannedReplyInfo, ConversationRow, Directory, TemplateInfo
 from sync.rules import HOUR_MS, WindowKind, WindowState
 from tests.app.conftest import until
 
@@ -95,6 +104,24 @@ def test_find_canned_ranks_shortcut_prefix_before_title_matches():
     assert [c.id for c in find_canned(canned, "/REF")] == ["3", "2", "4"]
     assert [c.id for c in find_canned(canned, "")] == ["1", "2", "3", "4"]
     assert find_canned(canned, "nothing-like-it") == []
+
+
+def test_canned_replies_and_templates_for_the_customers_language():
+    canned = [CannedReplyInfo("1", "greet", "Greeting", "Hi", None, "en"),
+              CannedReplyInfo("2", "jp-greet", "挨拶", "様", "japan", "ja"),
+              CannedReplyInfo("3", "sig", "Signature", "{{agent.name}}", None, None),
+              CannedReplyInfo("4", "jp-wait", "確認中", "様", "japan", "ja")]
+    assert [c.id for c in canned_for(canned, "ja-JP")] == ["2", "4", "3"]  # then any language
+    assert [c.id for c in canned_for(canned, "en")] == ["1", "3"]
+    assert [c.id for c in canned_for(canned, None)] == ["1", "2", "3", "4"]  # unknown: all
+    templates = [TemplateInfo("a", "follow_up", "whatsapp", "en", ""),
+                 TemplateInfo("b", "follow_up", "whatsapp", "ja", ""),
+                 TemplateInfo("c", "order_update", "whatsapp", "en", ""),
+                 TemplateInfo("d", "order_update", "whatsapp", "ja", "")]
+    assert [t.id for t in templates_for(templates, "ja")] == ["b", "d", "a", "c"]  # none hidden
+    assert [t.id for t in templates_for(templates, None)] == ["a", "b", "c", "d"]
+    assert readable_name("order_update") == "Order update"
+    assert language_of("ja_JP") == language_of("ja") == "ja" and language_of(None) == ""
 
 
 # --------------------------------------------------------------------------- sending
@@ -171,30 +198,38 @@ async def test_whatsapp_after_24_hours_sends_only_a_chosen_template(backend, des
     assert composer.hint.text() == "Choose a template first."  # said, not silent
 
     box = banner.template_box
-    names = [box.itemText(i) for i in range(box.count())]
-    assert "follow_up · en" in names and "order_update · ja" in names
-    box.setCurrentIndex(names.index("order_update · en"))  # needs {{2}} and {{3}}
+    names = [box.itemText(i) for i in range(1, box.count())]
+    # By name and language, not "follow_up · en"; the customer's language (English) first.
+    assert row.contact_locale == "en"
+    assert names == ["Delivery reminder · English", "Follow up · English",
+                     "Order update · English", "Delivery reminder · 日本語",
+                     "Follow up · 日本語", "Order update · 日本語"]  # the others still follow
+    box.setCurrentIndex(names.index("Order update · English") + 1)  # needs two values
     first = row.contact_name.split()[0]
     assert editor.toPlainText().startswith(f"Hi {first}, there's an update")
-    assert not composer.send_button.isEnabled()  # {{2}}, {{3}} are still empty
-    # One labelled, full-width field per value, below the picker; empty, it shows its place.
-    assert list(banner.params) == ["1", "2", "3"]
+    assert not composer.send_button.isEnabled()  # the order's number and status are empty
+    # One field per value, labelled by the template's parameter names, below the picker;
+    # empty, it shows its place.
+    assert list(banner.params) == ["customer_name", "order_number", "order_status"]
+
     def at(widget, corner):
         return widget.mapTo(composer, corner(widget.rect()))
 
-    for name, edit in banner.params.items():
+    labels = []
+    for edit in banner.params.values():
         label = next(w for w in edit.parentWidget().findChildren(QLabel) if w.buddy() is edit)
-        assert label.text() == f"Value {name}:"
+        labels.append(label.text())
         qtbot.waitUntil(lambda e=edit: e.isVisible()
                         and at(e, QRect.topLeft).y() > at(box, QRect.bottomLeft).y()
                         and at(e, QRect.topRight).x() >= at(box, QRect.topRight).x() - 1)
-    assert banner.params["1"].text() == first  # the greeting defaults to the first name
-    assert "order {{2}}" in banner.params["2"].placeholderText()
-    banner.params["2"].setText("AH-1234567")
-    qtbot.keyClicks(banner.params["3"], "out for delivery")
+    assert labels == ["Customer name:", "Order number:", "Order status:"]  # not "Value 1:"
+    assert banner.params["customer_name"].text() == first  # the greeting: the first name
+    assert "order {{order_number}}" in banner.params["order_number"].placeholderText()
+    banner.params["order_number"].setText("AH-1234567")
+    qtbot.keyClicks(banner.params["order_status"], "out for delivery")
     assert "order AH-1234567: out for delivery." in editor.toPlainText()
     assert composer.send_button.isEnabled()
-    qtbot.keyClick(banner.params["3"], Qt.Key.Key_Return, CTRL)  # from the value field too
+    qtbot.keyClick(banner.params["order_status"], Qt.Key.Key_Return, CTRL)  # from a field too
     assert len(sent) == 1 and sent[0].template == "order_update"
     assert sent[0].kind == "reply" and sent[0].body.startswith(f"Hi {first}, there's an update")
     assert "{{" not in sent[0].body
@@ -323,7 +358,7 @@ def test_a_closed_window_disables_replies_with_the_reason(qtbot):
 
 async def test_slash_inserts_a_canned_reply_with_names_filled(backend, desks, qtbot):
     session, rows = await demo_rows(backend, desks)
-    row = pick(rows, "email", WindowKind.ALWAYS_OPEN)
+    row = next(r for r in rows if r.channel_type == "email" and r.contact_locale == "en")
     composer, _sent = composer_for(qtbot, row, session.directory, session.me)
     editor = composer.editor
     qtbot.keyClicks(editor, "/gre")
@@ -345,6 +380,16 @@ async def test_slash_inserts_a_canned_reply_with_names_filled(backend, desks, qt
     assert text.endswith("Have a great day!\nAlex Morgan, Acme Home Electronics")
     assert f"\nI'm glad we could sort this out, {first}." in text
     assert "/" not in text and "{{" not in text
+    assert not any(c.shortcut.startswith("jp-") for c in editor.canned)  # none in Japanese
+
+    # A Japanese customer: the same keys bring the Japanese greeting, and only Japanese.
+    japanese = next(r for r in rows if r.channel_type == "email" and r.contact_locale == "ja")
+    composer.set_conversation(japanese, session.directory, session.me)
+    assert editor.canned and all(c.locale == "ja" for c in editor.canned)
+    qtbot.keyClicks(editor, "/gre")
+    await until(editor.popup_visible, 5, what="the canned reply list")
+    qtbot.keyClick(editor._completer.popup(), Qt.Key.Key_Return)
+    assert editor.toPlainText().startswith(f"{japanese.contact_name}様\nお問い合わせ")
 
 
 async def test_at_mentions_an_agent_in_a_note(backend, desks, qtbot):

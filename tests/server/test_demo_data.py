@@ -258,10 +258,14 @@ def test_placeholders() -> None:
     assert any(JAPANESE.search(r.body) for r in WS.canned_replies)
     assert any(not JAPANESE.search(r.body) for r in WS.canned_replies)
     assert {"greet", "thanks", "refund", "jp-greet"} <= {r.shortcut for r in WS.canned_replies}
+    for reply in WS.canned_replies:  # each says its language, so a desk can offer the right one
+        assert reply.locale == ("ja" if JAPANESE.search(reply.body) else "en"), reply.shortcut
     for template in WS.templates:
         assert template.channel_type == "whatsapp"
         found = placeholder.findall(template.body)
-        assert found and all(re.fullmatch(r"\{\{\d+\}\}", p) for p in found), template.name
+        # Named parameters (WhatsApp's named format): the desk labels each value by its name.
+        assert found and all(re.fullmatch(r"\{\{[a-z]+(?:_[a-z]+)*\}\}", p) for p in found), \
+            template.name
         assert "{" not in placeholder.sub("", template.body), template.name
     assert {(t.name, t.locale) for t in WS.templates} >= {
         ("order_update", "en"),
