@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QInputDialog,
     QLabel,
@@ -23,8 +21,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QStackedWidget,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -190,6 +186,8 @@ class MainWindow(QMainWindow):
         self.act_help = action(self.tr("Keyboard shortcuts"), "?", self.show_shortcuts,
                                "shortcuts")
         self.act_outbox = action(self.tr("Outbox…"), None, self.show_outbox, "outbox")
+        self.act_about = action(self.tr("About Relaydesk"), None, self.show_about, "about")
+        self.act_about.setMenuRole(QAction.MenuRole.AboutRole)
         self.act_sync = action(self.tr("Sync now"), "F5", self._sync_now, "syncNow")
         self.act_sign_in = action(self.tr("Sign in…"), None, self.signInRequested.emit,
                                   "signIn")
@@ -239,6 +237,8 @@ class MainWindow(QMainWindow):
                            ("ja", "日本語")), self._set_language)
         help_menu = bar.addMenu(self.tr("&Help"))
         help_menu.addAction(self.act_help)
+        help_menu.addSeparator()
+        help_menu.addAction(self.act_about)
 
     def _connect(self) -> None:
         self.nav.filterChanged.connect(self._view_chosen)
@@ -510,31 +510,24 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
+    def show_about(self) -> None:
+        from app.about import AboutDialog
+        from app.logs import log_dir
+        from app.settings import settings_path
+
+        dialog = AboutDialog({"data": self.session.data_dir, "settings": settings_path(),
+                              "logs": log_dir()}, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.about_dialog = dialog
+
     def show_shortcuts(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle(self.tr("Keyboard shortcuts"))
-        table = QTableWidget(0, 2, dialog)
-        table.setHorizontalHeaderLabels([self.tr("Key"), self.tr("Action")])
-        table.verticalHeader().hide()
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        rows = [(a.shortcut().toString(QKeySequence.SequenceFormat.NativeText), a.text())
-                for a in (self.act_next, self.act_prev, self.act_search, self.act_reply,
-                          self.act_canned, self.act_assign_me, self.act_resolve,
-                          self.act_snooze, self.act_undo, self.act_sync, self.act_help)]
-        rows.insert(4, ("Ctrl+Enter", self.tr("Send the reply or note")))
-        for key, text in rows:
-            n = table.rowCount()
-            table.insertRow(n)
-            table.setItem(n, 0, QTableWidgetItem(key))
-            table.setItem(n, 1, QTableWidgetItem(text.replace("&", "")))
-        table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
-        buttons.rejected.connect(dialog.close)
-        layout = QVBoxLayout(dialog)
-        layout.addWidget(table)
-        layout.addWidget(buttons)
-        dialog.resize(420, 380)
+        from app.shortcuts import ShortcutSheet
+
+        dialog = ShortcutSheet(
+            (self.act_next, self.act_prev, self.act_search, self.act_reply, "send", "leave",
+             self.act_canned, "mention", self.act_assign_me, self.act_resolve, self.act_snooze,
+             self.act_undo, self.act_sync, self.act_help, self.act_quit), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         self.shortcut_sheet = dialog

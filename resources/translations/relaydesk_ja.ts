@@ -2,6 +2,65 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="ja" sourcelanguage="en">
 <context>
+    <name>AboutDialog</name>
+    <message>
+        <source>About Relaydesk</source>
+        <translation>Relaydesk について</translation>
+    </message>
+    <message>
+        <source>Relaydesk {version}</source>
+        <translation>Relaydesk {version}</translation>
+    </message>
+    <message>
+        <source>The desk for contact-center agents: every channel in one inbox, working offline too.</source>
+        <translation>コンタクトセンターのエージェント向けデスク。すべてのチャネルをひとつの受信箱で扱い、オフラインでも使えます。</translation>
+    </message>
+    <message>
+        <source>Built with Qt {qt} and PySide6 {pyside}, used under the GNU Lesser General Public License version 3 (the Qt libraries are loaded dynamically and can be replaced).</source>
+        <translation>Qt {qt} と PySide6 {pyside} を使用しています。これらは GNU 劣等一般公衆利用許諾書 (LGPL) バージョン 3 に基づいて利用しています（Qt のライブラリは動的に読み込まれ、差し替えることができます）。</translation>
+    </message>
+    <message>
+        <source>Component</source>
+        <translation>コンポーネント</translation>
+    </message>
+    <message>
+        <source>Version</source>
+        <translation>バージョン</translation>
+    </message>
+    <message>
+        <source>Licence</source>
+        <translation>ライセンス</translation>
+    </message>
+    <message>
+        <source>Bundled components and their licences</source>
+        <translation>同梱のコンポーネントとそのライセンス</translation>
+    </message>
+    <message>
+        <source>{label}:</source>
+        <translation>{label}:</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>コピー</translation>
+    </message>
+    <message>
+        <source>Copy the version, the components and the folders, for a bug report</source>
+        <translation>不具合の報告用に、バージョン・コンポーネント・フォルダーをコピーします</translation>
+    </message>
+    <message>
+        <source>Workspace data</source>
+        <translation>ワークスペースのデータ</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>設定</translation>
+    </message>
+    <message>
+        <source>Logs</source>
+        <translation>ログ</translation>
+    </message>
+</context>
+<context>
     <name>Composer</name>
     <message>
         <source>Composer</source>
@@ -792,6 +851,10 @@
         <translation>元に戻す</translation>
     </message>
     <message>
+        <source>About Relaydesk</source>
+        <translation>Relaydesk について</translation>
+    </message>
+    <message>
         <source>Sign in…</source>
         <translation>サインイン…</translation>
     </message>
@@ -878,18 +941,6 @@
     <message>
         <source>The local copy of your inbox is damaged. Restart Relaydesk to rebuild it from the server; your unsent work is kept.</source>
         <translation>受信箱のローカルコピーが破損しています。Relaydesk を再起動すると、サーバーから作り直します。未送信の作業は保持されます。</translation>
-    </message>
-    <message>
-        <source>Key</source>
-        <translation>キー</translation>
-    </message>
-    <message>
-        <source>Action</source>
-        <translation>操作</translation>
-    </message>
-    <message>
-        <source>Send the reply or note</source>
-        <translation>返信または社内メモを送信</translation>
     </message>
     <message>
         <source>Relaydesk shows the language you chose the next time it starts.</source>
@@ -1208,6 +1259,33 @@
     <message>
         <source>Search snoozed and resolved conversations too</source>
         <translation>スヌーズ中・解決済みの会話も検索します</translation>
+    </message>
+</context>
+<context>
+    <name>ShortcutSheet</name>
+    <message>
+        <source>Send the reply or note</source>
+        <translation>返信または社内メモを送信</translation>
+    </message>
+    <message>
+        <source>Leave the composer (the draft is kept)</source>
+        <translation>メッセージ作成欄から離れる（下書きは保持）</translation>
+    </message>
+    <message>
+        <source>Mention an agent in a note</source>
+        <translation>社内メモでエージェントをメンション</translation>
+    </message>
+    <message>
+        <source>Keyboard shortcuts</source>
+        <translation>キーボードショートカット</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>キー</translation>
+    </message>
+    <message>
+        <source>Action</source>
+        <translation>操作</translation>
     </message>
 </context>
 <context>
