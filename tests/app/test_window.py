@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QLocale
 from PySide6.QtWidgets import QApplication, QLabel, QMenu
 
 from app.settings import DeskSettings
@@ -93,6 +94,7 @@ async def test_the_shortcut_sheet_shows_every_key_without_scrolling(
         language, qapp, backend, desks, qtbot, tmp_path):
     from app import i18n
 
+    locale = QLocale()
     if language == "ja":  # the desk in Japanese, from a .qm built from the repo's .ts
         shutil.copy(i18n.TRANSLATIONS_DIR / "relaydesk_ja.ts", tmp_path)
         i18n.build_qm(tmp_path)
@@ -116,3 +118,4 @@ async def test_the_shortcut_sheet_shows_every_key_without_scrolling(
     finally:
         if language == "ja":
             i18n.install_translations(qapp, "en")
+            QLocale.setDefault(locale)
