@@ -8,10 +8,21 @@ the agent lose their place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFocusEvent, QResizeEvent
+from PySide6.QtCore import (
+    QDate,
+    QDateTime,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    Qt,
+    QTime,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QFocusEvent, QFont, QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -20,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import times
 from app.inbox.model import (
     COL_ACTIVITY,
     COL_ASSIGNEE,
@@ -107,10 +119,13 @@ class InboxView(QWidget):
                   COL_TAGS: 92, COL_ASSIGNEE: 84, COL_UNREAD: 30, COL_DUE: 84,
                   COL_UNTIL: 96, COL_ACTIVITY: 54}
         titles = header.fontMetrics()
+        cells = self._time_widths()
         for col, width in widths.items():
-            # Wide enough for the column's title too, in the agent's language.
+            # Wide enough for the column's title too, in the agent's language, and for a
+            # time or date as the locale writes it (bold: unread rows).
             title = model.headerData(col, Qt.Orientation.Horizontal) or ""
-            widths[col] = width = max(width, titles.horizontalAdvance(title) + self.TITLE_PAD)
+            widths[col] = width = max(width, titles.horizontalAdvance(title) + self.TITLE_PAD,
+                                      cells.get(col, 0))
             header.resizeSection(col, width)
         self._widths = widths  # the last width of each column, hidden ones included
         header.setSectionResizeMode(COL_SUBJECT, QHeaderView.ResizeMode.Stretch)
@@ -151,8 +166,26 @@ class InboxView(QWidget):
     # read; they come back when there is room. (Bold rows still say unread; the open
     # conversation's header shows its status and assignee.)
     OPTIONAL_COLUMNS = (COL_TAGS, COL_UNREAD, COL_PRIORITY, COL_STATUS, COL_ASSIGNEE)
+    # … and where the Snoozed until column is shown (it says more there), these next.
+    OPTIONAL_BESIDE_UNTIL = (COL_DUE, COL_ACTIVITY)
     SUBJECT_MIN = 170
     TITLE_PAD = 14  # the header's margins around a column's title
+    CELL_PAD = 8  # a cell's margins around its text (the style's, both sides)
+
+    def _time_widths(self) -> dict[int, int]:
+        """The width the time columns need for the longest time and date of the locale."""
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        metrics = QFontMetrics(bold)
+        year = QDate.currentDate().year()
+        samples = [QDateTime(QDate(year, 12, 28), QTime(hour, 58)).toMSecsSinceEpoch()
+                   for hour in (0, 12)]  # (AM and PM differ in width)
+
+        def widest(write: Callable[[int], str]) -> int:
+            return max(metrics.horizontalAdvance(write(ms)) for ms in samples) + self.CELL_PAD
+
+        return {COL_ACTIVITY: max(widest(times.time_of_day), widest(times.date_text)),
+                COL_UNTIL: widest(times.date_time_text)}
 
     def set_filter(self, flt: InboxFilter, name: str | None = None) -> None:
         """Show a view (``name``: what navigation calls it, for where a search looked)."""
@@ -190,14 +223,16 @@ class InboxView(QWidget):
                 self._widths[col] = header.sectionSize(col)
         needed = self.SUBJECT_MIN + sum(
             width for col, width in self._widths.items() if col not in hidden)
-        for col in self.OPTIONAL_COLUMNS:
+        optional = self.OPTIONAL_COLUMNS + (
+            self.OPTIONAL_BESIDE_UNTIL if COL_UNTIL not in hidden else ())
+        for col in optional:
             if needed <= room:
                 break
             if col not in hidden:
                 hidden.add(col)
                 needed -= self._widths[col]
         # Only what changes: hiding or showing a column lays out and repaints the list.
-        for col in (*self.OPTIONAL_COLUMNS, COL_UNTIL):
+        for col in (*self.OPTIONAL_COLUMNS, *self.OPTIONAL_BESIDE_UNTIL, COL_UNTIL):
             if self.table.isColumnHidden(col) != (col in hidden):
                 self.table.setColumnHidden(col, col in hidden)
 

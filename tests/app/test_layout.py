@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QLocale, QPoint, QRect
+from PySide6.QtCore import QLocale, QPoint, QRect, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractButton,
     QApplication,
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n
+from app.inbox.model import ROW_ROLE
 from app.layout import COMPACT_WIDTH
 from app.settings import DeskSettings
 from app.widgets import ElidedLabel
@@ -140,6 +142,51 @@ async def test_the_window_is_usable_at_1024_by_700(language, backend, desks, qtb
     assert (window.width(), window.height()) == SMALL
     assert_whole(window, {**parts, "customer panel": window.customer_dock})
     assert_choices_fit(bar.sort_box)
+
+
+async def test_times_and_the_snoozed_view_read_whole_at_1024_by_700(language, backend, desks,
+                                                                    qtbot):
+    from app.inbox.model import COL_ACTIVITY, COL_SUBJECT, COL_UNTIL
+
+    if language == "en":
+        QLocale.setDefault(QLocale("en_US"))  # "12:37 PM": wider than "12:37" (the fixture
+        # puts the locale back)
+    session = await desks.session(backend)
+    mine = await session.read(queries.conversation_ids, InboxFilter(assignee="me"),
+                              queries.Sort.LAST_ACTIVITY, session.agent_id)
+    await session.set_status(mine[0], "snoozed", int(time.time() * 1000) + 50 * 3_600_000)
+    window = MainWindow(session, DeskSettings())
+    qtbot.addWidget(window)
+    window.resize(*SMALL)
+    window.show()
+    window.open_conversation(mine[1])
+    pane = window.conversation
+    await until(lambda: pane.row is not None and pane.row.id == mine[1], what="a conversation")
+    table, model = window.inbox.table, window.inbox_model
+
+    def cut(col: int) -> list[str]:
+        """The cells of ``col`` on screen whose text does not fit (bold: unread)."""
+        out = []
+        for row in table.visible_rows():
+            index = model.index(row, col)
+            font = index.data(Qt.ItemDataRole.FontRole) or table.font()
+            text = index.data() or ""
+            if QFontMetrics(font).horizontalAdvance(text) + 8 > table.columnWidth(col):
+                out.append(text)
+        return out
+
+    for key, flt, col in (("mine", InboxFilter(assignee="me"), COL_ACTIVITY),
+                          ("status:snoozed", InboxFilter(statuses=("snoozed",)), COL_UNTIL)):
+        window.nav.select_view(key)
+        await until(lambda f=flt: model.inbox_filter == f and not model._switching
+                    and model.total(), what=key)
+        rows = table.visible_rows()
+        await until(lambda r=rows: all(model.index(n, 0).data(ROW_ROLE) for n in r),
+                    what="the rows on screen")
+        assert not table.isColumnHidden(col), key
+        assert cut(col) == [], key  # "12:37 …", "Dec 10 11:2…" were cut
+        assert table.columnWidth(COL_SUBJECT) >= 100, key  # the subject keeps its room
+        assert table.horizontalScrollBar().maximum() == 0, key
 
 
 async def test_the_customer_panel_folds_in_a_narrow_window_and_returns(backend, desks,
