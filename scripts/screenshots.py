@@ -71,9 +71,10 @@ async def until(predicate: Callable[[], Any], what: str, timeout: float = 30.0) 
 
 
 async def settle(seconds: float = 0.6) -> None:
-    """Let queued reads, coalesced refreshes and paints run."""
+    """Let queued reads, coalesced refreshes and paints run (the qasync loop runs Qt's
+    events while this waits; a processEvents() here ran the loop's own callbacks inside
+    this task: "Cannot enter into task …", and the engine's event stream died)."""
     await asyncio.sleep(seconds)
-    QApplication.processEvents()
 
 
 def grab(widget: QWidget, name: str) -> None:
@@ -239,6 +240,10 @@ async def japanese(demo: DemoServer, agent: DeskSession, base: Path) -> None:
         await close_window(window)
         window = None
         window = await small_window(session, f"team:{japan}", cid, "main-small-ja.png")
+        await close_window(window)
+        window = None
+        mine = await best_conversation(session, InboxFilter(assignee="me"))
+        await small_details(session, mine, "ja")
     finally:
         if window is not None:
             await close_window(window)
@@ -253,6 +258,47 @@ async def small_window(session: DeskSession, view: str, cid: str, name: str) -> 
     await open_in(window, view, cid)
     grab(window, name)
     return window
+
+
+async def small_details(session: DeskSession, cid: str, suffix: str) -> None:
+    """At 1024×700: the composer writing a note, the Snoozed view, About and the shortcut
+    sheet (``suffix``: the language)."""
+    window = await show_window(session, SMALL)
+    try:
+        await open_in(window, "mine", cid)
+        composer = window.conversation.composer
+        composer.set_mode("note")
+        composer.editor.setPlainText(
+            "お客様から2回お電話あり。交換品の発送は保留にしてください。" if suffix == "ja" else
+            "Customer called twice — please keep the replacement order on hold.")
+        await settle()
+        grab(window, f"note-small-{suffix}.png")
+        composer.editor.clear()
+        composer.set_mode("reply")
+
+        snoozed = await session.read(queries.conversation_ids, InboxFilter(
+            statuses=("snoozed",)), queries.Sort.LAST_ACTIVITY, session.agent_id)
+        if not snoozed:
+            raise ShotError("the demo agent has no snoozed conversation")
+        await open_in(window, "status:snoozed", snoozed[0])
+        grab(window, f"snoozed-small-{suffix}.png")
+
+        window.show_about()
+        await until(window.about_dialog.isVisible, "the About box")
+        await settle()
+        grab(window.about_dialog, f"about-{suffix}.png")
+        window.about_dialog.close()
+
+        window.show_shortcuts()
+        await until(window.shortcut_sheet.isVisible, "the shortcut sheet")
+        await settle()
+        sheet = window.shortcut_sheet
+        if sheet.frameGeometry().height() > SMALL[1] or sheet.table.verticalScrollBar().maximum():
+            raise ShotError("the shortcut sheet does not fit 1024×700 without scrolling")
+        grab(sheet, f"shortcuts-{suffix}.png")
+        sheet.close()
+    finally:
+        await close_window(window)
 
 
 async def offline(demo: DemoServer, session: DeskSession, window: MainWindow, cid: str
@@ -291,6 +337,7 @@ async def render(base: Path) -> None:
 
         small = await small_window(session, "mine", cid, "main-small-en.png")
         await close_window(small)
+        await small_details(session, cid, "en")
 
         await whatsapp_template(session, window)
 
