@@ -1,8 +1,8 @@
 """The composer's banner: what the messaging window allows right now, and what it needs.
 
 Time left for free replies, the human-agent tag after 24 h on Messenger/Instagram, a template
-picker (with its ``{{n}}`` values) after 24 h on WhatsApp, a closed window, an opted-out SMS
-contact. The rules themselves are ``sync.rules``; this only shows them.
+picker (a field per parameter, labelled by its name) after 24 h on WhatsApp, a closed window,
+an opted-out SMS contact. The rules themselves are ``sync.rules``; this only shows them.
 """
 
 from __future__ import annotations
@@ -162,8 +162,7 @@ class WindowBanner(QWidget):
             self.template_box.addItem(self.tr("Choose a template…"))
         else:
             self.template_box.addItem(self.tr("No approved templates for this channel"))
-        for t in self._templates:  # its name in words and its language ("Order update ·
-            # 日本語"); combo items are plain text
+        for t in self._templates:  # by name and language: "Order update · 日本語" (plain)
             self.template_box.addItem(f"{display_safe(readable_name(t.name), isolate=False)}"
                                       f" · {language_name(t.locale)}")
             self.template_box.setItemData(self.template_box.count() - 1,
