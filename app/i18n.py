@@ -2,7 +2,7 @@
 
 ``resources/translations/relaydesk_ja.ts`` is the translators' file (kept in git);
 ``python -m app.i18n update`` refreshes it from every ``tr()`` in ``app/`` (and the sentences
-``sync/events.py`` marks), and
+``protocol/events.py`` marks), and
 ``python -m app.i18n build`` compiles each ``.ts`` into the ``.qm`` the desk loads (a build
 output, made at install time and ignored by git).
 """
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = ROOT / "resources" / "translations"
 APP_DIR = ROOT / "app"
 # Qt-free modules whose strings the desk translates (marked with QT_TRANSLATE_NOOP).
-SHARED_SOURCES = (ROOT / "sync" / "events.py",)
+SHARED_SOURCES = (ROOT / "protocol" / "events.py",)
 LANGUAGES = ("en", "ja")
 SOURCE_LANGUAGE = "en"
 

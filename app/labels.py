@@ -9,7 +9,7 @@ from PySide6.QtCore import QCoreApplication, QLocale
 from PySide6.QtGui import QIcon
 
 from app import times
-from sync import events
+from protocol import events
 from sync.display import display_safe
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).
@@ -57,7 +57,7 @@ def channel_type_label(channel_type: str) -> str:
 
 def system_event_text(body: str) -> str:
     """A system message (what happened to the conversation) in the agent's language: the
-    server writes it from one of ``sync.events``' English sentences; a body none of them
+    server writes it from one of ``protocol.events``' English sentences; a body none of them
     makes is shown as it is."""
     found = events.recognise(body)
     if found is None:
@@ -95,7 +95,7 @@ def channel_icon(channel_type: str) -> QIcon | None:
 
 
 def final_refusal_note() -> str:
-    """Said of a refused change that Retry cannot get through (``sync.rules``)."""
+    """Said of a refused change that Retry cannot get through (``protocol.rules``)."""
     return translate("Labels", "Sending it again would be refused too.")
 
 

@@ -143,7 +143,7 @@ class DeskSession(QObject):
             # first request (~0.15 s without a frame).
             import httpx_sse  # noqa: F401
 
-            from sync import protocol  # noqa: F401
+            from protocol import wire  # noqa: F401
             from sync.client import ApiClient
             from sync.credentials import CredentialStore
             from sync.engine import SyncEngine

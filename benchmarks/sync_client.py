@@ -62,11 +62,11 @@ from benchmarks._common import (
     percentile,
     process_cpu_seconds,
 )
+from protocol.wire import API_PREFIX, BOOTSTRAP_ORDER
 from sync import entities
 from sync.client import ApiClient
 from sync.engine import EngineOptions, EngineState, EngineStatus, SyncEngine
 from sync.models import BOOTSTRAP_DEFERRED_INDEXES
-from sync.protocol import API_PREFIX, BOOTSTRAP_ORDER
 from sync.store import WRITER_CACHE_KIB, Store
 
 TARGET_BOOTSTRAP = ">= 100000"  # rows/s end to end

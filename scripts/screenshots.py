@@ -30,10 +30,10 @@ from app.session import DeskSession
 from app.settings import DeskSettings
 from app.signin import SignInDialog, WelcomeDialog
 from app.window import MainWindow
+from protocol.rules import WindowKind
 from sync import queries
 from sync.engine import EngineState, now_ms
 from sync.queries import InboxFilter
-from sync.rules import WindowKind
 from sync.workspace import WorkspaceConfig
 
 ROOT = Path(__file__).resolve().parent.parent

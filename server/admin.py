@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from protocol.wire import ChannelType, Role
 from server import auth, serialize
 from server import models as m
 from server.emit import emit_public
 from server.feed import SCOPED, ChangeBuffer, now_ms, read_head
 from server.inbound import new_channel_secret
-from sync.protocol import ChannelType, Role
 
 MIN_PASSWORD_LENGTH = 8
 

@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from protocol import wire as p
+from protocol.names import HEARTBEAT_HEADER
 from server import (
     auth,
     bootstrap,
@@ -37,8 +39,6 @@ from server.config import ServerSettings
 from server.db import Database
 from server.events import Broker, PostgresListener
 from server.limits import too_large_message
-from sync import protocol as p
-from sync.names import HEARTBEAT_HEADER
 
 log = logging.getLogger("relaydesk.server")
 auth_log = logging.getLogger("relaydesk.server.auth")

@@ -18,10 +18,10 @@ import orjson
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from protocol.wire import BOOTSTRAP_ORDER, Entity
 from server import models as m
 from server import serialize
 from server.feed import Viewer, read_head
-from sync.protocol import BOOTSTRAP_ORDER, Entity
 
 
 class BadPageToken(ValueError):

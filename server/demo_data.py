@@ -10,7 +10,7 @@ timestamps chosen by a seeded ``random.Random``, so every call returns exactly t
 workspace.
 
 This module imports nothing from the project but the system messages' sentences
-(``sync.events``, which the desk translates); the seeding code maps these dataclasses onto the
+(``protocol.events``, which the desk translates); the seeding code maps these dataclasses onto the
 database models.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sync import events
+from protocol import events
 
 # --------------------------------------------------------------------------------------------
 # Public data model (the seeding code relies on these exact shapes)

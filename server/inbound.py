@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from protocol import wire as p
+from protocol.rules import opt_keyword, sla_due
 from server import models as m
 from server.emit import emit_contact, emit_conversation, emit_message
 from server.feed import ChangeBuffer, now_ms
-from sync import protocol as p
-from sync.rules import opt_keyword, sla_due
 
 
 def new_channel_secret() -> tuple[str, str]:

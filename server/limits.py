@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sync.names import (
+from protocol.names import (
     API_PREFIX,
     DISPLAY_NAME_MAX_CHARS,
     EMAIL_MAX_CHARS,

@@ -26,6 +26,9 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from protocol import events
+from protocol import wire as p
+from protocol.rules import REJECT_MESSAGES, send_refusal, sla_due, window_state
 from server import models as m
 from server import serialize
 from server.emit import (
@@ -36,9 +39,6 @@ from server.emit import (
     emit_visibility_change,
 )
 from server.feed import ChangeBuffer, Viewer, now_ms
-from sync import events
-from sync import protocol as p
-from sync.rules import REJECT_MESSAGES, send_refusal, sla_due, window_state
 
 DEFAULT_TAG_COLOR = "#6b7280"
 

@@ -13,13 +13,13 @@ import orjson
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
+from protocol.rules import sla_due
 from server import admin, auth, serialize
 from server import models as m
 from server.db import Database
 from server.demo_data import DemoWorkspace, build_demo_workspace
 from server.emit import emit_contact, emit_conversation, emit_message, emit_public
 from server.feed import SCOPED, ChangeBuffer, now_ms
-from sync.rules import sla_due
 
 MINUTE_MS = 60_000
 

@@ -1,4 +1,4 @@
-"""Entity rows to their wire payloads (``sync.protocol.*Data``), as plain dicts.
+"""Entity rows to their wire payloads (``protocol.wire.*Data``), as plain dicts.
 
 Written by hand rather than through pydantic because bootstrap sends a million rows; the
 tests validate every payload kind against the protocol models.

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sync.names import API_PREFIX, DEFAULT_HEARTBEAT_S, HEARTBEAT_HEADER
+from protocol.names import API_PREFIX, DEFAULT_HEARTBEAT_S, HEARTBEAT_HEADER
 
 if TYPE_CHECKING:
     import httpx
     from httpx_sse import ServerSentEvent
 
-    from sync import protocol as p
+    from protocol import wire as p
 
 # connect, read, write, pool (seconds): httpx.Timeout(connect=10.0, read=60.0, write=30.0,
 # pool=10.0) unless a client is given another.
@@ -227,7 +227,7 @@ class ApiClient:
     async def login(self, email: str, password: str) -> p.LoginResponse:
         r = await self._request("POST", "/auth/login", auth=False,
                                 json={"email": email, "password": password})
-        from sync import protocol as p
+        from protocol import wire as p
 
         body = p.LoginResponse.model_validate(self._json(r))
         self.access_token = body.access_token
@@ -236,7 +236,7 @@ class ApiClient:
     async def refresh(self, refresh_token: str) -> p.TokenPair:
         r = await self._request("POST", "/auth/refresh", auth=False,
                                 json={"refresh_token": refresh_token})
-        from sync import protocol as p
+        from protocol import wire as p
 
         body = p.TokenPair.model_validate(self._json(r))
         self.access_token = body.access_token
@@ -272,7 +272,7 @@ class ApiClient:
                                 content=orjson.dumps({"client_id": client_id,
                                                       "mutations": mutations}),
                                 headers={"Content-Type": "application/json"})
-        from sync import protocol as p
+        from protocol import wire as p
 
         return p.PushResponse.model_validate(self._json(r))
 

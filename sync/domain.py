@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from sync.rules import WindowState, window_state
+from protocol.rules import WindowState, window_state
 
 DUE_SOON_MS = 15 * 60_000
 

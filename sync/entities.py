@@ -14,8 +14,8 @@ import orjson
 from sqlalchemy import Table, delete
 from sqlalchemy.engine import Connection
 
+from protocol.names import Entity
 from sync import models as mm
-from sync.names import Entity
 
 SEARCHABLE_TABLES = frozenset(s.table for s in mm.SEARCH_INDEXES)
 

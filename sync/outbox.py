@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sync.names import MutationName, MutationStatus
-from sync.rules import WindowState
-from sync.rules import retry_may_pass as _retry_may_pass
+from protocol.names import MutationName, MutationStatus
+from protocol.rules import WindowState
+from protocol.rules import retry_may_pass as _retry_may_pass
 from sync.store import dbapi
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from sync import protocol as p
+    from protocol import wire as p
 
     Db = Connection | sqlite3.Connection
 
@@ -120,7 +120,7 @@ def validate(name: str, args: dict[str, Any]) -> dict[str, Any]:
         raise InvalidIntent(f"unknown action {name!r}") from None
     from pydantic import ValidationError  # (the wire models load with the first intent)
 
-    from sync import protocol as p
+    from protocol import wire as p
 
     try:
         model = p.MUTATION_ARGS[mutation].model_validate(args)
@@ -241,7 +241,7 @@ def unsettled(conn: Db, conversation_id: str | None = None) -> list[IntentRecord
 
 def retry_may_pass(intent: IntentRecord, window: WindowState | None) -> bool:
     """Whether Retry can get a refused intent through, with its conversation's messaging
-    window as it is now (``sync.rules.retry_may_pass``)."""
+    window as it is now (``protocol.rules.retry_may_pass``)."""
     return _retry_may_pass(intent.error_code, window, template=intent.args.get("template"),
                            human_agent_tag=bool(intent.args.get("human_agent_tag")))
 

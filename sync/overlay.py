@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from sync.names import MutationName
+from protocol.names import MutationName
+from protocol.rules import WindowState, sla_due
 from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord, retry_may_pass
-from sync.rules import WindowState, sla_due
 
 # How the thread shows an outbound message or note the agent wrote.
 LOCAL_PENDING = "pending"  # queued, not confirmed (offline, or push in flight)

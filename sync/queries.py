@@ -24,10 +24,10 @@ from typing import Any, TypeVar
 
 import orjson
 
+from protocol.rules import WindowState
 from sync import outbox, overlay, schema, search
 from sync.domain import conversation_window
 from sync.outbox import IntentRecord
-from sync.rules import WindowState
 from sync.store import Store
 
 PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}

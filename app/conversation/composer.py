@@ -28,8 +28,8 @@ from app.conversation.composer_editor import ComposerEditor
 from app.conversation.composer_window import WindowBanner, effective_window, set_tone
 from app.conversation.placeholders import canned_for, fill
 from app.drafts import Draft, DraftStore
+from protocol.rules import WindowKind, WindowState
 from sync.queries import AgentInfo, ConversationRow, Directory
-from sync.rules import WindowKind, WindowState
 
 MAX_BODY = 65_536  # the server's limit for a message or a note
 COUNTER_FROM = 60_000  # show the character counter from here on

@@ -2,7 +2,7 @@
 
 Time left for free replies, the human-agent tag after 24 h on Messenger/Instagram, a template
 picker (a field per parameter, labelled by its name) after 24 h on WhatsApp, a closed window,
-an opted-out SMS contact. The rules themselves are ``sync.rules``; this only shows them.
+an opted-out SMS contact. The rules themselves are ``protocol.rules``; this only shows them.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from app.conversation.placeholders import (
     unfilled,
 )
 from app.labels import language_name
+from protocol.rules import HOUR_MS, WindowKind, WindowState, window_state
 from sync.display import display_safe
 from sync.queries import ConversationRow, TemplateInfo
-from sync.rules import HOUR_MS, WindowKind, WindowState, window_state
 
 MINUTE_MS = 60_000
 # (light theme, dark theme) text colours by level

@@ -36,11 +36,11 @@ from app.labels import channel_icon, pending_changes_label, priority_label, stat
 from app.session import DeskSession
 from app.tasks import spawn
 from app.widgets import plain_tooltip
+from protocol.rules import WindowKind
 from sync import queries
 from sync.display import display_safe
 from sync.domain import SlaState, sla_clock
 from sync.queries import ConversationRow, InboxFilter, Sort
-from sync.rules import WindowKind
 from sync.status import now_ms
 
 # A plain name lupdate recognises (an alias called ``tr`` would be read as self.tr).

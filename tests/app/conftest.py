@@ -24,10 +24,10 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from app.session import DeskSession
+from protocol.wire import API_PREFIX
 from server import seed
 from server.db import Database
 from sync.engine import EngineOptions, EngineState
-from sync.protocol import API_PREFIX
 from sync.workspace import WorkspaceConfig
 from tests.server.harness import LiveServer
 

@@ -32,9 +32,9 @@ from app.conversation.placeholders import (
     unfilled,
 )
 from app.drafts import Draft, DraftStore
+from protocol.rules import HOUR_MS, WindowKind, WindowState
 from sync import queries
 from sync.queries import CannedReplyInfo, ConversationRow, Directory, TemplateInfo
-from sync.rules import HOUR_MS, WindowKind, WindowState
 from tests.app.conftest import until
 
 CTRL = Qt.KeyboardModifier.ControlModifier

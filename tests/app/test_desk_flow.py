@@ -18,10 +18,10 @@ from PySide6.QtTest import QTest
 from app.inbox.model import ID_ROLE, ROW_ROLE
 from app.settings import DeskSettings
 from app.window import MainWindow
+from protocol.rules import WindowKind
 from sync import queries
 from sync.engine import EngineState
 from sync.queries import InboxFilter
-from sync.rules import WindowKind
 from tests.app.conftest import DEMO_AGENT, until
 
 

@@ -18,10 +18,10 @@ from app.inbox.model import COL_CONTACT, COL_SUBJECT, ID_ROLE, ROW_ROLE, InboxMo
 from app.inbox.view import InboxView
 from app.notifications import Notifier
 from app.outbox_dialog import COL_CONVERSATION, OutboxDialog
+from protocol.wire import API_PREFIX
 from sync import queries
 from sync.display import FSI, PDI
 from sync.engine import EngineState
-from sync.protocol import API_PREFIX
 from sync.queries import ContactView, Identity
 from tests.app.conftest import DEMO_SUPERVISOR, DemoBackend, until
 

@@ -15,10 +15,10 @@ from PySide6.QtWidgets import QApplication
 
 from app.inbox.model import ID_ROLE, ROW_ROLE
 from app.window import MainWindow
+from protocol.rules import WindowKind
 from sync import queries
 from sync.engine import EngineState
 from sync.queries import InboxFilter
-from sync.rules import WindowKind
 from tests.app.conftest import until
 from tests.app.test_desk_flow import open_window, opened
 

@@ -19,7 +19,8 @@ from app import i18n, theme, times
 from app.labels import system_event_text
 from app.settings import DeskSettings
 from app.window import MainWindow
-from sync import events, queries
+from protocol import events
+from sync import queries
 from sync.queries import InboxFilter
 from tests.app.conftest import until
 

@@ -455,7 +455,7 @@ def test_the_first_paint_loads_neither_the_engine_nor_the_network_stack_nor_sqla
             "from app.main import import_before_qt\n"
             "import_before_qt()\n"
             "import app.desk, app.window\n"
-            "print(','.join(m for m in ('httpx', 'keyring', 'pydantic', 'sync.protocol',\n"
+            "print(','.join(m for m in ('httpx', 'keyring', 'pydantic', 'protocol.wire',\n"
             "                            'sqlalchemy', 'alembic', 'sync.engine',\n"
             "                            'sync.mirror', 'app.conversation.pane',\n"
             "                            'app.conversation.thread', 'nh3')\n"
@@ -470,7 +470,7 @@ _IMPORTED_WHERE = """
 import asyncio, sys, tempfile, threading
 from pathlib import Path
 
-HEAVY = ('sqlalchemy', 'alembic', 'httpx', 'httpx_sse', 'keyring', 'pydantic', 'sync.protocol',
+HEAVY = ('sqlalchemy', 'alembic', 'httpx', 'httpx_sse', 'keyring', 'pydantic', 'protocol.wire',
          'sync.engine')
 on_gui_thread = {}
 
@@ -514,7 +514,7 @@ def test_the_engine_and_its_modules_load_off_the_gui_thread(backend) -> None:
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     on_gui, loaded = out.stdout.strip().splitlines()[-2:]
     assert on_gui == "[]", f"imported on the GUI thread: {on_gui}"
-    assert "'sync.protocol'" in loaded and "'httpx_sse'" in loaded  # (the spy saw them)
+    assert "'protocol.wire'" in loaded and "'httpx_sse'" in loaded  # (the spy saw them)
 
 
 async def test_a_desk_whose_sign_in_is_gone_shows_its_inbox_then_asks_to_sign_in(

@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QMenu
 from app.settings import DeskSettings
 from app.undo import UndoManager, inverse_of
 from app.window import MainWindow
+from protocol.rules import WindowKind
 from sync import outbox, queries
 from sync.display import display_safe
 from sync.engine import EngineState
-from sync.rules import WindowKind
 from tests.app.conftest import until
 from tests.app.test_desk_flow import open_window, opened, sent_to
 from tests.app.test_keys import _own_settings_dir, rows_of  # noqa: F401  (a fixture)
@@ -277,7 +277,7 @@ async def test_a_reply_not_taken_back_goes_out_once_after_its_delay(
 
 
 def _row(**changes: object) -> queries.ConversationRow:
-    from sync.rules import WindowState
+    from protocol.rules import WindowState
 
     base = dict(id="c1", channel_id="ch", channel_type="email", channel_name="Mail",
                 contact_id="k", contact_name="Kim", team_id="t1", team_name="One",

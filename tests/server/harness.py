@@ -18,13 +18,13 @@ import httpx
 import uvicorn
 from sqlalchemy import select
 
+from protocol import wire as p
 from server import admin, serialize
 from server import models as m
 from server.app import create_app
 from server.config import ServerSettings
 from server.db import Database
 from server.feed import SCOPED, ChangeBuffer
-from sync import protocol as p
 
 PASSWORD = "correct-horse-1"
 PREFIX = p.API_PREFIX

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text, update
 
+from protocol import wire as p
 from server import auth, maintenance
 from server import models as m
 from server.db import Database
 from server.feed import now_ms
-from sync import protocol as p
 from tests.server.harness import PASSWORD, PREFIX, Api, LiveServer, Workspace, wait_until
 
 LOGIN = f"{PREFIX}/auth/login"

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from protocol import wire as p
 from server import models as m
 from server.cli import build_parser
 from server.db import Database, sqlite_url_for
-from sync import protocol as p
 from tests.server.harness import PREFIX, Api, LiveServer, ServerProcess, Workspace
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,8 +6,8 @@ import re
 from collections import Counter
 from itertools import pairwise
 
+from protocol import events
 from server.demo_data import DemoConversation, DemoWorkspace, build_demo_workspace
-from sync import events
 
 WS: DemoWorkspace = build_demo_workspace()
 DEMO_AGENT = "agent@demo.relaydesk.test"
@@ -292,6 +292,6 @@ def test_the_demo_agent_has_japanese_work_to_try() -> None:
 
 
 def test_system_messages_are_the_declared_sentences() -> None:
-    """The desk shows them translated: each is one of ``sync.events``' sentences."""
+    """The desk shows them translated: each is one of ``protocol.events``' sentences."""
     system = [m.body for c in WS.conversations for m in c.messages if m.direction == "system"]
     assert system and all(events.recognise(body) is not None for body in system)

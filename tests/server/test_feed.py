@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
+from protocol import wire as p
 from server.db import Database
-from sync import protocol as p
 from tests.server.harness import Api, LiveServer, Mirror, Workspace, expected_state
 
 AGENTS = ("alice", "tina", "bob", "sam")

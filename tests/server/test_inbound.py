@@ -12,11 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from protocol import wire as p
+from protocol.rules import SLA_MS
 from server import models as m
 from server.db import Database
 from server.feed import now_ms
-from sync import protocol as p
-from sync.rules import SLA_MS
 from tests.server.harness import PREFIX, Api, LiveServer, Mirror, Workspace
 
 

@@ -19,10 +19,10 @@ import httpx
 import orjson
 import pytest
 
+from protocol import wire as p
 from server import limits
 from server.db import Database
 from server.limits import BodyLimits
-from sync import protocol as p
 from tests.server.harness import PASSWORD, PREFIX, Api, LiveServer, Workspace
 
 ASTRAL = "\U0001f600"  # 1 character to the protocol, 12 bytes as escaped JSON

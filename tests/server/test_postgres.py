@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import delete, text, update
 
+from protocol import wire as p
 from server import models as m
 from server import serialize
 from server.db import Database
 from server.emit import emit_public
 from server.feed import ChangeBuffer
-from sync import protocol as p
 from tests.server.harness import (
     Api,
     LiveServer,

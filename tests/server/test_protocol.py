@@ -20,7 +20,7 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 
-from sync import protocol as p
+from protocol import wire as p
 from tests.server.harness import PASSWORD, Api, LiveServer, Workspace
 
 P = p.API_PREFIX
@@ -72,7 +72,7 @@ def _ref(openapi: dict[str, Any], path: str, method: str, status: str = "200") -
 
 
 def test_openapi_uses_the_protocol_models(openapi: dict[str, Any]) -> None:
-    """The document is generated from ``sync.protocol``, so clients can trust its shapes."""
+    """The document is generated from ``protocol.wire``, so clients can trust its shapes."""
     assert _ref(openapi, f"{P}/sync/pull", "get") == "PullResponse"
     boot = openapi["paths"][f"{P}/sync/bootstrap"]["get"]
     one_of = boot["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]

@@ -1,5 +1,5 @@
 """Push over loopback HTTP: intents applied at most once, in order, with readable rejections;
-every mutation kind; the messaging-window and opt-out rules (server and ``sync.rules``)."""
+every mutation kind; the messaging-window and opt-out rules (server and ``protocol.rules``)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from server import models as m
-from server.db import Database
-from server.feed import now_ms
-from sync import events
-from sync import protocol as p
-from sync.rules import (
+from protocol import events
+from protocol import wire as p
+from protocol.rules import (
     DAY_MS,
     HOUR_MS,
     WindowKind,
@@ -29,6 +26,9 @@ from sync.rules import (
     send_refusal,
     window_state,
 )
+from server import models as m
+from server.db import Database
+from server.feed import now_ms
 from tests.server.harness import Api, LiveServer, Workspace, expected_state
 from tests.server.test_feed import Outbox, describe_diff, full_sync, sign_in
 
@@ -453,7 +453,7 @@ def test_assign_to_other_team_moves_it_between_mirrors(
 
 def test_system_messages_are_the_declared_sentences(alice: Api, conv: str,
                                                     workspace: Workspace, db: Database) -> None:
-    """What happened to a conversation is written with ``sync.events``' templates, so the
+    """What happened to a conversation is written with ``protocol.events``' templates, so the
     desk can recognise each sentence and show it in the agent's language."""
     box = Outbox(alice)
     until = (int(time.time()) // 60 + 90) * 60_000  # a whole minute, as the sentence has it

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from protocol import wire as p
 from server import maintenance
 from server.cli import build_parser
 from server.db import Database
-from sync import protocol as p
 from tests.server.harness import Api, LiveServer, Mirror, Workspace, expected_state, wait_until
 from tests.server.test_events import SseStream
 

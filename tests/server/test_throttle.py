@@ -18,11 +18,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from protocol import wire as p
 from server import models as m
 from server import throttle
 from server.db import Database
 from server.feed import now_ms
-from sync import protocol as p
 from tests.server.harness import PASSWORD, PREFIX, LiveServer, Workspace
 
 LOGIN = f"{PREFIX}/auth/login"

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from protocol import wire as p
 from server import models as m
 from server.db import Database
-from sync import protocol as p
 from tests.server.harness import Api, LiveServer, Workspace, expected_state
 from tests.server.test_feed import Outbox, describe_diff, full_sync, sign_in
 

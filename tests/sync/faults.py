@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 import orjson
 
-from sync.protocol import API_PREFIX
+from protocol.wire import API_PREFIX
 from tests.sync.helpers import as_rows, mirror_rows, wait_for
 
 # --------------------------------------------------------------------------- httpx transport

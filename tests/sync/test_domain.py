@@ -11,12 +11,12 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from protocol.rules import DAY_MS, HOUR_MS, WINDOW_RULES, WindowKind, send_refusal
+from protocol.wire import ChannelType, RejectReason
 from sync import domain, entities, outbox, overlay
 from sync.client import ApiClient
 from sync.domain import SlaState
 from sync.engine import EngineOptions, SyncEngine
-from sync.protocol import ChannelType, RejectReason
-from sync.rules import DAY_MS, HOUR_MS, WINDOW_RULES, WindowKind, send_refusal
 from sync.store import Store
 from tests.server.harness import PASSWORD, Api
 
@@ -90,7 +90,7 @@ def test_sms_opt_out_wins_over_an_open_conversation_and_blocks_sending() -> None
 
 
 def test_retry_is_worth_it_only_where_the_same_change_can_pass() -> None:
-    from sync.rules import WindowState, retry_may_pass
+    from protocol.rules import WindowState, retry_may_pass
 
     opted_out, open_now = WindowState(WindowKind.OPTED_OUT), WindowState(WindowKind.ALWAYS_OPEN)
     tag_only = WindowState(WindowKind.HUMAN_AGENT_ONLY, 10 * HOUR_MS)

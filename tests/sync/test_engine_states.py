@@ -12,12 +12,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from protocol.wire import API_PREFIX
 from sync import models
 from sync.client import Tokens
 from sync.credentials import CredentialStore
 from sync.engine import EngineOptions, EngineState, EngineStatus
 from sync.mirror import BootstrapProgress
-from sync.protocol import API_PREFIX
 from tests.server.harness import Api, expected_state
 from tests.sync.helpers import wait_for
 

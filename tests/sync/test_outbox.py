@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from protocol import wire as p
 from sync import outbox
-from sync import protocol as p
 from sync.outbox import APPLIED, PENDING, REJECTED, InvalidIntent
 from sync.store import Store
 from tests.server.harness import Api

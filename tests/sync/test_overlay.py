@@ -11,8 +11,8 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from protocol import wire as p
 from sync import entities, outbox, overlay
-from sync import protocol as p
 from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord
 from sync.store import Store
 

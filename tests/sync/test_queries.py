@@ -20,12 +20,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.schema import CreateIndex
 
+from protocol.wire import Entity
 from sync import entities, mirror, outbox, overlay, queries, search
 from sync import models as mm
 from sync.client import ApiClient
 from sync.credentials import CredentialStore
 from sync.engine import EngineOptions, EngineState, SyncEngine
-from sync.protocol import Entity
 from sync.queries import InboxFilter, Sort
 from sync.store import MIGRATIONS, Store
 from tests.server.harness import PASSWORD, Api, LiveServer, Workspace

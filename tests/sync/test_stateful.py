@@ -56,6 +56,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
+from protocol.rules import opt_keyword
+from protocol.wire import RejectReason
 from server import models as sm
 from server.db import Database
 from server.feed import Viewer, read_head, visible_clause
@@ -63,8 +65,6 @@ from sync import entities, mirror, outbox, overlay
 from sync.client import ApiClient
 from sync.engine import EngineOptions, SyncEngine
 from sync.outbox import IntentRecord, InvalidIntent
-from sync.protocol import RejectReason
-from sync.rules import opt_keyword
 from sync.store import CLEAN_MARKER, Store
 from tests.server.harness import (
     PASSWORD,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sync.names import ConversationStatus
+from protocol.names import ConversationStatus
 
 CONTEXT = "SystemEvent"  # the translations' context for every template
 

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-# The protocol's names, defined without pydantic in sync.names (modules that only need a
+# The protocol's names, defined without pydantic in protocol.names (modules that only need a
 # name import them from there); re-exported here with the wire models.
-from sync.names import (  # noqa: F401
+from protocol.names import (  # noqa: F401
     API_PREFIX,
     BOOTSTRAP_ORDER,
     DISPLAY_NAME_MAX_CHARS,

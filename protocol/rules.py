@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sync.names import ChannelType, RejectReason
+from protocol.names import ChannelType, RejectReason
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

@@ -1,7 +1,7 @@
 """The protocol's names (entity kinds, intents, statuses, refusal reasons) and sizes: plain
 enums and numbers, no pydantic, so modules that only need a name (the rule table, the
 overlay, the outbox, the mirror) or a size (the server's body limits) load without the wire
-models. ``sync.protocol`` re-exports every one of them."""
+models. ``protocol.wire`` re-exports every one of them."""
 
 from __future__ import annotations
 
