@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from protocol import intents
+from protocol.names import MutationName
 from sync import queries, schema
 from sync.outbox import IntentRecord
 from sync.status import EngineOptions, EngineState, EngineStatus, now_ms
@@ -255,9 +257,11 @@ class DeskSession(QObject):
 
     async def enqueue(self, name: str, args: dict[str, Any], *,
                       not_before: int | None = None) -> IntentRecord:
-        """Queue one intent durably (offline too); the views show it at once. With
+        """Queue one intent durably (offline too); the views show it at once. ``args`` are
+        built through the intent's declared model (``protocol.intents.args``). With
         ``not_before`` (epoch ms) it leaves the desk no earlier than that."""
-        record = await (await self._engine()).enqueue(name, args, not_before=not_before)
+        engine = await self._engine()  # first: the wire models load with it, off this thread
+        record = await engine.enqueue(name, intents.args(name, **args), not_before=not_before)
         self._data_timer.stop()
         self._data_settled()  # the agent's own action: no coalescing delay
         return record
@@ -275,54 +279,49 @@ class DeskSession(QObject):
                          human_agent_tag: bool = False, delay_ms: int = 0) -> IntentRecord:
         """Queue a reply; with ``delay_ms`` it is held in the outbox (durably, so a crash
         does not lose it) that long, during which ``take_back`` can still cancel it."""
-        args: dict[str, Any] = {"conversation_id": conversation_id,
-                                "message_id": str(uuid.uuid4()), "body": body}
-        if template:
-            args["template"] = template
-        if human_agent_tag:
-            args["human_agent_tag"] = True
         not_before = now_ms() + delay_ms if delay_ms > 0 else None
-        return await self.enqueue("send_message", args, not_before=not_before)
+        return await self.enqueue(MutationName.SEND_MESSAGE, {
+            "conversation_id": conversation_id, "message_id": str(uuid.uuid4()), "body": body,
+            "template": template or None, "human_agent_tag": human_agent_tag,
+        }, not_before=not_before)
 
     async def add_note(self, conversation_id: str, body: str,
                        mentions: list[str] | None = None) -> IntentRecord:
-        return await self.enqueue("add_note", {
+        return await self.enqueue(MutationName.ADD_NOTE, {
             "conversation_id": conversation_id, "message_id": str(uuid.uuid4()),
             "body": body, "mentions": list(mentions or [])})
 
     async def set_status(self, conversation_id: str, status: str,
                          snoozed_until: int | None = None) -> IntentRecord:
-        args: dict[str, Any] = {"conversation_id": conversation_id, "status": status}
-        if snoozed_until is not None:
-            args["snoozed_until"] = snoozed_until
-        return await self.enqueue("set_status", args)
+        return await self.enqueue(MutationName.SET_STATUS, {
+            "conversation_id": conversation_id, "status": status,
+            "snoozed_until": snoozed_until})
 
     async def assign(self, conversation_id: str, *, agent_id: str | None = ...,  # type: ignore[assignment]
                      team_id: str | None = None) -> IntentRecord:
         """``agent_id=None`` unassigns; leave it out to change only the team."""
-        args: dict[str, Any] = {"conversation_id": conversation_id}
-        if agent_id is not ...:
-            args["agent_id"] = agent_id
-        if team_id is not None:
-            args["team_id"] = team_id
-        return await self.enqueue("assign", args)
+        # Only a key given is sent: an agent_id key, even None, changes the assignee.
+        agent = {} if agent_id is ... else {"agent_id": agent_id}
+        return await self.enqueue(MutationName.ASSIGN, {
+            "conversation_id": conversation_id, **agent, "team_id": team_id})
 
     async def set_priority(self, conversation_id: str, priority: str) -> IntentRecord:
-        return await self.enqueue("set_priority", {"conversation_id": conversation_id,
-                                                   "priority": priority})
+        return await self.enqueue(MutationName.SET_PRIORITY, {
+            "conversation_id": conversation_id, "priority": priority})
 
     async def add_tag(self, conversation_id: str, tag: str) -> IntentRecord:
-        return await self.enqueue("add_tag", {"conversation_id": conversation_id, "tag": tag})
+        return await self.enqueue(MutationName.ADD_TAG, {
+            "conversation_id": conversation_id, "tag": tag})
 
     async def remove_tag(self, conversation_id: str, tag: str) -> IntentRecord:
-        return await self.enqueue("remove_tag", {"conversation_id": conversation_id,
-                                                 "tag": tag})
+        return await self.enqueue(MutationName.REMOVE_TAG, {
+            "conversation_id": conversation_id, "tag": tag})
 
     async def mark_read(self, conversation_id: str) -> IntentRecord | None:
         """None while signed out: nobody is reading (and nothing is queued for them)."""
         if self.signed_out:
             return None
-        return await self.enqueue("mark_read", {"conversation_id": conversation_id})
+        return await self.enqueue(MutationName.MARK_READ, {"conversation_id": conversation_id})
 
     async def retry(self, intent_id: int) -> None:
         await (await self._engine()).retry_intent(intent_id)

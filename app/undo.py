@@ -23,6 +23,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 
 from app.session import DeskSession
 from app.tasks import spawn
+from protocol import intents
+from protocol.names import MutationName
 from sync.queries import ConversationRow
 
 if TYPE_CHECKING:
@@ -52,38 +54,44 @@ class Undoable:
 def inverse_of(name: str, args: Mapping[str, Any], before: ConversationRow,
                now_ms: int) -> Intent | None:
     """The intent that puts back what ``name(args)`` changes, from the conversation as the
-    agent saw it (``before``); None when it changes nothing there."""
+    agent saw it (``before``); None when it changes nothing there. Its arguments are built
+    through the intent's declared model, as every intent the desk queues."""
     cid = before.id
-    if name == "set_status":
+    if name == MutationName.SET_STATUS:
         if args["status"] == before.status and args.get("snoozed_until") == (
                 before.snoozed_until if before.status == "snoozed" else None):
             return None
         if before.status == "snoozed":
             until = before.snoozed_until
             if until is not None and until > now_ms + SNOOZE_MARGIN_MS:
-                return "set_status", {"conversation_id": cid, "status": "snoozed",
-                                      "snoozed_until": until}
-            return "set_status", {"conversation_id": cid, "status": "open"}
-        return "set_status", {"conversation_id": cid, "status": before.status}
-    if name == "assign":
-        back: dict[str, Any] = {"conversation_id": cid}
+                return _intent(MutationName.SET_STATUS, conversation_id=cid,
+                               status="snoozed", snoozed_until=until)
+            return _intent(MutationName.SET_STATUS, conversation_id=cid, status="open")
+        return _intent(MutationName.SET_STATUS, conversation_id=cid, status=before.status)
+    if name == MutationName.ASSIGN:
+        back: dict[str, Any] = {}
         if "agent_id" in args and args["agent_id"] != before.assignee_id:
             back["agent_id"] = before.assignee_id
         if args.get("team_id") and args["team_id"] != before.team_id:
             back["team_id"] = before.team_id
-        return ("assign", back) if len(back) > 1 else None
-    if name == "set_priority":
+        return _intent(MutationName.ASSIGN, conversation_id=cid, **back) if back else None
+    if name == MutationName.SET_PRIORITY:
         if args["priority"] == before.priority:
             return None
-        return "set_priority", {"conversation_id": cid, "priority": before.priority}
-    if name == "add_tag":
+        return _intent(MutationName.SET_PRIORITY, conversation_id=cid, priority=before.priority)
+    if name == MutationName.ADD_TAG:
         tag = args["tag"].strip()
-        return None if tag in before.tags else ("remove_tag", {"conversation_id": cid,
-                                                               "tag": tag})
-    if name == "remove_tag":
+        return None if tag in before.tags else _intent(MutationName.REMOVE_TAG,
+                                                       conversation_id=cid, tag=tag)
+    if name == MutationName.REMOVE_TAG:
         tag = args["tag"]
-        return ("add_tag", {"conversation_id": cid, "tag": tag}) if tag in before.tags else None
+        return _intent(MutationName.ADD_TAG, conversation_id=cid,
+                       tag=tag) if tag in before.tags else None
     return None
+
+
+def _intent(name: MutationName, **values: Any) -> Intent:
+    return name, intents.args(name, **values)
 
 
 class UndoToast(QFrame):

@@ -62,7 +62,8 @@ from benchmarks._common import (
     percentile,
     process_cpu_seconds,
 )
-from protocol.wire import API_PREFIX, BOOTSTRAP_ORDER
+from protocol.entities import BOOTSTRAP_ORDER
+from protocol.wire import API_PREFIX
 from sync import entities
 from sync.client import ApiClient
 from sync.engine import EngineOptions, EngineState, EngineStatus, SyncEngine

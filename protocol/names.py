@@ -78,7 +78,8 @@ class Delivery(StrEnum):
 
 
 class Entity(StrEnum):
-    """Entity kinds in the change feed, in bootstrap order (parents before children)."""
+    """Entity kinds in the change feed (each declared in ``protocol.entities``, whose order is
+    the bootstrap order)."""
 
     TEAM = "team"
     AGENT = "agent"
@@ -90,8 +91,6 @@ class Entity(StrEnum):
     CONVERSATION = "conversation"
     MESSAGE = "message"
 
-
-BOOTSTRAP_ORDER: tuple[Entity, ...] = tuple(Entity)
 
 
 class MutationName(StrEnum):

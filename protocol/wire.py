@@ -11,13 +11,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+from protocol import entities
 
 # The protocol's names, defined without pydantic in protocol.names (modules that only need a
 # name import them from there); re-exported here with the wire models.
 from protocol.names import (  # noqa: F401
     API_PREFIX,
-    BOOTSTRAP_ORDER,
     DISPLAY_NAME_MAX_CHARS,
     EMAIL_MAX_CHARS,
     HANDLE_MAX_CHARS,
@@ -82,108 +83,53 @@ class _Lenient(BaseModel):
 # --------------------------------------------------------------------------- entity payloads
 
 
-class TeamData(_Lenient):
-    id: str
-    name: str
-
-
-class AgentData(_Lenient):
-    id: str
-    email: str
-    name: str
-    role: Role
-    team_ids: list[str]
-    active: bool = True
-
-
-class ChannelData(_Lenient):
-    id: str
-    type: ChannelType
-    name: str
-    team_id: str
-
-
-class TagData(_Lenient):
-    id: str
-    name: str
-    color: str
-
-
-class TemplateData(_Lenient):
-    id: str
-    name: str
-    channel_type: ChannelType
-    locale: str
-    body: str
-
-
-class CannedReplyData(_Lenient):
-    id: str
-    shortcut: str
-    title: str
-    body: str
-    team_id: str | None = None
-    locale: str | None = None  # the language it is written in; None: any
-
-
 class ContactIdentityData(_Lenient):
     channel_type: ChannelType
     handle: str
     opted_out: bool = False
 
 
-class ContactData(_Lenient):
-    id: str
-    name: str
-    locale: str | None = None
-    identities: list[ContactIdentityData]
-    attributes: dict[str, str] = Field(default_factory=dict)
-    created_at: EpochMs
+_TYPES: dict[entities.Type, Any] = {
+    entities.Type.TEXT: str,
+    entities.Type.INT: int,
+    entities.Type.BOOL: bool,
+    entities.Type.MS: EpochMs,
+    entities.Type.TEXT_LIST: list[str],
+    entities.Type.TEXT_MAP: dict[str, str],
+    entities.Type.IDENTITIES: list[ContactIdentityData],
+}
 
 
-class ConversationData(_Lenient):
-    id: str
-    channel_id: str
-    channel_type: ChannelType
-    contact_id: str
-    team_id: str
-    assignee_id: str | None = None
-    subject: str | None = None
-    status: ConversationStatus
-    snoozed_until: EpochMs | None = None
-    priority: Priority
-    tags: list[str]
-    unread_count: int
-    preview: str
-    last_activity_at: EpochMs
-    last_inbound_at: EpochMs | None = None
-    sla_due_at: EpochMs | None = None
-    created_at: EpochMs
-
-
-class MessageData(_Lenient):
-    id: str
-    conversation_id: str
-    direction: Direction
-    author_id: str | None = None
-    body: str
-    template: str | None = None
-    delivery: Delivery
-    mentions: list[str] = Field(default_factory=list)
-    created_at: EpochMs
+def _data_model(kind: entities.Kind) -> type[_Lenient]:
+    """A kind's payload model, from its declaration (``protocol.entities``)."""
+    fields: dict[str, Any] = {}
+    for f in kind.fields:
+        annotation = f.enum or _TYPES[f.type]
+        if f.nullable:
+            fields[f.name] = (annotation | None, None)
+        elif f.required:
+            fields[f.name] = (annotation, ...)
+        elif isinstance(f.default, list | dict):  # a fresh one per payload
+            fields[f.name] = (annotation, Field(default_factory=type(f.default)))
+        else:
+            fields[f.name] = (annotation, f.default)
+    name = "".join(part.title() for part in kind.entity.value.split("_")) + "Data"
+    model = create_model(name, __base__=_Lenient, __module__=__name__, **fields)
+    model.__doc__ = kind.doc or None
+    return model
 
 
 ENTITY_MODELS: dict[Entity, type[_Lenient]] = {
-    Entity.TEAM: TeamData,
-    Entity.AGENT: AgentData,
-    Entity.CHANNEL: ChannelData,
-    Entity.TAG: TagData,
-    Entity.TEMPLATE: TemplateData,
-    Entity.CANNED_REPLY: CannedReplyData,
-    Entity.CONTACT: ContactData,
-    Entity.CONVERSATION: ConversationData,
-    Entity.MESSAGE: MessageData,
-}
+    kind.entity: _data_model(kind) for kind in entities.KINDS}
+TeamData = ENTITY_MODELS[Entity.TEAM]
+AgentData = ENTITY_MODELS[Entity.AGENT]
+ChannelData = ENTITY_MODELS[Entity.CHANNEL]
+TagData = ENTITY_MODELS[Entity.TAG]
+TemplateData = ENTITY_MODELS[Entity.TEMPLATE]
+CannedReplyData = ENTITY_MODELS[Entity.CANNED_REPLY]
+ContactData = ENTITY_MODELS[Entity.CONTACT]
+ConversationData = ENTITY_MODELS[Entity.CONVERSATION]
+MessageData = ENTITY_MODELS[Entity.MESSAGE]
 
 
 # --------------------------------------------------------------------------- errors
@@ -385,16 +331,7 @@ class MarkReadArgs(_Model):
     conversation_id: str
 
 
-MUTATION_ARGS: dict[MutationName, type[_Model]] = {
-    MutationName.SEND_MESSAGE: SendMessageArgs,
-    MutationName.ADD_NOTE: AddNoteArgs,
-    MutationName.SET_STATUS: SetStatusArgs,
-    MutationName.ASSIGN: AssignArgs,
-    MutationName.SET_PRIORITY: SetPriorityArgs,
-    MutationName.ADD_TAG: TagArgs,
-    MutationName.REMOVE_TAG: TagArgs,
-    MutationName.MARK_READ: MarkReadArgs,
-}
+# (Which intent takes which of these models: protocol.intents, the one declaration.)
 
 
 # --------------------------------------------------------------------------- channels

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from protocol.wire import ChannelType, Role
 from server import auth, serialize
 from server import models as m
-from server.emit import emit_public
-from server.feed import SCOPED, ChangeBuffer, now_ms, read_head
+from server.emit import emit_row
+from server.feed import ChangeBuffer, now_ms, read_head
 from server.inbound import new_channel_secret
 
 MIN_PASSWORD_LENGTH = 8
@@ -45,7 +45,7 @@ def add_team(session: Session, buf: ChangeBuffer, name: str) -> m.Team:
     team = m.Team(id=str(uuid.uuid4()), name=name, created_at=now_ms())
     session.add(team)
     session.flush()
-    emit_public(buf, "team", team.id, serialize.team(team))
+    emit_row(buf, "team", serialize.team(team))
     return team
 
 
@@ -75,7 +75,7 @@ def add_agent(
     for team in {t.id: t for t in team_rows}.values():
         session.add(m.TeamMember(team_id=team.id, agent_id=agent.id))
     session.flush()
-    emit_public(buf, "agent", agent.id, serialize.load_agent(session, agent.id) or {})
+    emit_row(buf, "agent", serialize.load_agent(session, agent.id) or {"id": agent.id})
     return agent
 
 
@@ -89,7 +89,7 @@ def set_agent_teams(session: Session, buf: ChangeBuffer, email: str, teams: Sequ
     for team in {t.id: t for t in team_rows}.values():
         session.add(m.TeamMember(team_id=team.id, agent_id=agent.id))
     session.flush()
-    emit_public(buf, "agent", agent.id, serialize.load_agent(session, agent.id) or {})
+    emit_row(buf, "agent", serialize.load_agent(session, agent.id) or {"id": agent.id})
     # Every cursor from before this change must re-bootstrap: that takes away what the agent
     # may no longer see and brings all they now may, with no per-row bookkeeping.
     head = buf.flush()
@@ -119,6 +119,5 @@ def add_channel(session: Session, buf: ChangeBuffer, *, type_: str, name: str,
                         team_id=team_row.id, secret_hash=secret_hash, created_at=now_ms())
     session.add(channel)
     session.flush()
-    buf.upsert("channel", channel.id, serialize.channel(channel), audience=SCOPED,
-               team_id=channel.team_id)
+    emit_row(buf, "channel", serialize.channel(channel))
     return NewChannel(channel, secret)

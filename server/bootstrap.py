@@ -18,7 +18,8 @@ import orjson
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from protocol.wire import BOOTSTRAP_ORDER, Entity
+from protocol.entities import BOOTSTRAP_ORDER, BY_ENTITY, Audience
+from protocol.names import Entity
 from server import models as m
 from server import serialize
 from server.feed import Viewer, read_head
@@ -56,71 +57,55 @@ class PageToken:
 
 
 def _conversation_visible(viewer: Viewer) -> Any:
-    if viewer.is_supervisor:
-        return None
     clauses = [m.Conversation.assignee_id == viewer.agent_id]
     if viewer.team_ids:
         clauses.append(m.Conversation.team_id.in_(sorted(viewer.team_ids)))
     return or_(*clauses)
 
 
-def _base_query(entity: Entity, viewer: Viewer) -> Select[Any]:
-    """Rows of ``entity`` this viewer may see; first selected column is the id."""
-    conv_vis = _conversation_visible(viewer)
-    teams = sorted(viewer.team_ids)
-    if entity is Entity.TEAM:
-        return select(m.Team)
-    if entity is Entity.AGENT:
-        return select(m.Agent)
-    if entity is Entity.TAG:
-        return select(m.Tag)
-    if entity is Entity.TEMPLATE:
-        return select(m.Template)
-    if entity is Entity.CHANNEL:
-        q = select(m.Channel)
-        return q if viewer.is_supervisor else q.where(m.Channel.team_id.in_(teams))
-    if entity is Entity.CANNED_REPLY:
-        q = select(m.CannedReply)
-        if viewer.is_supervisor:
-            return q
-        return q.where(or_(m.CannedReply.team_id.is_(None), m.CannedReply.team_id.in_(teams)))
-    if entity is Entity.CONTACT:
-        q = select(*_columns(m.Contact, serialize.CONTACT_COLUMNS))
-        if conv_vis is None:
-            return q
-        return q.where(
-            exists().where(m.Conversation.contact_id == m.Contact.id, conv_vis)
-        )
-    if entity is Entity.CONVERSATION:
-        q = select(
-            *_columns(m.Conversation, serialize.CONVERSATION_COLUMNS),
-            m.Channel.type.label("channel_type"),
-        ).join(m.Channel, m.Channel.id == m.Conversation.channel_id)
-        return q if conv_vis is None else q.where(conv_vis)
-    if entity is Entity.MESSAGE:
-        q = select(*_columns(m.Message, serialize.MESSAGE_COLUMNS))
-        if conv_vis is None:
-            return q
-        # A correlated EXISTS keeps the walk along the message id index (one conversation
-        # lookup per message); a join lets SQLite gather and sort every visible message on
-        # every page.
-        return q.where(
-            exists().where(m.Conversation.id == m.Message.conversation_id, conv_vis)
-        )
-    raise AssertionError(entity)
-
-
-_ID_COLUMNS = {
-    Entity.TEAM: m.Team.id,
-    Entity.AGENT: m.Agent.id,
-    Entity.CHANNEL: m.Channel.id,
-    Entity.TAG: m.Tag.id,
-    Entity.TEMPLATE: m.Template.id,
-    Entity.CANNED_REPLY: m.CannedReply.id,
-    Entity.CONTACT: m.Contact.id,
-    Entity.CONVERSATION: m.Conversation.id,
-    Entity.MESSAGE: m.Message.id,
+# Each kind's rows as bootstrap reads them (the first selected column is the id): kinds
+# sent from the driver's tuples select their serializer's columns (serialize.*_COLUMNS).
+_SOURCES: dict[Entity, tuple[type[m.Base], Callable[[], Select[Any]]]] = {
+    Entity.TEAM: (m.Team, lambda: select(m.Team)),
+    Entity.AGENT: (m.Agent, lambda: select(m.Agent)),
+    Entity.CHANNEL: (m.Channel, lambda: select(m.Channel)),
+    Entity.TAG: (m.Tag, lambda: select(m.Tag)),
+    Entity.TEMPLATE: (m.Template, lambda: select(m.Template)),
+    Entity.CANNED_REPLY: (m.CannedReply, lambda: select(m.CannedReply)),
+    Entity.CONTACT: (m.Contact,
+                     lambda: select(*_columns(m.Contact, serialize.CONTACT_COLUMNS))),
+    Entity.CONVERSATION: (m.Conversation, lambda: select(
+        *_columns(m.Conversation, serialize.CONVERSATION_COLUMNS),
+        m.Channel.type.label("channel_type"),
+    ).join(m.Channel, m.Channel.id == m.Conversation.channel_id)),
+    Entity.MESSAGE: (m.Message,
+                     lambda: select(*_columns(m.Message, serialize.MESSAGE_COLUMNS))),
 }
+
+
+def _base_query(entity: Entity, viewer: Viewer) -> Select[Any]:
+    """Rows of ``entity`` this viewer may see, as its declared audience says
+    (protocol.entities); first selected column is the id."""
+    model, source = _SOURCES[entity]
+    q = source()
+    audience = BY_ENTITY[entity].audience
+    if viewer.is_supervisor or audience is Audience.EVERYONE:
+        return q
+    if audience is Audience.TEAM:
+        team = model.team_id  # type: ignore[attr-defined]
+        return q.where(or_(team.is_(None), team.in_(sorted(viewer.team_ids))))
+    visible = _conversation_visible(viewer)
+    if audience is Audience.CONTACT:
+        return q.where(exists().where(m.Conversation.contact_id == model.id, visible))
+    if entity is Entity.CONVERSATION:
+        return q.where(visible)
+    # A correlated EXISTS keeps the walk along the row's id index (one conversation lookup
+    # per row); a join lets SQLite gather and sort every visible row on every page.
+    return q.where(exists().where(
+        m.Conversation.id == model.conversation_id, visible))  # type: ignore[attr-defined]
+
+
+_ID_COLUMNS = {entity: model.id for entity, (model, _source) in _SOURCES.items()}
 
 
 def _columns(model: type[m.Base], names: tuple[str, ...]) -> list[Any]:
@@ -244,10 +229,15 @@ def bootstrap_page(
 
 def _group(session: Session, entity: Entity, rows: list[Any]) -> Group:
     if entity is Entity.MESSAGE:  # a million of them: straight from the driver's tuples
-        return Group(entity.value, list(serialize.MESSAGE_COLUMNS),
+        return Group(entity.value, list(BY_ENTITY[entity].field_names),
                      list(map(serialize.message_values, rows)))
     payloads = _serialize_page(session, entity, rows)
-    columns = list(payloads[0])  # one serializer: the same keys in the same order
+    # The serializers write the declared fields in their declared order (a test holds them
+    # to it), so each payload's values are the row; checked once a page, never misaligned.
+    columns = list(BY_ENTITY[entity].field_names)
+    if list(payloads[0]) != columns:
+        raise AssertionError(f"{entity.value} payloads are not its declared fields: "
+                             f"{list(payloads[0])}")
     return Group(entity.value, columns, [tuple(d.values()) for d in payloads])
 
 

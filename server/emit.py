@@ -14,9 +14,30 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from protocol import entities
+from protocol.entities import Audience
 from server import models as m
 from server import serialize
 from server.feed import DIRECT, PUBLIC, SCOPED, ChangeBuffer
+
+
+def emit_row(buf: ChangeBuffer, entity: str, data: dict[str, Any], *,
+             team_id: str | None = None, assignee_id: str | None = None) -> None:
+    """A row's upsert, sent to whom its kind's declared audience says (protocol.entities):
+    everyone; the members of its team (a row without a team: everyone); or, for kinds seen
+    through a conversation, that conversation's team and assignee (given here)."""
+    audience = entities.kind(entity).audience
+    if audience is Audience.EVERYONE:
+        buf.upsert(entity, data["id"], data, audience=PUBLIC)
+    elif audience is Audience.TEAM:
+        team = data["team_id"]
+        if team is None:
+            buf.upsert(entity, data["id"], data, audience=PUBLIC)
+        else:
+            buf.upsert(entity, data["id"], data, audience=SCOPED, team_id=team)
+    else:  # seen through a conversation: its team and its assignee
+        buf.upsert(entity, data["id"], data, audience=SCOPED, team_id=team_id,
+                   agent_id=assignee_id)
 
 
 def emit_conversation(buf: ChangeBuffer, conv: Any, channel_type: str | None = None) -> None:
@@ -24,15 +45,12 @@ def emit_conversation(buf: ChangeBuffer, conv: Any, channel_type: str | None = N
     plain ones); ``channel_type`` saves looking it up when the caller knows it."""
     data = (serialize.load_conversation(buf.session, conv) if channel_type is None
             else serialize.conversation(conv, channel_type))
-    buf.upsert("conversation", conv.id, data,
-               audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id)
+    emit_row(buf, "conversation", data, team_id=conv.team_id, assignee_id=conv.assignee_id)
 
 
 def emit_message(buf: ChangeBuffer, conv: Any, msg: Any) -> None:
-    buf.upsert(
-        "message", msg.id, serialize.message(msg),
-        audience=SCOPED, team_id=conv.team_id, agent_id=conv.assignee_id,
-    )
+    emit_row(buf, "message", serialize.message(msg), team_id=conv.team_id,
+             assignee_id=conv.assignee_id)
 
 
 def emit_contact(buf: ChangeBuffer, contact_id: str) -> None:
@@ -46,12 +64,7 @@ def emit_contact(buf: ChangeBuffer, contact_id: str) -> None:
         .distinct()
     ).all()
     for team_id, assignee_id in scopes:
-        buf.upsert("contact", contact_id, data, audience=SCOPED, team_id=team_id,
-                   agent_id=assignee_id)
-
-
-def emit_public(buf: ChangeBuffer, entity: str, entity_id: str, data: dict) -> None:
-    buf.upsert(entity, entity_id, data, audience=PUBLIC)
+        emit_row(buf, "contact", data, team_id=team_id, assignee_id=assignee_id)
 
 
 def audience_agents(session: Session, team_id: str | None, assignee_id: str | None) -> set[str]:

@@ -18,7 +18,7 @@ from server import admin, auth, serialize
 from server import models as m
 from server.db import Database
 from server.demo_data import DemoWorkspace, build_demo_workspace
-from server.emit import emit_contact, emit_conversation, emit_message, emit_public
+from server.emit import emit_contact, emit_conversation, emit_message, emit_row
 from server.feed import SCOPED, ChangeBuffer, now_ms
 
 MINUTE_MS = 60_000
@@ -60,22 +60,18 @@ def seed_demo(db: Database) -> DemoSeedResult:
             if s.scalar(select(m.Tag.id).where(m.Tag.name == tag.name)) is None:
                 row = m.Tag(id=str(uuid.uuid4()), name=tag.name, color=tag.color)
                 s.add(row)
-                emit_public(buf, "tag", row.id, serialize.tag(row))
+                emit_row(buf, "tag", serialize.tag(row))
         for tpl in ws.templates:
             row = m.Template(id=str(uuid.uuid4()), name=tpl.name, channel_type=tpl.channel_type,
                              locale=tpl.locale, body=tpl.body)
             s.add(row)
-            emit_public(buf, "template", row.id, serialize.template(row))
+            emit_row(buf, "template", serialize.template(row))
         for cr in ws.canned_replies:
             team_id = teams[cr.team].id if cr.team else None
             row = m.CannedReply(id=str(uuid.uuid4()), shortcut=cr.shortcut, title=cr.title,
                                 body=cr.body, team_id=team_id, locale=cr.locale)
             s.add(row)
-            if team_id is None:
-                emit_public(buf, "canned_reply", row.id, serialize.canned_reply(row))
-            else:
-                buf.upsert("canned_reply", row.id, serialize.canned_reply(row), audience=SCOPED,
-                           team_id=team_id)
+            emit_row(buf, "canned_reply", serialize.canned_reply(row))
         contacts: dict[str, m.Contact] = {}
         for c in ws.contacts:
             row = m.Contact(id=str(uuid.uuid4()), name=c.name, locale=c.locale,
@@ -263,7 +259,7 @@ def _add_synthetic_agent(
     for team_id in team_ids:
         s.add(m.TeamMember(team_id=team_id, agent_id=agent.id))
     s.flush()
-    emit_public(buf, "agent", agent.id, serialize.load_agent(s, agent.id) or {})
+    emit_row(buf, "agent", serialize.load_agent(s, agent.id) or {"id": agent.id})
     return agent
 
 

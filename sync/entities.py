@@ -1,6 +1,7 @@
 """Which mirror table holds each feed entity, and how a wire payload becomes a row.
 
-Adding an entity kind: a model in ``sync/models.py``, a migration, and one line here.
+Everything here derives from the kinds declared in ``protocol.entities`` (the tables from
+``sync.models``, which derives them too); adding a kind needs nothing here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import orjson
 from sqlalchemy import Table, delete
 from sqlalchemy.engine import Connection
 
+from protocol.entities import KINDS, Type
 from protocol.names import Entity
 from sync import models as mm
 
@@ -26,7 +28,8 @@ _dumps = orjson.dumps
 class EntitySpec:
     entity: Entity
     table: Table
-    json_fields: frozenset[str]
+    # JSON fields, with what an absent or null one is stored as: {} for a map, else [].
+    json_empty: dict[str, Any]
     # On delete, also remove rows of these (table, foreign column) — e.g. a conversation's
     # messages when the agent loses sight of the conversation.
     cascade: tuple[tuple[Table, str], ...] = ()
@@ -49,31 +52,26 @@ class EntitySpec:
                    f"ON CONFLICT(id) DO UPDATE SET {updates}")
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "upsert_sql", sql)
-        object.__setattr__(self, "_to_values", _compile_to_values(columns, self.json_fields))
+        object.__setattr__(self, "_to_values", _compile_to_values(columns, self.json_empty))
 
     def to_values(self, data: dict[str, Any]) -> tuple[Any, ...]:
         """A payload as the row's values in column order: a missing key is NULL, a JSON field
-        is JSON text (an absent or null one is ``[]``, or ``{}`` for ``attributes``)."""
+        is JSON text (an absent or null one is ``[]``, or ``{}`` for a map)."""
         return self._to_values(data)
 
     def to_row(self, data: dict[str, Any]) -> dict[str, Any]:
         return dict(zip(self.columns, self._to_values(data), strict=True))
 
 
-def _empty(col: str) -> Any:
-    return {} if col == "attributes" else []
-
-
 def _compile_values(label: str, head: str, columns: tuple[str, ...],
-                    json_fields: frozenset[str], fetch: Callable[[str], str]
+                    json_empty: dict[str, Any], fetch: Callable[[str], str]
                     ) -> Callable[[Any], tuple[Any, ...]]:
     """A function ``head`` that returns a row's values in ``columns`` order: ``fetch(col)``
     is the source text of one column's value; a JSON field becomes JSON text (absent or null:
-    ``[]``, or ``{}`` for ``attributes``). One tuple display instead of a loop, about 4x
-    faster per row."""
+    its ``json_empty``). One tuple display instead of a loop, about 4x faster per row."""
     parts = [
-        f"_dumps(v if (v := {fetch(col)}) is not None else {_empty(col)!r}).decode()"
-        if col in json_fields else fetch(col)
+        f"_dumps(v if (v := {fetch(col)}) is not None else {json_empty[col]!r}).decode()"
+        if col in json_empty else fetch(col)
         for col in columns
     ]
     source = f"{head}\n    return ({', '.join(parts)},)\n"
@@ -82,11 +80,11 @@ def _compile_values(label: str, head: str, columns: tuple[str, ...],
     return namespace["values"]  # type: ignore[no-any-return]
 
 
-def _compile_to_values(columns: tuple[str, ...], json_fields: frozenset[str]
+def _compile_to_values(columns: tuple[str, ...], json_empty: dict[str, Any]
                        ) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     """For a payload (a dict): a missing key is NULL."""
     return _compile_values(f"to_values {', '.join(columns)}",
-                           "def values(data):\n    get = data.get", columns, json_fields,
+                           "def values(data):\n    get = data.get", columns, json_empty,
                            lambda col: f"get({col!r})")
 
 
@@ -99,29 +97,16 @@ def row_converter(entity: Entity, wire_columns: tuple[str, ...]
     spec = SPECS[entity]
     where = {name: i for i, name in enumerate(wire_columns)}
     return _compile_values(f"row_converter {entity.value}", "def values(row):", spec.columns,
-                           spec.json_fields,
+                           spec.json_empty,
                            lambda col: f"row[{where[col]}]" if col in where else "None")
 
 
-def _spec(entity: Entity, table: Table, json_fields: Iterable[str] = (),
-          cascade: tuple[tuple[Table, str], ...] = ()) -> EntitySpec:
-    return EntitySpec(entity, table, frozenset(json_fields), cascade)
-
-
 SPECS: dict[Entity, EntitySpec] = {
-    s.entity: s
-    for s in (
-        _spec(Entity.TEAM, mm.teams),
-        _spec(Entity.AGENT, mm.agents, ["team_ids"]),
-        _spec(Entity.CHANNEL, mm.channels),
-        _spec(Entity.TAG, mm.tags),
-        _spec(Entity.TEMPLATE, mm.templates),
-        _spec(Entity.CANNED_REPLY, mm.canned_replies),
-        _spec(Entity.CONTACT, mm.contacts, ["identities", "attributes"]),
-        _spec(Entity.CONVERSATION, mm.conversations, ["tags"],
-              cascade=((mm.messages, "conversation_id"),)),
-        _spec(Entity.MESSAGE, mm.messages, ["mentions"]),
-    )
+    kind.entity: EntitySpec(
+        kind.entity, mm.MIRROR_TABLES[kind.entity],
+        {f.name: {} if f.type is Type.TEXT_MAP else [] for f in kind.fields if f.type.is_json},
+        tuple((mm.MIRROR_TABLES[child], column) for child, column in kind.children))
+    for kind in KINDS
 }
 
 _BY_NAME: dict[str, Entity] = {e.value: e for e in Entity}

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, delete, func, select
 
-from protocol.names import BOOTSTRAP_ORDER
+from protocol.entities import BOOTSTRAP_ORDER
 from sync import entities, outbox
 from sync.models import BOOTSTRAP_DEFERRED_INDEXES
 from sync.schema import (  # noqa: F401  (sync_state keys: mirror.CURSOR…)

@@ -8,6 +8,8 @@ fields are JSON text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from protocol.entities import KINDS, Kind, Type
+from protocol.names import Entity
 from sync.schema import (  # noqa: F401  (re-exported: the tables' SQL text lives there)
     ACTIVE_WHERE,
     INACTIVE_WHERE,
@@ -62,47 +66,42 @@ def _int(name: str, *, big: bool = True, null: bool = False, default: int | None
 sync_state = Table("sync_state", MIRROR_METADATA,
                    Column("key", String(64), primary_key=True), _str("value"))
 
-teams = Table("teams", MIRROR_METADATA, _id(), _str("name"))
 
-agents = Table("agents", MIRROR_METADATA, _id(), _str("email"), _str("name"),
-               _str("role", 16), _str("team_ids", default="[]"),
-               Column("active", Boolean, nullable=False, default=True))
+def _mirror_table(kind: Kind, *indexes: Index) -> Table:
+    """The mirror's table of a kind, its columns the kind's declared fields (JSON fields as
+    text); the file's schema itself comes from the migrations (a test compares them)."""
+    columns: list[Column[Any]] = [_id()]
+    for f in kind.fields:
+        if f.name == "id":
+            continue
+        if f.type.is_json:
+            columns.append(_str(f.name, default="{}" if f.type is Type.TEXT_MAP else "[]"))
+        elif f.type is Type.BOOL:
+            columns.append(Column(f.name, Boolean, nullable=f.nullable))
+        elif f.type in (Type.INT, Type.MS):
+            columns.append(_int(f.name, null=f.nullable))
+        else:
+            columns.append(_str(f.name, null=f.nullable))
+    return Table(kind.table, MIRROR_METADATA, *columns, *indexes)
 
-channels = Table("channels", MIRROR_METADATA, _id(), _str("type", 16), _str("name"),
-                 _str("team_id", 64))
 
-tags = Table("tags", MIRROR_METADATA, _id(), _str("name"), _str("color", 16))
-
-templates = Table("templates", MIRROR_METADATA, _id(), _str("name"), _str("channel_type", 16),
-                  _str("locale", 16), _str("body"))
-
-canned_replies = Table("canned_replies", MIRROR_METADATA, _id(), _str("shortcut"),
-                       _str("title"), _str("body"), _str("team_id", 64, null=True),
-                       _str("locale", 16, null=True))
-
-contacts = Table("contacts", MIRROR_METADATA, _id(), _str("name"),
-                 _str("locale", 16, null=True), _str("identities", default="[]"),
-                 _str("attributes", default="{}"), _int("created_at"))
-
-conversations = Table(
-    "conversations", MIRROR_METADATA, _id(),
-    _str("channel_id", 64), _str("channel_type", 16), _str("contact_id", 64),
-    _str("team_id", 64), _str("assignee_id", 64, null=True), _str("subject", null=True),
-    _str("status", 16), _int("snoozed_until", null=True), _str("priority", 16),
-    _str("tags", default="[]"), _int("unread_count", big=False, default=0),
-    _str("preview", default=""), _int("last_activity_at"), _int("last_inbound_at", null=True),
-    _int("sla_due_at", null=True), _int("created_at"),
-    Index("ix_conversations_contact", "contact_id"),
-)
-
-# No foreign key to conversations: a page may bring a message before its conversation.
-messages = Table(
-    "messages", MIRROR_METADATA, _id(),
-    _str("conversation_id", 64), _str("direction", 16), _str("author_id", 64, null=True),
-    _str("body"), _str("template", null=True), _str("delivery", 16),
-    _str("mentions", default="[]"), _int("created_at"),
-    Index("ix_messages_conversation", "conversation_id", "created_at"),
-)
+# Indexes of the mirror's own (the inbox's are below).
+_INDEXES: dict[Entity, tuple[Index, ...]] = {
+    Entity.CONVERSATION: (Index("ix_conversations_contact", "contact_id"),),
+    Entity.MESSAGE: (Index("ix_messages_conversation", "conversation_id", "created_at"),),
+}
+# No foreign key from messages to conversations: a page may bring a message first.
+MIRROR_TABLES: dict[Entity, Table] = {
+    kind.entity: _mirror_table(kind, *_INDEXES.get(kind.entity, ())) for kind in KINDS}
+teams = MIRROR_TABLES[Entity.TEAM]
+agents = MIRROR_TABLES[Entity.AGENT]
+channels = MIRROR_TABLES[Entity.CHANNEL]
+tags = MIRROR_TABLES[Entity.TAG]
+templates = MIRROR_TABLES[Entity.TEMPLATE]
+canned_replies = MIRROR_TABLES[Entity.CANNED_REPLY]
+contacts = MIRROR_TABLES[Entity.CONTACT]
+conversations = MIRROR_TABLES[Entity.CONVERSATION]
+messages = MIRROR_TABLES[Entity.MESSAGE]
 
 
 # --------------------------------------------------------------------------- inbox indexes

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from protocol.intents import INTENTS, InvalidArgs
 from protocol.names import MutationName, MutationStatus
 from protocol.rules import WindowState
 from protocol.rules import retry_may_pass as _retry_may_pass
@@ -113,21 +114,15 @@ def _next_mutation_id(db: sqlite3.Connection) -> int:
 
 
 def validate(name: str, args: dict[str, Any]) -> dict[str, Any]:
-    """Check an intent against the wire schema before it is queued (bad input: clear error)."""
+    """Check an intent against its declared model before it is queued (bad input: clear
+    error). The wire models load with the first intent."""
+    intent = INTENTS.get(name)
+    if intent is None:
+        raise InvalidIntent(f"unknown action {name!r}")
     try:
-        mutation = MutationName(name)
-    except ValueError:
-        raise InvalidIntent(f"unknown action {name!r}") from None
-    from pydantic import ValidationError  # (the wire models load with the first intent)
-
-    from protocol import wire as p
-
-    try:
-        model = p.MUTATION_ARGS[mutation].model_validate(args)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ()))
-        raise InvalidIntent(f"{name}: {where}: {first.get('msg')}") from None
+        model = intent.validate(args)
+    except InvalidArgs as exc:
+        raise InvalidIntent(str(exc)) from None
     # exclude_unset keeps "key present" meaningful (assign: agent_id null unassigns)
     return model.model_dump(mode="json", exclude_unset=True)
 

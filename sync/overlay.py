@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
+from protocol.intents import INTENTS
 from protocol.names import MutationName
-from protocol.rules import WindowState, sla_due
+from protocol.rules import WindowState
 from sync.outbox import APPLIED, PENDING, REJECTED, IntentRecord, retry_may_pass
 
 # How the thread shows an outbound message or note the agent wrote.
@@ -27,6 +28,10 @@ def _live(intents: Iterable[IntentRecord]) -> list[IntentRecord]:
     return [i for i in intents if i.state in (PENDING, APPLIED)]
 
 
+# Each intent's optimistic effect, as protocol.intents declares it.
+_EFFECTS = {name: intent.effect for name, intent in INTENTS.items()}
+
+
 def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord]) -> dict[str, Any]:
     """A conversation row (as in the mirror; tags as a list or as the mirror's JSON text) with
     its live intents applied."""
@@ -37,36 +42,12 @@ def apply_to_conversation(conv: dict[str, Any], intents: Iterable[IntentRecord])
     out["tags"] = list(tags)
     pending_changes = 0
     for intent in sorted(_live(intents), key=lambda i: i.id):
-        a = intent.args
-        name = intent.name
-        if name == MutationName.SET_STATUS:
-            out["status"] = a["status"]
-            out["snoozed_until"] = a.get("snoozed_until")
-            if a["status"] == "resolved":
-                out["sla_due_at"] = None  # as the server does: nothing is owed any more
-        elif name == MutationName.ASSIGN:
-            if "agent_id" in a:
-                out["assignee_id"] = a["agent_id"]
-            if a.get("team_id"):
-                out["team_id"] = a["team_id"]
-        elif name == MutationName.SET_PRIORITY:
-            out["priority"] = a["priority"]
-            # As the server does: an answer still owed is due by the new priority's clock.
-            if out.get("sla_due_at") is not None and out.get("last_inbound_at") is not None:
-                out["sla_due_at"] = sla_due(out["last_inbound_at"], a["priority"])
-        elif name == MutationName.ADD_TAG:
-            tag = a["tag"].strip()  # the server stores it stripped
-            if tag and tag not in out["tags"]:
-                out["tags"].append(tag)
-        elif name == MutationName.REMOVE_TAG:
-            out["tags"] = [t for t in out["tags"] if t != a["tag"]]
-        elif name == MutationName.MARK_READ:
-            out["unread_count"] = 0
-        elif name == MutationName.SEND_MESSAGE:
-            out["preview"] = (a.get("body") or a.get("template") or "")[:200]
-            out["last_activity_at"] = max(out.get("last_activity_at") or 0, intent.created_at)
-            out["unread_count"] = 0
-            out["sla_due_at"] = None  # answered: the server stops the SLA clock too
+        effect = _EFFECTS.get(intent.name)
+        if effect is not None:
+            # The intent's declared effect, at the time the agent acted.
+            changes = effect(out, intent.args, intent.created_at)
+            if changes:
+                out.update(changes)
         if intent.state == PENDING:
             pending_changes += 1
     out["pending_intents"] = pending_changes

@@ -24,7 +24,8 @@ from server import models as m
 from server.app import create_app
 from server.config import ServerSettings
 from server.db import Database
-from server.feed import SCOPED, ChangeBuffer
+from server.emit import emit_row
+from server.feed import ChangeBuffer
 
 PASSWORD = "correct-horse-1"
 PREFIX = p.API_PREFIX
@@ -155,16 +156,14 @@ def build_workspace(db: Database) -> Workspace:
             row = m.Template(id=str(uuid.uuid4()), name=name, channel_type="whatsapp",
                              locale=locale, body=body)
             s.add(row)
-            buf.upsert("template", row.id, serialize.template(row), audience="public")
+            emit_row(buf, "template", serialize.template(row))
         for shortcut, team in (("hello", None), ("alpha-only", "A"), ("beta-only", "B")):
             row = m.CannedReply(id=str(uuid.uuid4()), shortcut=shortcut, title=shortcut,
                                 body=f"Hi {{{{contact.first_name}}}} ({shortcut})",
                                 team_id=ws.teams[team] if team else None)
             s.add(row)
             s.flush()
-            buf.upsert("canned_reply", row.id, serialize.canned_reply(row),
-                       audience="public" if team is None else SCOPED,
-                       team_id=ws.teams[team] if team else None)
+            emit_row(buf, "canned_reply", serialize.canned_reply(row))
         buf.flush()
     return ws
 

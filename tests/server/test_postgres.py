@@ -18,7 +18,7 @@ from protocol import wire as p
 from server import models as m
 from server import serialize
 from server.db import Database
-from server.emit import emit_public
+from server.emit import emit_row
 from server.feed import ChangeBuffer
 from tests.server.harness import (
     Api,
@@ -86,7 +86,7 @@ def test_transactions_committing_out_of_order_are_both_delivered(
                 tag = m.Tag(id=tag_id, name="written-slowly", color="#336699")
                 s.add(tag)
                 s.flush()
-                emit_public(buf, "tag", tag.id, serialize.tag(tag))
+                emit_row(buf, "tag", serialize.tag(tag))
                 seq = buf.flush()
                 assert seq is not None
                 flushed.set()

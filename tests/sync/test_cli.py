@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from protocol.wire import BOOTSTRAP_ORDER
+from protocol.entities import BOOTSTRAP_ORDER
 from sync import cli
 from tests.server.harness import PASSWORD, Api, expected_state, wait_until
 from tests.sync.conftest import cli_command, cli_env

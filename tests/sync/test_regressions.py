@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, select, text
 
 from server import models as m
 from server import serialize
+from server.emit import emit_row
 from server.feed import ChangeBuffer
 from server.seed import seed_synthetic
 from sync import cli, entities, mirror, outbox, overlay
@@ -173,7 +174,7 @@ async def test_late_committing_server_transaction_skipped(server, ws, server_db,
             row = m.Tag(id=tag_id, name="late-commit", color="#123456")
             s.add(row)
             s.flush()
-            buf.upsert("tag", row.id, serialize.tag(row), audience="public")
+            emit_row(buf, "tag", serialize.tag(row))
             buf.flush()
             numbered.set()
             assert commit.wait(20)
@@ -729,6 +730,6 @@ def _decode(rows: dict[tuple[str, str], dict]) -> dict[tuple[str, str], dict]:
     out = {}
     for key, row in rows.items():
         spec = entities.SPECS[entities.Entity(key[0])]
-        out[key] = {k: (orjson.loads(v) if k in spec.json_fields and v is not None else v)
+        out[key] = {k: (orjson.loads(v) if k in spec.json_empty and v is not None else v)
                     for k, v in row.items()}
     return out

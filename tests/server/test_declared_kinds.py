@@ -1,0 +1,101 @@
+"""The server agrees with each entity kind's declaration (protocol.entities): the payloads
+it writes carry the declared fields in the declared order, bootstrap's column lists are
+them, and each kind's rows reach exactly its declared audience. Every disagreement is named.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from protocol.entities import KINDS, Audience
+from server import models as m
+from server.db import Database
+from server.seed import seed_demo
+from tests.server.harness import Api, LiveServer
+
+_MODELS: dict[str, Any] = {"team": m.Team, "agent": m.Agent, "channel": m.Channel,
+                           "tag": m.Tag, "template": m.Template, "canned_reply": m.CannedReply,
+                           "contact": m.Contact, "conversation": m.Conversation,
+                           "message": m.Message}
+
+
+def _pages(api: Api, fmt: str) -> list[dict[str, Any]]:
+    pages, token = [], None
+    while True:
+        params: dict[str, Any] = {"format": fmt, "limit": 500}
+        if token:
+            params["page_token"] = token
+        r = api.get("/sync/bootstrap", params=params)
+        assert r.status_code == 200, r.text
+        pages.append(r.json())
+        token = pages[-1]["next_page_token"]
+        if token is None:
+            return pages
+
+
+def _expected_ids(db: Database, kind_name: str, audience: Audience, agent: m.Agent,
+                  teams: set[str]) -> set[str]:
+    """The ids the declaration says this agent may see, worked out from the database."""
+    with db.read() as s:
+        model = _MODELS[kind_name]
+        if agent.role == "supervisor" or audience is Audience.EVERYONE:
+            return set(s.scalars(select(model.id)))
+        if audience is Audience.TEAM:
+            return {row.id for row in s.scalars(select(model))
+                    if row.team_id is None or row.team_id in teams}
+        visible = {c.id: c for c in s.scalars(select(m.Conversation))
+                   if c.team_id in teams or c.assignee_id == agent.id}
+        if audience is Audience.CONTACT:
+            return {c.contact_id for c in visible.values()}
+        if kind_name == "conversation":
+            return set(visible)
+        return {row.id for row in s.scalars(select(model)) if row.conversation_id in visible}
+
+
+def test_payloads_columns_and_audiences_are_the_declared_ones(database_url: str, tmp_path):
+    db = Database(database_url)
+    db.migrate()
+    seeded = seed_demo(db)
+    server = LiveServer(database_url, tmp_path, heartbeat_s=1.0)
+    server.start()
+    wrong: list[str] = []
+    try:
+        for email, password, role in ((a.email, a.password, a.role)
+                                       for a in seeded.workspace.agents):
+            if role not in ("agent", "supervisor"):
+                continue
+            with Api(server.url) as api:
+                api.login(email, password)
+                items = [i for page in _pages(api, "items") for i in page["items"]]
+                groups = [g for page in _pages(api, "columns") for g in page["groups"]]
+                changes = api.pull_all(0)[0]
+            with db.read() as s:
+                agent = s.scalar(select(m.Agent).where(m.Agent.email == email))
+                teams = set(s.scalars(select(m.TeamMember.team_id)
+                                      .where(m.TeamMember.agent_id == agent.id)))
+                s.expunge(agent)
+            for kind in KINDS:
+                name, fields = kind.entity.value, list(kind.field_names)
+                for item in (i for i in items if i["entity"] == name):
+                    if list(item["data"]) != fields:
+                        wrong.append(f"bootstrap payload of {name}: {list(item['data'])}")
+                        break
+                for group in (g for g in groups if g["entity"] == name):
+                    if group["columns"] != fields:
+                        wrong.append(f"bootstrap columns of {name}: {group['columns']}")
+                for change in (c for c in changes if c.entity.value == name and c.data):
+                    if list(change.data) != fields:
+                        wrong.append(f"feed payload of {name}: {list(change.data)}")
+                        break
+                got = {i["id"] for i in items if i["entity"] == name}
+                want = _expected_ids(db, name, kind.audience, agent, teams)
+                if got != want:
+                    wrong.append(f"{email} ({role}) sees {len(got)} {name} rows, the "
+                                 f"declared audience {kind.audience.value} {len(want)}")
+            assert any(i["entity"] == "message" for i in items)
+    finally:
+        server.stop()
+        db.dispose()
+    assert not wrong, "the server disagrees with protocol.entities:\n" + "\n".join(wrong)
