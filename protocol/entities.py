@@ -11,7 +11,8 @@ order (parents before children). From this:
 
 The server's serializers stay hand-written (bootstrap sends a million rows) and the
 migrations on both sides stay hand-written; tests check each of them against this
-declaration and name every place that disagrees (tests/protocol/test_entities.py).
+declaration and name every place that disagrees (tests/server/test_declared_kinds.py,
+tests/sync/test_declared_kinds.py).
 
 Plain data: no pydantic, no SQLAlchemy, so the desk can read it before its first paint.
 """
