@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-# Qt Linguist sources (.ts) are compiled to .qm at install time; .qm files are build outputs.
+# Qt Linguist sources (.ts) are compiled to .qm whenever the package is built (setup.py: into
+# the wheel, or beside the .ts for this editable install); this rule redoes it when a .ts
+# changes after the install. .qm files are build outputs.
 QM := $(patsubst %.ts,%.qm,$(wildcard resources/translations/*.ts))
 resources/translations/%.qm: resources/translations/%.ts $(STAMP)
 	$(PY) -m app.i18n build

@@ -3,8 +3,10 @@
 ``resources/translations/relaydesk_ja.ts`` is the translators' file (kept in git);
 ``python -m app.i18n update`` refreshes it from every ``tr()`` in ``app/`` (and the sentences
 ``protocol/events.py`` marks), and
-``python -m app.i18n build`` compiles each ``.ts`` into the ``.qm`` the desk loads (a build
-output, made at install time and ignored by git).
+``python -m app.i18n build`` compiles each ``.ts`` into the ``.qm`` beside it in the checkout.
+The ``.qm`` is a build output, ignored by git: building the package compiles it too
+(``setup.py``), so a wheel ships it. The desk reads it through ``importlib.resources``
+(:data:`TRANSLATIONS`), wherever the package is installed.
 """
 
 from __future__ import annotations
@@ -13,12 +15,18 @@ import logging
 import shutil
 import subprocess
 import sys
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
+import resources
+
 log = logging.getLogger("relaydesk.i18n")
 
+# What the desk loads: the package's own data, read through importlib.resources.
+TRANSLATIONS = resources.files("translations")
+# The checkout the build tools below work on: the translators' .ts, and the sources it covers.
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS_DIR = ROOT / "resources" / "translations"
 APP_DIR = ROOT / "app"
@@ -28,6 +36,7 @@ LANGUAGES = ("en", "ja")
 SOURCE_LANGUAGE = "en"
 
 _installed: list[QTranslator] = []  # QCoreApplication does not own them: keep them alive
+_data: list[bytes] = []  # nor does a translator copy the .qm it was loaded from: keep it too
 
 
 def system_language() -> str:
@@ -39,8 +48,18 @@ def system_language() -> str:
     return SOURCE_LANGUAGE
 
 
+def _load(translator: QTranslator, lang: str, directory: Traversable | None) -> bytes | None:
+    """Load ``relaydesk_<lang>.qm`` from ``directory`` (the package's by default) into
+    ``translator``; the bytes it now reads from, or None when there is no such file."""
+    try:
+        data = (directory or TRANSLATIONS).joinpath(f"relaydesk_{lang}.qm").read_bytes()
+    except OSError:
+        return None
+    return data if translator.load(data) else None
+
+
 def install_translations(app: QCoreApplication, language: str,
-                         directory: Path | None = None) -> str:
+                         directory: Traversable | None = None) -> str:
     """Install the translators for ``language`` ("system", "en" or "ja") and return the
     language in effect. Calling it again replaces the previous translators."""
     lang = system_language() if language == "system" else language
@@ -50,12 +69,13 @@ def install_translations(app: QCoreApplication, language: str,
     for old in _installed:
         app.removeTranslator(old)
     _installed.clear()
+    _data.clear()
     if lang != SOURCE_LANGUAGE:
-        directory = directory or TRANSLATIONS_DIR
         ours = QTranslator()
-        if not ours.load(f"relaydesk_{lang}", str(directory)):
+        data = _load(ours, lang, directory)
+        if data is None:
             log.warning("no translation %s/relaydesk_%s.qm (run `make install`); "
-                        "continuing in English", directory, lang)
+                        "continuing in English", directory or TRANSLATIONS, lang)
             lang = SOURCE_LANGUAGE
         else:
             qt_dir = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
@@ -65,6 +85,7 @@ def install_translations(app: QCoreApplication, language: str,
                 _installed.append(qtbase)
             app.installTranslator(ours)
             _installed.append(ours)
+            _data.append(data)
     # Dates and numbers follow the language shown, unless the OS already speaks it.
     if QLocale.system().name().split("_")[0] != lang:
         QLocale.setDefault(QLocale(lang))
@@ -75,13 +96,15 @@ def install_translations(app: QCoreApplication, language: str,
 
 
 def translated_into(language: str, context: str, source: str,
-                    directory: Path | None = None) -> str:
+                    directory: Traversable | None = None) -> str:
     """``source`` in ``language`` ("system", "en", "ja"), whichever language the desk shows
     now (the source itself when that language has no translation of it)."""
     lang = system_language() if language == "system" else language
     translator = QTranslator()
-    if lang == SOURCE_LANGUAGE or not translator.load(f"relaydesk_{lang}",
-                                                      str(directory or TRANSLATIONS_DIR)):
+    if lang == SOURCE_LANGUAGE:
+        return source
+    data = _load(translator, lang, directory)  # held until the translator is done with it
+    if data is None:
         return source
     return translator.translate(context, source) or source
 

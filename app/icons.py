@@ -1,4 +1,5 @@
-"""Icons: tiny stroke SVGs in ``resources/icons``, drawn in the palette's text colour.
+"""Icons: tiny stroke SVGs in the ``resources`` package's ``icons/``, drawn in the palette's
+text colour.
 
 Each icon is rendered from its SVG at the size a view asks for (in device pixels, so it stays
 crisp on a high-DPI screen) when it is first asked for, not before, and tinted so it reads on
@@ -9,7 +10,6 @@ drawn: after a theme switch it is drawn in the new theme's colour, nobody re-set
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import (
@@ -24,9 +24,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgRenderer
 
+import resources
+
 log = logging.getLogger("relaydesk.icons")
 
-ICONS_DIR = Path(__file__).resolve().parent.parent / "resources" / "icons"
+ICONS_DIR = resources.files("icons")  # read through importlib.resources: installed or not
 
 CHANNEL_TYPES = ("email", "web_chat", "sms", "whatsapp", "messenger", "instagram", "line")
 STATUSES = ("open", "pending", "snoozed", "resolved")
@@ -39,13 +41,14 @@ _cache: dict[tuple[str, int | None], QIcon] = {}
 
 
 def names() -> list[str]:
-    return sorted(p.stem for p in ICONS_DIR.glob("*.svg"))
+    return sorted(p.name.removesuffix(".svg") for p in ICONS_DIR.iterdir()
+                  if p.name.endswith(".svg"))
 
 
 def _source(name: str) -> QByteArray | None:
     if name not in _svg:
         try:
-            _svg[name] = QByteArray((ICONS_DIR / f"{name}.svg").read_bytes())
+            _svg[name] = QByteArray(ICONS_DIR.joinpath(f"{name}.svg").read_bytes())
         except OSError:
             log.warning("no icon %r in %s", name, ICONS_DIR)
             _svg[name] = None
