@@ -227,15 +227,20 @@ class SyncEngine:
         now = loop.time()
         when = now + delay
         timer = self._timer
-        # Keep a pending earlier wake-up; a timer that has already fired does not count.
-        # The deadline is kept here: not every loop's call_later returns a TimerHandle
-        # (qasync's has no when()).
-        if timer is not None and not timer.cancelled() and now < self._timer_when <= when:
+        # Keep a pending earlier wake-up. A timer that has fired is forgotten when it fires
+        # (_timer_fired), not judged by its deadline: Qt's coarse timers, which qasync's
+        # call_later uses, may fire up to 5% before it. The deadline is kept here: not every
+        # loop's call_later returns a TimerHandle (qasync's has no when()).
+        if timer is not None and not timer.cancelled() and self._timer_when <= when:
             return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_later(delay, self.trigger, "timer")
+        if timer is not None:
+            timer.cancel()
+        self._timer = loop.call_later(delay, self._timer_fired)
         self._timer_when = when
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self.trigger("timer")
 
     async def _in_keyring(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._keyring, fn, *args)

@@ -55,8 +55,11 @@ def server_conversation(backend, cid: str) -> dict:
 
 
 async def synced(session) -> None:
-    await until(lambda: session.status.pending == 0
-                and session.status.state is EngineState.UP_TO_DATE, 30, what="the sync")
+    try:
+        await until(lambda: session.status.pending == 0
+                    and session.status.state is EngineState.UP_TO_DATE, 30, what="the sync")
+    except AssertionError as exc:  # say where it stood
+        raise AssertionError(f"{exc}; status: {session.status}") from None
 
 
 async def undone(window: MainWindow) -> None:
