@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from sync import mirror, outbox
+from sync import mirror, outbox, workers
 from sync.client import ApiClient, ApiError, Refused, Unreachable
-from sync.credentials import CredentialStore
+from sync.credentials import KEYRING, CredentialStore
 from sync.engine import EngineOptions, SignInRequired, SyncEngine
 from sync.mirror import PageError
 from sync.private_files import private_umask
@@ -113,7 +113,7 @@ class Session:
 
     async def open(self, *, events: bool = False, need_server: bool = True) -> None:
         try:
-            await asyncio.to_thread(self.store.open)
+            await workers.run(self.store.open)
         except OutboxUnreadable as exc:
             raise CliError(str(exc), EXIT_VERIFY) from None
         if self.config is None:
@@ -130,7 +130,7 @@ class Session:
             await self.engine.stop()
         if self.api is not None:
             await self.api.aclose()
-        await asyncio.to_thread(self.store.close)
+        await workers.run(self.store.close)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -311,7 +311,7 @@ async def cmd_status(args: argparse.Namespace, data_dir: Path) -> int:
         signed_in = False
         if config is not None:
             creds = CredentialStore(config.server_url, config.email)
-            signed_in = await asyncio.to_thread(creds.load) is not None
+            signed_in = await KEYRING.run(creds.load) is not None
             info["credentials"] = "keyring" if creds.secure else "memory (no secure keyring)"
         info["signed_in"] = signed_in
         text = (f"Workspace: {info['email'] or '(not signed in)'} on {info['server'] or '-'}\n"
@@ -413,7 +413,7 @@ async def cmd_reset_cache(args: argparse.Namespace, data_dir: Path) -> int:
 async def cmd_verify(args: argparse.Namespace, data_dir: Path) -> int:
     problems: list[str] = []
     for path in (data_dir / "mirror.sqlite3", data_dir / "outbox.sqlite3"):
-        problem = await asyncio.to_thread(check_file, path, True)
+        problem = await workers.run(check_file, path, True)
         if problem:
             problems.append(f"{path.name}: integrity check failed: {problem}")
     if problems:
@@ -510,6 +510,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    finally:
+        workers.shutdown()  # the general pool's threads; each Store ends its own at close
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ Only backends keyring recommends (macOS Keychain, Windows Credential Locker, Sec
 Service, KWallet) are used. Without one, tokens live in memory for this session and
 ``secure`` says so (as they do by design for an account that signs in by itself, such as
 the desk's demo: ``keyring=False``); they are never written to the mirror, settings or
-logs. Every method blocks: call them from a worker thread, never from the GUI thread
+logs. Every method blocks: call them on the ``KEYRING`` lane, never on the GUI thread
 (keyring itself is imported there too, by the first ``CredentialStore``).
 """
 
@@ -17,12 +17,17 @@ from typing import TYPE_CHECKING
 import orjson
 
 from sync.client import Tokens
+from sync.workers import Serial
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
 log = logging.getLogger("relaydesk.sync.credentials")
 SERVICE = "relaydesk"
+# Keyring calls one at a time, in order: a sign-out's delete must not overtake the save of a
+# refresh queued before it, and some backends are not safe to call from two threads at once
+# (KWallet opens its D-Bus handle on first use and keeps it on the backend object).
+KEYRING = Serial("relaydesk-keyring")
 
 
 def is_secure(backend: KeyringBackend) -> bool:

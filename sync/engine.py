@@ -12,7 +12,6 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -30,7 +29,7 @@ from sync.client import (
     Unreachable,
     silence_limit,
 )
-from sync.credentials import CredentialStore
+from sync.credentials import KEYRING, CredentialStore
 from sync.mirror import BootstrapProgress, PageError
 from sync.outbox import IntentRecord
 from sync.schema import SIGNED_OUT
@@ -116,7 +115,6 @@ class SyncEngine:
         self._timer_when = 0.0
         self._tasks: list[asyncio.Task[Any]] = []
         self._tokens: Tokens | None = None
-        self._keyring = ThreadPoolExecutor(1, thread_name_prefix="relaydesk-keyring")
         self._stopping = False
         self._last_event_id: str | None = None
         self._resyncs = 0
@@ -197,7 +195,6 @@ class SyncEngine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        self._keyring.shutdown(wait=True)
 
     def trigger(self, reason: str = "") -> None:
         """Ask for a cycle; one arriving during a cycle makes another follow."""
@@ -243,7 +240,7 @@ class SyncEngine:
         self.trigger("timer")
 
     async def _in_keyring(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._keyring, fn, *args)
+        return await KEYRING.run(fn, *args)
 
     async def agent_id(self) -> str | None:
         """The signed-in agent this mirror belongs to (None before the first sign-in)."""

@@ -12,9 +12,7 @@ desk's first paint does without its ~0.25 s import.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import logging
 import os
 import re
@@ -22,12 +20,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sync.private_files import private_database, private_dir, side_files, tighten
+from sync.workers import Pool
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -236,8 +234,8 @@ class Store:
         self._engines: dict[str, Engine] = {}  # made on first use (loads SQLAlchemy)
         self._engine_lock = threading.Lock()
         self._pools: dict[str, _ReadPool] = {}
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="relaydesk-db-writer")
-        self._readers = ThreadPoolExecutor(2, thread_name_prefix="relaydesk-db-reader")
+        self._writer = Pool("relaydesk-db-writer", 1)  # the one thread that writes
+        self._readers = Pool("relaydesk-db-reader", 2)
         self._write_conns: dict[str, Connection] = {}
         self.check_deferred = False
 
@@ -356,9 +354,9 @@ class Store:
     def release(self) -> None:
         """Finish queued writes and close every connection, leaving no clean-shutdown
         marker (``close`` leaves it; a test stands in for a killed process with this)."""
-        self._writer.submit(self._close_writer_conns).result()
-        self._writer.shutdown(wait=True)
-        self._readers.shutdown(wait=True)
+        self._writer.call(self._close_writer_conns)
+        self._writer.shutdown()
+        self._readers.shutdown()
         self._open = False
         for engine in self._engines.values():
             engine.dispose()
@@ -445,16 +443,16 @@ class Store:
     # ------------------------------------------------------------------ executors
 
     async def run_write(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, functools.partial(fn, *args, **kw))
+        """``fn(*args, **kw)`` on the writer thread (see ``sync.workers``)."""
+        return await self._writer.run(fn, *args, **kw)
 
     async def run_read(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._readers, functools.partial(fn, *args, **kw))
+        """``fn(*args, **kw)`` on a reader thread (see ``sync.workers``)."""
+        return await self._readers.run(fn, *args, **kw)
 
     def write_sync(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run ``fn`` on the writer thread from plain (non-async) code and wait."""
-        return self._writer.submit(functools.partial(fn, *args, **kw)).result()
+        return self._writer.call(fn, *args, **kw)
 
     # ------------------------------------------------------------------ state
 
