@@ -13,7 +13,6 @@ rewrites the desk's ``workspace.json`` with the URL of this start.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import uvicorn
 
+from app import tasks
 from server.app import create_app
 from server.config import ServerSettings
 from server.db import Database, sqlite_url_for
@@ -88,10 +88,10 @@ class DemoServer:
         thread. Raises ``RuntimeError`` when the server does not come up."""
         if self.running:
             return
-        await asyncio.to_thread(self._start_blocking)
+        await tasks.run(self._start_blocking)
 
     async def stop(self) -> None:
-        await asyncio.to_thread(self._stop_blocking)
+        await tasks.run(self._stop_blocking)
 
     # ------------------------------------------------------------------ blocking parts
 
@@ -187,8 +187,8 @@ async def open_demo(role: str = "agent", base_dir: Path | None = None
     email, password = server.credentials(role)
     try:
         if server.seeded:  # a new database: mirrors of an earlier one belong to other ids
-            await asyncio.to_thread(_forget_desks, base)
-        config = await asyncio.to_thread(_point_desk_at, desk_dir, server.url, email)
+            await tasks.run(_forget_desks, base)
+        config = await tasks.run(_point_desk_at, desk_dir, server.url, email)
     except BaseException:
         await server.stop()
         raise

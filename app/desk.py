@@ -203,7 +203,7 @@ class Desk(QObject):
                 await session.open(start=False)
                 await session.sign_in(email, password)
                 config.agent_id = session.agent_id
-                await asyncio.to_thread(config.save, data_dir)
+                await tasks.run(config.save, data_dir)
             except BaseException:  # a failed or abandoned attempt leaves nothing open
                 await session.close()
                 raise
@@ -275,7 +275,8 @@ class Desk(QObject):
     # ------------------------------------------------------------------ shutdown
 
     async def shutdown(self) -> None:
-        """Cancel work, close the HTTP client, the databases and the demo backend."""
+        """Cancel work, close the HTTP client, the databases and the demo backend, then end
+        the general worker pool."""
         if self.window is not None:
             drafts = getattr(self.window, "drafts", None)
             if drafts is not None:
@@ -290,4 +291,5 @@ class Desk(QObject):
             self.demo = None
         if self.instance is not None:
             self.instance.release()
+        tasks.shutdown_workers()  # idle by now: everything above has been awaited
         log.info("desk closed cleanly")

@@ -2,7 +2,8 @@
 
 One small SQLite file (``drafts.sqlite3``, 0600) in the workspace data directory, apart from the
 mirror and the outbox: a draft is the agent's, never synced. Every statement runs on one
-writer thread; the GUI thread only queues work. Typing is debounced (``DEBOUNCE_MS``) and the
+serial lane (``sync.workers.Serial``: one at a time, in order, on the general pool); the GUI
+thread only queues work. Typing is debounced (``DEBOUNCE_MS``) and the
 last text per conversation wins. WAL with ``synchronous=NORMAL``: a committed draft survives
 the process being killed (not necessarily a power cut, which is fine for a draft).
 """
@@ -13,7 +14,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 
 from sync.private_files import private_database, private_dir
+from sync.workers import Serial
 
 log = logging.getLogger("relaydesk.drafts")
 
@@ -51,8 +53,8 @@ class DraftStore(QObject):
     def __init__(self, data_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.path = Path(data_dir) / FILE_NAME
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drafts")
-        self._conn: sqlite3.Connection | None = None  # lives on the writer thread only
+        self._lane = Serial("relaydesk-drafts")
+        self._conn: sqlite3.Connection | None = None  # used on the lane only
         self._pending: dict[str, tuple[str, str, int]] = {}  # id -> (mode, body, at)
         self._inflight: list[Future[Any]] = []  # touched on the GUI thread only
         self._closed = False
@@ -98,14 +100,13 @@ class DraftStore(QObject):
         self._write_pending()
 
     def close(self) -> None:
-        """Write what is pending (a few rows at most) and stop the writer thread."""
+        """Write what is pending (a few rows at most), wait for it, close the file."""
         if self._closed:
             return
         self._write_pending()
         self._closed = True
         self._timer.stop()
-        self._executor.submit(self._close_conn)
-        self._executor.shutdown(wait=True)
+        self._lane.submit(self._close_conn).result()  # after every write queued before it
 
     # ------------------------------------------------------------------ queueing
 
@@ -114,26 +115,27 @@ class DraftStore(QObject):
         if not self._pending or self._closed:
             return
         batch, self._pending = self._pending, {}
-        future = self._executor.submit(self._write, batch)
+        future = self._lane.submit(self._write, batch)
         future.add_done_callback(self._written)
         self._inflight = [f for f in self._inflight if not f.done()] + [future]
 
-    def _written(self, future: Future[Any]) -> None:  # on the writer thread: only logs
+    def _written(self, future: Future[Any]) -> None:  # on the lane: only logs
         if future.exception() is not None:
             log.error("could not save drafts to %s", self.path, exc_info=future.exception())
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         if self._closed:
             raise RuntimeError("the draft store is closed")
-        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+        return await self._lane.run(fn, *args)
 
-    # ------------------------------------------------------------------ writer thread
+    # ------------------------------------------------------------------ the lane
 
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             private_dir(self.path.parent)
             private_database(self.path)  # 0600 before SQLite opens it: its WAL takes that mode
-            conn = sqlite3.connect(self.path, isolation_level=None)  # autocommit; explicit tx
+            # autocommit (explicit transactions); any thread, one at a time: the lane's
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")

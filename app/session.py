@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from protocol import intents
 from protocol.names import MutationName
-from sync import queries, schema
+from sync import queries, schema, workers
 from sync.outbox import IntentRecord
 from sync.status import EngineOptions, EngineState, EngineStatus, now_ms
 from sync.store import Store
@@ -108,7 +108,7 @@ class DeskSession(QObject):
         engine and (``start``) start syncing. ``connect=False`` leaves the server side to a
         later ``connect()``. Raises ``sync.store.OutboxUnreadable`` when the outbox cannot
         be read."""
-        await asyncio.to_thread(self.store.open, True)
+        await workers.run(self.store.open, True)
         self._opened = True
         agent_id, self.signed_out, directory = await self.read(_local_state)
         self.agent_id = agent_id or self.config.agent_id
@@ -154,7 +154,7 @@ class DeskSession(QObject):
                     CredentialStore(self.config.server_url, self.config.email,
                                     keyring=self.remember_sign_in), SyncEngine)
 
-        self.api, self.credentials, engine_class = await asyncio.to_thread(make)
+        self.api, self.credentials, engine_class = await workers.run(make)
         self.engine = engine_class(self.store, self.api, self.credentials, self._options)
         self._data_version = self.engine.status.data_version  # the views read after this
         self.engine.set_agent_active(self._agent_active)
@@ -179,8 +179,9 @@ class DeskSession(QObject):
         return self.engine
 
     async def _deferred_check(self) -> None:
-        """The mirror check skipped at open, now that the window is up (own thread)."""
-        problem = await asyncio.to_thread(self.store.deferred_check)
+        """The mirror check skipped at open, now that the window is up (general pool: its
+        own connection, so the readers stay free for the views)."""
+        problem = await workers.run(self.store.deferred_check)
         if problem is not None:
             self.mirrorDamaged.emit(problem)
 
@@ -199,7 +200,7 @@ class DeskSession(QObject):
         if self.api is not None:
             await self.api.aclose()
         if self._opened:
-            await asyncio.to_thread(self.store.close)
+            await workers.run(self.store.close)
             self._opened = False
 
     async def sign_in(self, email: str, password: str) -> None:
@@ -209,7 +210,7 @@ class DeskSession(QObject):
         self.agent_id = await engine.agent_id()
         if self.agent_id and self.config.agent_id != self.agent_id:
             self.config.agent_id = self.agent_id
-            await asyncio.to_thread(self.config.save, self.data_dir)
+            await workers.run(self.config.save, self.data_dir)
         self._set_signed_out(False)
 
     async def sign_out(self) -> None:
