@@ -14,6 +14,7 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
+from sync import workers
 from sync.client import Tokens
 from sync.credentials import SERVICE, CredentialStore, is_secure
 from tests.support.keyring_backend import FileTestKeyring
@@ -204,4 +205,4 @@ async def test_keyring_calls_never_run_on_the_event_loop_thread(server, ws, file
     assert [name for name, _ in calls] == ["get", "set", "delete"]
     for name, thread in calls:
         assert thread is not loop_thread and thread is not threading.main_thread(), name
-        assert thread.name.startswith("relaydesk-keyring"), thread.name
+        assert thread.name.startswith(workers.GENERAL_NAME), thread.name  # its keyring lane
