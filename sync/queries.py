@@ -87,15 +87,21 @@ def matches(flt: InboxFilter, row: dict[str, Any], contact_name: str, me: str | 
         return False
     if flt.tag and flt.tag not in (row.get("tags") or []):
         return False
-    q = flt.text.strip().casefold()
-    return not q or any(q in (v or "").casefold()
-                        for v in (row.get("subject"), row.get("preview"), contact_name))
+    q = flt.text.strip()
+    if not q:
+        return True
+    # Case folded as the SQL's search folds (FTS5's table), not as str.casefold() does.
+    q = search.fold(q)
+    return any(q in search.fold(v or "")
+               for v in (row.get("subject"), row.get("preview"), contact_name))
 
 
 def _sort_key(sort: Sort, row: dict[str, Any]) -> tuple[Any, ...]:
+    """``_ORDER_SQL`` in Python, for one row (a time of 0 is a time, as for COALESCE)."""
     if sort is Sort.WAITING:
         waiting = row.get("sla_due_at") is not None or (row.get("unread_count") or 0) > 0
-        return (0 if waiting else 1, row.get("last_inbound_at") or row["last_activity_at"],
+        inbound = row.get("last_inbound_at")
+        return (0 if waiting else 1, row["last_activity_at"] if inbound is None else inbound,
                 row["id"])
     if sort is Sort.PRIORITY:
         return (PRIORITY_RANK.get(row.get("priority") or "normal", 2),
@@ -221,7 +227,10 @@ def _view_sql(db: sqlite3.Connection, flt: InboxFilter, sort: Sort, me: str | No
             hint = "INDEXED BY ix_conversations_tagged"
     q = flt.text.strip()
     if q:
-        where.append(search.text_condition(db, q, params, first_rows=first_rows))
+        found = search.text_condition(db, q, params, first_rows=first_rows)
+        if found == search.NO_ROW:  # SQLite has no plan for WHERE 0 along a forced index
+            hint = ""
+        where.append(found)
     if among is not None:
         where.append(f"id IN ({', '.join(f':among{n}' for n in range(len(among))) or 'NULL'})")
         params.update({f"among{n}": cid for n, cid in enumerate(among)})
