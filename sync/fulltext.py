@@ -26,18 +26,28 @@ indexed column); a first bootstrap calls :func:`suspend` before and :func:`build
 (one ``rebuild`` per kind, not row by row). Every connection that writes the indexed tables
 must have called :func:`register` (the triggers call ``rd_search_form``, ``rd_json_words``).
 
-Measured (benchmarks/search.py, 2 cores, 50k messages + 5k conversations/contacts + 5k
-articles of mixed en/ja text; the full-size figures are in the benchmark's output):
+Chosen by measurement (benchmarks/search.py --messages 50000 --articles 5000: 65,000 rows,
+20.6 MB of mixed en/ja text, 63 queries × 3; 2 shared cores at load ~3.8 and run under
+``nice 19``, so latencies are pessimistic; the 1M-message run is still to do):
 
-    design                          size/text  build rows/s  p50 ms  p95 ms  relevance
-    (a) porter + CJK bigrams (this)   see RESULTS below
-    (b) trigram (today's tokenizer)
+    design                               size/text  build rows/s  p50 ms  p95 ms  relevance
+    (a) porter unicode61 + CJK bigrams     0.45×       27,459      26.0    66.8    18 / 18
+    (b) trigram (sync/search.py's way)     2.31×       14,983      24.1    93.2    13 / 18
 
-RESULTS
+(b) fails printed→printing, replies→reply, cafe→café (no diacritics folding in SQLite 3.40's
+trigram), finds "print" in "sprint", and its one- and two-character words need a vocabulary
+expansion (up to 64 trigrams OR-ed); it is also five times the size. (a) passes every case.
+A morphological analyzer (SudachiPy, fugashi) would split 返品 as a word too, but its
+dictionary alone is a 77 MB wheel (sudachidict_core) in the installer, it tokenizes in Python
+at bootstrap, and a word it segments differently is not found; bigrams miss nothing.
+One FTS5 table per kind, not one with a kind column: an external content table reads one
+source by rowid, and a UNION ALL view over four tables with kind-encoded rowids cannot be
+read by rowid (not measured).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 import sqlite3
@@ -48,8 +58,8 @@ from dataclasses import dataclass
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 # A query matching more rows than this in one kind ranks only its newest WINDOW matches
-# (benchmarks/search.py: bm25 costs ~1 us a row; this keeps a broad query's p95 in budget).
-WINDOW = 20_000
+# (benchmarks/search.py: a broad query over 50k messages took ~30 ms at 20,000, ~12 ms at 5,000).
+WINDOW = 5_000
 # Messages: score × (1 + RECENCY_BOOST / (1 + age in days / RECENCY_DAYS)).
 RECENCY_BOOST = 0.5
 RECENCY_DAYS = 30.0
@@ -150,56 +160,85 @@ def search_form(text: str | None) -> str | None:
     return _CJK_RUN.sub(lambda m: _bigrams(m.group()), _normalized(text))
 
 
-def _normalized_with_map(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """NFKC of ``text`` (as :func:`search_form` makes it) and, per character of it, the span
-    of ``text`` it comes from. No composition crosses white space, so each space-separated
-    piece is normalized alone; within a piece, each character with the marks that follow it
-    (ｶﾞ → ガ) where that gives the same text (almost always), else the whole piece maps to
-    its whole span."""
+class _Spans:
+    """Where each character of a derived text comes from in its source: segments that begin
+    at a derived position and cover a source span, either character for character (exact) or
+    as a whole (a bigram token, a composed ｶﾞ)."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.segments: list[tuple[int, int, bool]] = []
+
+    def add(self, at: int, start: int, end: int, exact: bool) -> None:
+        self.starts.append(at)
+        self.segments.append((start, end, exact))
+
+    def span(self, i: int) -> tuple[int, int]:
+        k = bisect.bisect_right(self.starts, i) - 1
+        start, end, exact = self.segments[k]
+        if exact:
+            return start + i - self.starts[k], start + i - self.starts[k] + 1
+        return start, end
+
+
+def _normalized_with_spans(text: str) -> tuple[str, _Spans]:
+    """NFKC of ``text`` (as :func:`search_form` makes it) and where each of its characters
+    comes from. No composition crosses white space, so each space-separated piece is
+    normalized alone; within a piece, each character with the marks that follow it (ｶﾞ → ガ)
+    where that gives the same text (almost always), else the whole piece at once."""
     out: list[str] = []
-    src: list[tuple[int, int]] = []
-    at = 0
-    for piece in _SPACE_SPLIT.split(_CONTROL.sub(" ", text)):
+    spans = _Spans()
+    clean = _CONTROL.sub(" ", text)
+    if unicodedata.is_normalized("NFKC", clean):
+        spans.add(0, 0, len(clean), True)
+        return clean, spans
+    at = pos = 0
+    for piece in _SPACE_SPLIT.split(clean):
         whole = unicodedata.normalize("NFKC", piece)
         if whole == piece:
-            out.append(piece)
-            src.extend((i, i + 1) for i in range(at, at + len(piece)))
+            if not spans.segments or not spans.segments[-1][2]:  # else the last one grows
+                spans.add(pos, at, at + len(piece), True)
         else:
             groups = [(m.span(), unicodedata.normalize("NFKC", m.group()))
                       for m in _GRAPHEME.finditer(piece)]
             if "".join(g for _, g in groups) == whole:
+                p = pos
                 for (a, b), g in groups:
-                    out.append(g)
-                    src.extend([(at + a, at + b)] * len(g))
+                    spans.add(p, at + a, at + b, len(g) == b - a == 1)
+                    p += len(g)
             else:
-                out.append(whole)
-                src.extend([(at, at + len(piece))] * len(whole))
+                spans.add(pos, at, at + len(piece), False)
+        out.append(whole)
         at += len(piece)
-    return "".join(out), src
+        pos += len(whole)
+    return "".join(out), spans
 
 
-def _form_with_map(text: str) -> tuple[str, list[tuple[int, int]]]:
-    """:func:`search_form` of ``text`` and, per character of it, the span of ``text`` it
-    comes from (the spaces put around CJK tokens map to their neighbours)."""
-    norm, src = _normalized_with_map(text)
+def _form_with_spans(text: str) -> tuple[str, _Spans, _Spans]:
+    """:func:`search_form` of ``text``, where each of its characters comes from in the
+    normalized text, and where each of those comes from in ``text``."""
+    norm, to_text = _normalized_with_spans(text)
     out: list[str] = []
-    where: list[tuple[int, int]] = []
-    last = 0
+    to_norm = _Spans()
+    last = pos = 0
     for m in _CJK_RUN.finditer(norm):
-        out.append(norm[last:m.start()])
-        where.extend(src[last:m.start()])
+        if m.start() > last:
+            to_norm.add(pos, last, m.start(), True)
+            out.append(norm[last:m.start()])
+            pos += m.start() - last
         run, base = m.group(), m.start()
-        out.append(" ")
-        where.append(src[base])
-        for i in range(len(run) - 1):
-            out.append(run[i:i + 2] + " ")
-            where.extend((src[base + i], src[base + i + 1], src[base + i + 1]))
-        out.append(run[-1] + " ")
-        where.extend((src[base + len(run) - 1],) * 2)
+        pieces = [" "] + [run[i:i + 2] + " " for i in range(len(run) - 1)] + [run[-1] + " "]
+        spans = [(base, base + 1)] + [(base + i, base + i + 2) for i in range(len(run) - 1)]
+        for piece, (a, b) in zip(pieces, [*spans, (base + len(run) - 1, base + len(run))],
+                                 strict=True):
+            to_norm.add(pos, a, b, False)
+            out.append(piece)
+            pos += len(piece)
         last = m.end()
-    out.append(norm[last:])
-    where.extend(src[last:])
-    return "".join(out), where
+    if last < len(norm) or not out:
+        to_norm.add(pos, last, len(norm), True)
+        out.append(norm[last:])
+    return "".join(out), to_norm, to_text
 
 
 def match_expression(query: str) -> str | None:
@@ -411,16 +450,22 @@ def _search_kind(conn: sqlite3.Connection, kind: Kind, match: str, limit: int,
     texts, marked = _marked(conn, kind, match, [r[0] for r in rows])
     out = []
     for doc, id_, value in rows:
-        snippets = [_snippet(original, shown) for original, shown
-                    in zip(texts.get(doc, ()), marked.get(doc, ()), strict=True)]
-        if not snippets:
+        if doc not in texts or doc not in marked:
             continue
+        made: dict[int, Snippet] = {}
+
+        def snippet(i: int, doc: int = doc, made: dict[int, Snippet] = made) -> Snippet:
+            if i not in made:
+                made[i] = _snippet(texts[doc][i], marked[doc][i])
+            return made[i]
+
         # The snippet column, unless the words were found only in another (an article's tags)
-        shown = next((s for i, s in enumerate(snippets) if s.marks and i != kind.title),
-                     snippets[kind.snippet]) if not snippets[kind.snippet].marks else \
-            snippets[kind.snippet]
+        shown = snippet(kind.snippet)
+        if not shown.marks:
+            shown = next((snippet(i) for i in range(len(kind.columns))
+                          if i not in (kind.snippet, kind.title) and snippet(i).marks), shown)
         out.append(Hit(kind.name, id_, doc, float(value),
-                       None if kind.title is None else snippets[kind.title], _window(shown)))
+                       None if kind.title is None else snippet(kind.title), _window(shown)))
     return out
 
 
@@ -442,7 +487,7 @@ def _marked(conn: sqlite3.Connection, kind: Kind, match: str, docs: list[int]
 
 def _snippet(original: str, marked: str) -> Snippet:
     """The marks FTS5 put in the search form, carried back onto the original text."""
-    form, where = _form_with_map(original)
+    form, to_norm, to_text = _form_with_spans(original)
     spans, plain, at = [], [], 0
     for piece in re.split(f"({_MARK_OPEN}|{_MARK_CLOSE})", marked):
         if piece == _MARK_OPEN:
@@ -458,7 +503,8 @@ def _snippet(original: str, marked: str) -> Snippet:
     for start, end in spans:
         if end <= start:
             continue
-        a, b = where[start][0], where[end - 1][1]
+        a = to_text.span(to_norm.span(start)[0])[0]
+        b = to_text.span(to_norm.span(end - 1)[1] - 1)[1]
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
