@@ -24,6 +24,8 @@ from enum import StrEnum
 from typing import Any
 
 from protocol.names import (
+    ArticleStatus,
+    ArticleVisibility,
     ChannelType,
     ConversationStatus,
     Delivery,
@@ -58,6 +60,8 @@ class Audience(StrEnum):
     CONVERSATION = "conversation"  # whoever sees its conversation: the row itself, or the
     # one its conversation_id names (the conversation's team, its assignee)
     CONTACT = "contact"  # whoever sees one of the contact's conversations
+    PUBLISHED = "published"  # rows whose status is published and whose team_ids is empty
+    # (every team) or names one of the agent's teams; drafts and archived rows: supervisors
 
 
 _REQUIRED: Any = object()
@@ -144,6 +148,16 @@ KINDS: tuple[Kind, ...] = (
         _text("author_id", null=True), _text("body"), _text("template", null=True),
         _text("delivery", enum=Delivery), Field("mentions", Type.TEXT_LIST, default=[]),
         _ms("created_at"))),
+    Kind(Entity.ARTICLE, "articles", Audience.PUBLISHED, (
+        _text("id"), _text("key"), _text("locale"), _text("title"), _text("body"),
+        _text("category", null=True), Field("tags", Type.TEXT_LIST),
+        _text("visibility", enum=ArticleVisibility), Field("team_ids", Type.TEXT_LIST),
+        _text("status", enum=ArticleStatus), Field("version", Type.INT),
+        _text("updated_by", null=True), _ms("created_at"), _ms("updated_at")),
+        doc="A knowledge-base article (Markdown body). ``key`` is its file name, unique per "
+            "locale: the same key in another locale is its translation. ``team_ids`` empty: "
+            "every team's. ``version`` counts its saved versions; ``updated_by`` wrote the "
+            "latest (None: an import)."),
 )
 
 BY_ENTITY: dict[Entity, Kind] = {k.entity: k for k in KINDS}

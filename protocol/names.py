@@ -27,6 +27,15 @@ MESSAGE_ID_MAX_CHARS = 64
 TEMPLATE_MAX_CHARS = 128
 MUTATION_NAME_MAX_CHARS = 64
 MAX_MUTATIONS_PER_PUSH = 500
+# Knowledge articles: the key is a file name (the import's), unique per locale.
+ARTICLE_KEY_MAX_CHARS = 128
+ARTICLE_TITLE_MAX_CHARS = 200
+ARTICLE_BODY_MAX_CHARS = 200_000  # Markdown: a long help page, not a book
+ARTICLE_CATEGORY_MAX_CHARS = 100
+ARTICLE_TAG_MAX_CHARS = 64
+ARTICLE_MAX_TAGS = 50
+ARTICLE_MAX_TEAMS = 50
+LOCALE_MAX_CHARS = 16
 # The last millisecond of year 9999: the latest instant ISO 8601 calendars (and databases'
 # timestamp types) can show, so any later value is a client's bug, not a time.
 MAX_EPOCH_MS = 253_402_300_799_999
@@ -90,7 +99,21 @@ class Entity(StrEnum):
     CONTACT = "contact"
     CONVERSATION = "conversation"
     MESSAGE = "message"
+    ARTICLE = "article"
 
+
+class ArticleStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class ArticleVisibility(StrEnum):
+    """Who an article may be shown to: ``internal`` ones are for agents only, never quoted
+    or linked to a customer."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
 
 
 class MutationName(StrEnum):

@@ -19,9 +19,17 @@ from protocol import entities
 # name import them from there); re-exported here with the wire models.
 from protocol.names import (  # noqa: F401
     API_PREFIX,
+    ARTICLE_BODY_MAX_CHARS,
+    ARTICLE_CATEGORY_MAX_CHARS,
+    ARTICLE_KEY_MAX_CHARS,
+    ARTICLE_MAX_TAGS,
+    ARTICLE_MAX_TEAMS,
+    ARTICLE_TAG_MAX_CHARS,
+    ARTICLE_TITLE_MAX_CHARS,
     DISPLAY_NAME_MAX_CHARS,
     EMAIL_MAX_CHARS,
     HANDLE_MAX_CHARS,
+    LOCALE_MAX_CHARS,
     MAX_EPOCH_MS,
     MAX_MUTATIONS_PER_PUSH,
     MAX_TEXT_CHARS,
@@ -32,6 +40,8 @@ from protocol.names import (  # noqa: F401
     SUBJECT_MAX_CHARS,
     TEMPLATE_MAX_CHARS,
     TOKEN_MAX_CHARS,
+    ArticleStatus,
+    ArticleVisibility,
     ChannelType,
     ConversationStatus,
     Delivery,
@@ -130,6 +140,7 @@ CannedReplyData = ENTITY_MODELS[Entity.CANNED_REPLY]
 ContactData = ENTITY_MODELS[Entity.CONTACT]
 ConversationData = ENTITY_MODELS[Entity.CONVERSATION]
 MessageData = ENTITY_MODELS[Entity.MESSAGE]
+ArticleData = ENTITY_MODELS[Entity.ARTICLE]
 
 
 # --------------------------------------------------------------------------- errors
@@ -332,6 +343,100 @@ class MarkReadArgs(_Model):
 
 
 # (Which intent takes which of these models: protocol.intents, the one declaration.)
+
+
+# --------------------------------------------------------------------------- articles
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# A file name on every system (the import's): letters, digits, - and _, no dots or slashes.
+ARTICLE_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+# A language tag: en, ja, pt-BR, zh-Hant.
+LOCALE_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+ArticleKey = Annotated[str, Field(min_length=1, max_length=ARTICLE_KEY_MAX_CHARS,
+                                  pattern=ARTICLE_KEY_PATTERN,
+                                  description="The article's file name (letters, digits, - "
+                                              "and _), unique per locale")]
+Locale = Annotated[str, Field(min_length=2, max_length=LOCALE_MAX_CHARS, pattern=LOCALE_PATTERN,
+                              description="A language tag: en, ja, pt-BR")]
+ArticleTitle = Annotated[Text, AfterValidator(_not_blank),
+                         Field(min_length=1, max_length=ARTICLE_TITLE_MAX_CHARS)]
+ArticleBody = Annotated[Text, Field(max_length=ARTICLE_BODY_MAX_CHARS,
+                                    description="Markdown")]
+ArticleCategory = Annotated[Text, AfterValidator(_not_blank),
+                            Field(min_length=1, max_length=ARTICLE_CATEGORY_MAX_CHARS)]
+ArticleTag = Annotated[Text, AfterValidator(_not_blank),
+                       Field(min_length=1, max_length=ARTICLE_TAG_MAX_CHARS)]
+TeamIds = Annotated[list[Annotated[Text, Field(min_length=1, max_length=64)]],
+                    Field(max_length=ARTICLE_MAX_TEAMS,
+                          description="The teams that may see it; empty: every team")]
+ArticleTags = Annotated[list[ArticleTag], Field(max_length=ARTICLE_MAX_TAGS)]
+
+
+class ArticleCreate(_Model):
+    key: ArticleKey
+    locale: Locale
+    title: ArticleTitle
+    body: ArticleBody = ""
+    category: ArticleCategory | None = None
+    tags: ArticleTags = Field(default_factory=list)
+    visibility: ArticleVisibility = Field(
+        default=ArticleVisibility.INTERNAL,
+        description="public: may be shown to customers; internal (the default): agents only")
+    team_ids: TeamIds = Field(default_factory=list)
+    status: ArticleStatus = Field(default=ArticleStatus.DRAFT,
+                                  description="draft (the default), published or archived")
+
+
+class ArticleEdit(_Model):
+    """The fields given are changed (``category: null`` clears it); the rest stay."""
+
+    key: ArticleKey | None = None
+    locale: Locale | None = None
+    title: ArticleTitle | None = None
+    body: ArticleBody | None = None
+    category: ArticleCategory | None = None
+    tags: ArticleTags | None = None
+    visibility: ArticleVisibility | None = None
+    team_ids: TeamIds | None = None
+    base_version: int | None = Field(
+        default=None, strict=True, ge=1,
+        description="The version this edit was made from: if the article has moved on since, "
+                    "nothing is changed and the answer is 409 version_conflict")
+
+
+class ArticleList(_Model):
+    articles: list[ArticleData]  # type: ignore[valid-type]
+    next_after: str | None = Field(
+        description="Pass back as ?after= for the next page; null on the last page")
+
+
+class ArticleVersion(_Model):
+    """One saved version of an article: its fields as they were saved, who saved it and
+    when, and which fields differ from the version before (all of them for the first)."""
+
+    version: int
+    key: str
+    locale: str
+    title: str
+    body: str
+    category: str | None
+    tags: list[str]
+    visibility: ArticleVisibility
+    team_ids: list[str]
+    status: ArticleStatus
+    author_id: str | None
+    created_at: EpochMs
+    changed: list[str]
+
+
+class ArticleVersionList(_Model):
+    versions: list[ArticleVersion] = Field(description="Newest first")
 
 
 # --------------------------------------------------------------------------- channels

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from protocol import wire as p
 from protocol.names import HEARTBEAT_HEADER
 from server import (
+    articles,
     auth,
     bootstrap,
     feed,
@@ -77,6 +78,7 @@ def _too_large_body(limit: int, option: str) -> bytes:
 # What each error status means, for the OpenAPI document (every answer has ErrorBody's shape).
 _ERROR_DOCS: dict[int, str] = {
     400: "The body is not valid JSON (error invalid_json)",
+    403: "Only supervisors may do this (not_permitted)",
     401: "No valid sign-in (auth_required, invalid_token, token_expired) or channel secret "
          "(invalid_channel_secret), or wrong credentials (invalid_credentials)",
     404: "No such channel (channel_not_found)",
@@ -115,7 +117,8 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 # Request bodies read by the handlers themselves: their schemas are added to the document.
-_RAW_BODIES: tuple[type[BaseModel], ...] = (p.PushRequest, p.InboundMessage)
+_RAW_BODIES: tuple[type[BaseModel], ...] = (p.PushRequest, p.InboundMessage,
+                                             *articles.RAW_BODIES)
 
 
 async def _read_body(request: Request, model: type[M]) -> M:
@@ -237,6 +240,10 @@ def create_app(
     @app.exception_handler(ApiError)
     async def _api_error(_req: Request, err: ApiError) -> JSONResponse:
         return _error_response(err)
+
+    @app.exception_handler(articles.Refused)
+    async def _refused_article(_req: Request, err: articles.Refused) -> JSONResponse:
+        return _error_response(ApiError(err.status, err.code, err.message))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, err: RequestValidationError) -> JSONResponse:
@@ -567,5 +574,16 @@ def create_app(
         with db.read() as s:
             _channel(s, channel_id, x_relaydesk_channel_secret)
             return inbound.outbound_log(s, channel_id, after, limit)
+
+    # ------------------------------------------------------------------ articles
+
+    def _read(fn: Callable[[Any], T]) -> T:
+        with db.read() as s:
+            return fn(s)
+
+    app.include_router(articles.router(articles.Wiring(
+        current=current, read=_read, write=write_with_retry, published=broker.publish,
+        read_body=_read_body, errors=_errors, json_body=_json_body,
+        is_postgres=db.is_postgres)))
 
     return app

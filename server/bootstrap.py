@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from protocol.entities import BOOTSTRAP_ORDER, BY_ENTITY, Audience
@@ -63,6 +63,16 @@ def _conversation_visible(viewer: Viewer) -> Any:
     return or_(*clauses)
 
 
+def published_visible(viewer: Viewer) -> Any:
+    """For a non-supervisor: a published article scoped to no team or to one of theirs."""
+    scope = m.ArticleTeam
+    clauses = [~exists().where(scope.article_id == m.Article.id)]
+    if viewer.team_ids:
+        clauses.append(exists().where(scope.article_id == m.Article.id,
+                                      scope.team_id.in_(sorted(viewer.team_ids))))
+    return and_(m.Article.status == "published", or_(*clauses))
+
+
 # Each kind's rows as bootstrap reads them (the first selected column is the id): kinds
 # sent from the driver's tuples select their serializer's columns (serialize.*_COLUMNS).
 _SOURCES: dict[Entity, tuple[type[m.Base], Callable[[], Select[Any]]]] = {
@@ -80,6 +90,7 @@ _SOURCES: dict[Entity, tuple[type[m.Base], Callable[[], Select[Any]]]] = {
     ).join(m.Channel, m.Channel.id == m.Conversation.channel_id)),
     Entity.MESSAGE: (m.Message,
                      lambda: select(*_columns(m.Message, serialize.MESSAGE_COLUMNS))),
+    Entity.ARTICLE: (m.Article, lambda: select(m.Article)),
 }
 
 
@@ -94,6 +105,8 @@ def _base_query(entity: Entity, viewer: Viewer) -> Select[Any]:
     if audience is Audience.TEAM:
         team = model.team_id  # type: ignore[attr-defined]
         return q.where(or_(team.is_(None), team.in_(sorted(viewer.team_ids))))
+    if audience is Audience.PUBLISHED:
+        return q.where(published_visible(viewer))
     visible = _conversation_visible(viewer)
     if audience is Audience.CONTACT:
         return q.where(exists().where(m.Conversation.contact_id == model.id, visible))
@@ -130,6 +143,9 @@ def _serialize_page(session: Session, entity: Entity, rows: list[Any]) -> list[d
     if entity is Entity.AGENT:
         teams = serialize.team_ids_by_agent(session, [r.id for r in rows])
         return [serialize.agent(r, teams.get(r.id, ())) for r in rows]
+    if entity is Entity.ARTICLE:
+        scopes = serialize.team_ids_by_article(session, [r.id for r in rows])
+        return [serialize.article(r, scopes.get(r.id, ())) for r in rows]
     simple: dict[Entity, Callable[[Any], dict[str, Any]]] = {
         Entity.TEAM: serialize.team,
         Entity.CHANNEL: serialize.channel,

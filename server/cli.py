@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
                             f"checked (default {limits.PUSH_BODY_LIMIT} bytes: "
                             f"{limits.MAX_MUTATIONS_PER_PUSH} intents with full-length texts as "
                             "UTF-8 JSON)")
+    serve.add_argument("--article-body-limit", type=_size, default=limits.ARTICLE_BODY_LIMIT,
+                       metavar="SIZE",
+                       help="largest body for creating or editing an article, read after the "
+                            f"bearer token is checked (default {limits.ARTICLE_BODY_LIMIT} "
+                            "bytes: the largest legal article in any JSON encoding)")
     serve.add_argument("--trusted-proxy", type=_network, action="append", default=[],
                        metavar="ADDR_OR_CIDR",
                        help="a reverse proxy whose Forwarded / X-Forwarded-For / X-Real-IP "
@@ -195,7 +200,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings.maintenance_interval_s = float(max(1, args.maintenance_interval))
     settings.body_limits = limits.BodyLimits(auth=args.auth_body_limit,
                                              inbound=args.inbound_body_limit,
-                                             push=args.push_body_limit)
+                                             push=args.push_body_limit,
+                                             article=args.article_body_limit)
     settings.trusted_proxies = tuple(args.trusted_proxy)
     try:
         # IPPROTO_TCP explicitly: asyncio turns Nagle off (TCP_NODELAY) on accepted

@@ -9,6 +9,7 @@ one misses history they now may.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -24,11 +25,22 @@ from server.feed import DIRECT, PUBLIC, SCOPED, ChangeBuffer
 def emit_row(buf: ChangeBuffer, entity: str, data: dict[str, Any], *,
              team_id: str | None = None, assignee_id: str | None = None) -> None:
     """A row's upsert, sent to whom its kind's declared audience says (protocol.entities):
-    everyone; the members of its team (a row without a team: everyone); or, for kinds seen
-    through a conversation, that conversation's team and assignee (given here)."""
+    everyone; the members of its team (a row without a team: everyone); for published
+    kinds, the members of its teams (none: everyone) once it is published, supervisors only
+    before and after; or, for kinds seen through a conversation, that conversation's team
+    and assignee (given here)."""
     audience = entities.kind(entity).audience
     if audience is Audience.EVERYONE:
         buf.upsert(entity, data["id"], data, audience=PUBLIC)
+    elif audience is Audience.PUBLISHED:
+        if data["status"] != "published":
+            # Scoped to no team and no agent: a change only supervisors see.
+            buf.upsert(entity, data["id"], data, audience=SCOPED)
+        elif not data["team_ids"]:
+            buf.upsert(entity, data["id"], data, audience=PUBLIC)
+        else:
+            for team in data["team_ids"]:
+                buf.upsert(entity, data["id"], data, audience=SCOPED, team_id=team)
     elif audience is Audience.TEAM:
         team = data["team_id"]
         if team is None:
@@ -83,6 +95,31 @@ def audience_agents(session: Session, team_id: str | None, assignee_id: str | No
         if role != "supervisor":
             who.add(assignee_id)
     return who
+
+
+def published_audience(session: Session, status: str, team_ids: Sequence[str]) -> set[str]:
+    """Non-supervisor agents who see a row of a published kind (an article) with this
+    status and team scope."""
+    if status != "published":
+        return set()
+    who = select(m.Agent.id).where(m.Agent.role != "supervisor")
+    if team_ids:
+        who = who.join(m.TeamMember, m.TeamMember.agent_id == m.Agent.id).where(
+            m.TeamMember.team_id.in_(sorted(team_ids)))
+    return set(session.scalars(who).all())
+
+
+def emit_article(buf: ChangeBuffer, data: dict[str, Any],
+                 before: tuple[str, Sequence[str]] | None = None) -> None:
+    """An article's new state to whom may see it now; ``before`` (its status and team ids
+    until now, None for a new one): agents who saw it then and may not now get a tombstone
+    (unpublished, archived, or scoped away from their teams)."""
+    if before is not None:
+        lost = (published_audience(buf.session, *before)
+                - published_audience(buf.session, data["status"], data["team_ids"]))
+        for agent_id in sorted(lost):
+            buf.delete("article", data["id"], audience=DIRECT, agent_id=agent_id)
+    emit_row(buf, "article", data)
 
 
 def _sees_other_conversation_of_contact(session: Session, agent_id: str, conv: Any) -> bool:

@@ -9,9 +9,17 @@ from dataclasses import dataclass
 
 from protocol.names import (
     API_PREFIX,
+    ARTICLE_BODY_MAX_CHARS,
+    ARTICLE_CATEGORY_MAX_CHARS,
+    ARTICLE_KEY_MAX_CHARS,
+    ARTICLE_MAX_TAGS,
+    ARTICLE_MAX_TEAMS,
+    ARTICLE_TAG_MAX_CHARS,
+    ARTICLE_TITLE_MAX_CHARS,
     DISPLAY_NAME_MAX_CHARS,
     EMAIL_MAX_CHARS,
     HANDLE_MAX_CHARS,
+    LOCALE_MAX_CHARS,
     MAX_MUTATIONS_PER_PUSH,
     MAX_TEXT_CHARS,
     PASSWORD_MAX_CHARS,
@@ -41,17 +49,28 @@ INBOUND_BODY_LIMIT = ((HANDLE_MAX_CHARS + DISPLAY_NAME_MAX_CHARS + MAX_TEXT_CHAR
 # it is read only after the bearer token is checked.
 PUSH_BODY_LIMIT = MAX_MUTATIONS_PER_PUSH * (MAX_TEXT_CHARS * UTF8_BYTES_PER_CHAR
                                             + MUTATION_OVERHEAD_BYTES)
+# The largest legal article (create or edit), in the most verbose JSON encoding (~2.5 MB);
+# read only after the bearer token is checked. A team id is 64 characters at most.
+ARTICLE_BODY_LIMIT = ((ARTICLE_KEY_MAX_CHARS + LOCALE_MAX_CHARS + ARTICLE_TITLE_MAX_CHARS
+                       + ARTICLE_BODY_MAX_CHARS + ARTICLE_CATEGORY_MAX_CHARS
+                       + ARTICLE_MAX_TAGS * ARTICLE_TAG_MAX_CHARS + ARTICLE_MAX_TEAMS * 64)
+                      * ESCAPED_JSON_BYTES_PER_CHAR
+                      + (ARTICLE_MAX_TAGS + ARTICLE_MAX_TEAMS) * 4 + JSON_SYNTAX_BYTES)
 
 _INBOUND_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/channels/[^/]+/inbound$")
 _PUSH_PATH = f"{API_PREFIX}/sync/push"
+# Creating (…/articles) and editing (…/articles/ID) an article: the routes with its body.
+_ARTICLE_PATH = re.compile(rf"^{re.escape(API_PREFIX)}/articles(/[^/]+)?$")
 
 @dataclass(frozen=True)
 class BodyLimits:
-    """Bytes a request body may have: sign-in and everything else, inbound, push."""
+    """Bytes a request body may have: sign-in and everything else, inbound, push, an
+    article."""
 
     auth: int = AUTH_BODY_LIMIT
     inbound: int = INBOUND_BODY_LIMIT
     push: int = PUSH_BODY_LIMIT
+    article: int = ARTICLE_BODY_LIMIT
 
     def for_path(self, path: str) -> tuple[int, str]:
         """The limit for a request path, and the ``serve`` option that sets it."""
@@ -59,6 +78,8 @@ class BodyLimits:
             return self.push, "--push-body-limit"
         if _INBOUND_PATH.match(path):
             return self.inbound, "--inbound-body-limit"
+        if _ARTICLE_PATH.match(path):
+            return self.article, "--article-body-limit"
         return self.auth, "--auth-body-limit"
 
 

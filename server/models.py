@@ -186,6 +186,58 @@ class Message(Base):
     __table_args__ = (Index("ix_messages_conversation", "conversation_id", "created_at"),)
 
 
+class Article(Base):
+    """A knowledge-base article as it is now; each saved version is an ``ArticleVersion``."""
+
+    __tablename__ = "articles"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128))  # its file name; unique per locale
+    locale: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)  # Markdown
+    category: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[str] = mapped_column(Text, default="[]")  # JSON array of strings
+    visibility: Mapped[str] = mapped_column(String(16))  # public | internal
+    status: Mapped[str] = mapped_column(String(16))  # draft | published | archived
+    version: Mapped[int] = mapped_column(Integer)  # the latest ArticleVersion's
+    updated_by: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("key", "locale", name="uq_articles_key_locale"),)
+
+
+class ArticleTeam(Base):
+    """The teams an article is scoped to (none: every team)."""
+
+    __tablename__ = "article_teams"
+    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+
+    __table_args__ = (Index("ix_article_teams_team", "team_id"),)
+
+
+class ArticleVersion(Base):
+    """One saved version of an article: every field as saved, who saved it and when, and
+    the fields that differ from the version before (JSON arrays)."""
+
+    __tablename__ = "article_versions"
+    article_id: Mapped[str] = mapped_column(ForeignKey("articles.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(16))
+    team_ids: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    changed: Mapped[str] = mapped_column(Text)
+
+
 class InboundDedupe(Base):
     """Provider message ids already accepted on a channel."""
 

@@ -111,6 +111,43 @@ def message(row: m.Message) -> dict[str, Any]:
     }
 
 
+def article(row: m.Article, team_ids: Sequence[str]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "key": row.key,
+        "locale": row.locale,
+        "title": row.title,
+        "body": row.body,
+        "category": row.category,
+        "tags": orjson.loads(row.tags or "[]"),
+        "visibility": row.visibility,
+        "team_ids": sorted(team_ids),
+        "status": row.status,
+        "version": row.version,
+        "updated_by": row.updated_by,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+def article_version(row: m.ArticleVersion) -> dict[str, Any]:
+    return {
+        "version": row.version,
+        "key": row.key,
+        "locale": row.locale,
+        "title": row.title,
+        "body": row.body,
+        "category": row.category,
+        "tags": orjson.loads(row.tags),
+        "visibility": row.visibility,
+        "team_ids": orjson.loads(row.team_ids),
+        "status": row.status,
+        "author_id": row.author_id,
+        "created_at": row.created_at,
+        "changed": orjson.loads(row.changed),
+    }
+
+
 # --------------------------------------------------------------------------- bulk rows
 # Bootstrap sends a million rows: it selects these columns, in this order, and builds the
 # same payloads as above from plain tuples (positional access is many times faster than
@@ -215,6 +252,26 @@ def load_conversation(session: Session, row: m.Conversation) -> dict[str, Any]:
             select(m.Channel.type).where(m.Channel.id == row.channel_id)) or ""
         types[row.channel_id] = channel_type
     return conversation(row, channel_type)
+
+
+def load_article(session: Session, article_id: str) -> dict[str, Any] | None:
+    row = session.get(m.Article, article_id)
+    if row is None:
+        return None
+    return article(row, team_ids_by_article(session, [article_id]).get(article_id, ()))
+
+
+def team_ids_by_article(session: Session, article_ids: Sequence[str]
+                        ) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    if article_ids:
+        for article_id, team_id in session.execute(
+            select(m.ArticleTeam.article_id, m.ArticleTeam.team_id).where(
+                m.ArticleTeam.article_id.in_(article_ids)
+            )
+        ):
+            out[article_id].append(team_id)
+    return out
 
 
 def team_ids_by_agent(session: Session, agent_ids: Sequence[str]) -> dict[str, list[str]]:

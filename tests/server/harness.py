@@ -363,6 +363,11 @@ def expected_state(db: Database, agent_id: str) -> dict[tuple[str, str], dict[st
         for msg in s.scalars(select(m.Message)):
             if msg.conversation_id in visible_convs:
                 out[("message", msg.id)] = serialize.message(msg)
+        for article in s.scalars(select(m.Article)):
+            data = serialize.load_article(s, article.id) or {}
+            if sup or (article.status == "published"
+                       and (not data["team_ids"] or my_teams & set(data["team_ids"]))):
+                out[("article", article.id)] = data
     return out
 
 

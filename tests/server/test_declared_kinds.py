@@ -18,7 +18,7 @@ from tests.server.harness import Api, LiveServer
 _MODELS: dict[str, Any] = {"team": m.Team, "agent": m.Agent, "channel": m.Channel,
                            "tag": m.Tag, "template": m.Template, "canned_reply": m.CannedReply,
                            "contact": m.Contact, "conversation": m.Conversation,
-                           "message": m.Message}
+                           "message": m.Message, "article": m.Article}
 
 
 def _pages(api: Api, fmt: str) -> list[dict[str, Any]]:
@@ -47,11 +47,34 @@ def _expected_ids(db: Database, kind_name: str, audience: Audience, agent: m.Age
                     if row.team_id is None or row.team_id in teams}
         visible = {c.id: c for c in s.scalars(select(m.Conversation))
                    if c.team_id in teams or c.assignee_id == agent.id}
+        if audience is Audience.PUBLISHED:
+            scopes: dict[str, set[str]] = {}
+            for link in s.scalars(select(m.ArticleTeam)):
+                scopes.setdefault(link.article_id, set()).add(link.team_id)
+            return {row.id for row in s.scalars(select(model))
+                    if row.status == "published"
+                    and (not scopes.get(row.id) or scopes[row.id] & teams)}
         if audience is Audience.CONTACT:
             return {c.contact_id for c in visible.values()}
         if kind_name == "conversation":
             return set(visible)
         return {row.id for row in s.scalars(select(model)) if row.conversation_id in visible}
+
+
+def _write_articles(api: Api, teams: list[str]) -> None:
+    """Articles of every status and scope (the demo has none yet), one of them re-scoped."""
+    made = []
+    for n, (status, scope) in enumerate((("published", []), ("published", teams[:1]),
+                                         ("published", teams[1:2]), ("draft", []),
+                                         ("archived", teams[:1]), ("published", teams[:2]))):
+        r = api.post("/articles", json={"key": f"kind-check-{n}", "locale": "en",
+                                        "title": f"Article {n}", "body": "Text",
+                                        "tags": ["t"], "team_ids": scope, "status": status})
+        assert r.status_code == 201, r.text
+        made.append(r.json()["id"])
+    r = api.http.patch(f"/api/v1/articles/{made[1]}", headers=api.headers,
+                       json={"team_ids": teams[1:2], "category": "Moved"})
+    assert r.status_code == 200, r.text
 
 
 def test_payloads_columns_and_audiences_are_the_declared_ones(database_url: str, tmp_path):
@@ -62,6 +85,11 @@ def test_payloads_columns_and_audiences_are_the_declared_ones(database_url: str,
     server.start()
     wrong: list[str] = []
     try:
+        with db.read() as s:
+            teams = list(s.scalars(select(m.Team.id).order_by(m.Team.name)))
+        supervisor = next(a for a in seeded.workspace.agents if a.role == "supervisor")
+        with Api(server.url) as api:
+            _write_articles(api.login(supervisor.email, supervisor.password), teams)
         for email, password, role in ((a.email, a.password, a.role)
                                        for a in seeded.workspace.agents):
             if role not in ("agent", "supervisor"):
@@ -104,7 +132,8 @@ def test_payloads_columns_and_audiences_are_the_declared_ones(database_url: str,
 # Declared fields the server does not keep in the kind's own table: it works them out when it
 # writes the payload (a join), so a change to them is a change to that query, named here.
 _JOINED = {("agent", "team_ids"): "team_members", ("contact", "identities"): "contact_identities",
-           ("conversation", "channel_type"): "channels.type"}
+           ("conversation", "channel_type"): "channels.type",
+           ("article", "team_ids"): "article_teams"}
 
 
 def test_each_migrated_server_table_holds_its_kinds_declared_fields(database_url: str) -> None:

@@ -62,6 +62,7 @@ class History:
     desks: dict[str, Desk]
     inbound_api: Api
     convs: dict[str, str] = field(default_factory=dict)
+    articles: dict[str, str] = field(default_factory=dict)  # key -> id
 
     def inbound(self, key: str, channel: str, handle: str, text: str, **extra: Any) -> str:
         res = self.inbound_api.inbound(self.ws, channel, handle, text, **extra)
@@ -114,6 +115,22 @@ def play_phase_one(h: History) -> None:
                      body="Hi Erin")
     bob.outbox.apply("set_status", conversation_id=c4, status="snoozed", snoozed_until=FUTURE)
     bob.outbox.apply("add_tag", conversation_id=c3, tag="billing")
+    sam = h.desks["sam"].api
+    for key, status, teams in (("everyone", "published", []), ("team-a", "published", ["A"]),
+                               ("team-b", "published", ["B"]), ("draft", "draft", [])):
+        r = sam.post("/articles", json={"key": key, "locale": "en", "title": key,
+                                        "status": status,
+                                        "team_ids": [ws.teams[t] for t in teams]})
+        assert r.status_code == 201, r.text
+        h.articles[key] = r.json()["id"]
+
+
+def _article(h: History, method: str, key: str, action: str = "",
+             body: dict[str, Any] | None = None) -> None:
+    api = h.desks["sam"].api
+    r = api.http.request(method, f"{p.API_PREFIX}/articles/{h.articles[key]}{action}",
+                         headers=api.headers, json=body)
+    assert r.status_code == 200, r.text
 
 
 def play_phase_two(h: History) -> None:
@@ -138,6 +155,11 @@ def play_phase_two(h: History) -> None:
     sam.outbox.apply("assign", conversation_id=c5, team_id=ws.teams["A"])
     h.inbound("hank", "b_instagram", "hank.ig", "hey")
     h.inbound("ivy", "a_web_chat", "visitor-ivy", "chat")
+    # Articles scoped away from team A, archived, published, edited.
+    _article(h, "PATCH", "team-a", body={"team_ids": [ws.teams["B"]]})
+    _article(h, "POST", "everyone", "/archive")
+    _article(h, "POST", "draft", "/publish")
+    _article(h, "PATCH", "team-b", body={"title": "Team B, edited"})
 
 
 def describe_diff(actual: dict[Any, Any], expected: dict[Any, Any]) -> str:

@@ -5,6 +5,7 @@ server errors and with responses that conform to that document."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -35,6 +36,14 @@ ENDPOINTS = {
     ("get", f"{P}/sync/events"),
     ("post", f"{P}/channels/{{channel_id}}/inbound"),
     ("get", f"{P}/channels/{{channel_id}}/outbound"),
+    ("get", f"{P}/articles"),
+    ("post", f"{P}/articles"),
+    ("get", f"{P}/articles/{{article_id}}"),
+    ("patch", f"{P}/articles/{{article_id}}"),
+    ("post", f"{P}/articles/{{article_id}}/publish"),
+    ("post", f"{P}/articles/{{article_id}}/archive"),
+    ("get", f"{P}/articles/{{article_id}}/versions"),
+    ("post", f"{P}/articles/{{article_id}}/versions/{{version}}/restore"),
 }
 METHODS = {"get", "post", "put", "patch", "delete"}
 # Every answer each operation gives besides its success (413: any request may carry a body;
@@ -50,6 +59,15 @@ ERRORS = {
     ("get", f"{P}/sync/events"): {400, 401, 413, 422, 503},
     ("post", f"{P}/channels/{{channel_id}}/inbound"): {400, 401, 404, 413, 422, 503},
     ("get", f"{P}/channels/{{channel_id}}/outbound"): {401, 404, 413, 422, 503},
+    ("get", f"{P}/articles"): {401, 413, 422, 503},
+    ("post", f"{P}/articles"): {400, 401, 403, 409, 413, 422, 503},
+    ("get", f"{P}/articles/{{article_id}}"): {401, 404, 413, 422, 503},
+    ("patch", f"{P}/articles/{{article_id}}"): {400, 401, 403, 404, 409, 413, 422, 503},
+    ("post", f"{P}/articles/{{article_id}}/publish"): {401, 403, 404, 413, 422, 503},
+    ("post", f"{P}/articles/{{article_id}}/archive"): {401, 403, 404, 413, 422, 503},
+    ("get", f"{P}/articles/{{article_id}}/versions"): {401, 403, 404, 413, 422, 503},
+    ("post", f"{P}/articles/{{article_id}}/versions/{{version}}/restore"): {
+        401, 403, 404, 409, 413, 422, 503},
 }
 
 
@@ -159,10 +177,11 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 def _fuzz(operation: Any, url: str, workspace: Workspace, auth: dict[str, str],
-          statuses: list[int]) -> Any:
+          statuses: list[int], supervisor: dict[str, str], article_id: str) -> Any:
     """A Hypothesis test sending up to 25 generated requests to one operation, with real
-    credentials (and, for half of them, a real channel id or real sign-in values in the body),
-    so they get past authentication and lookups to the success paths."""
+    credentials (a supervisor's for articles; and, for half of them, a real channel or
+    article id, real sign-in values or a new article in the body), so they get past
+    authentication and lookups to the success paths."""
     path = operation.path
     cid = workspace.channels["a_sms"]
 
@@ -184,6 +203,19 @@ def _fuzz(operation: Any, url: str, workspace: Workspace, auth: dict[str, str],
         elif path.endswith("/auth/refresh") and real:
             session = own_session(url, workspace.emails["tina"])
             case.body = {"refresh_token": session.refresh_token}
+        elif "/articles" in path:
+            headers = supervisor
+            if real and "{article_id}" in path:
+                case.path_parameters = {**(case.path_parameters or {}),
+                                        "article_id": article_id,
+                                        **({"version": 1} if "{version}" in path else {})}
+                if case.method == "PATCH" and isinstance(case.body, dict):
+                    # Its own generated fields, less those that must name what exists.
+                    case.body = {k: v for k, v in case.body.items()
+                                 if k not in ("team_ids", "base_version") and v is not None}
+            elif real and case.method == "POST":
+                case.body = {"key": f"fuzz-{uuid.uuid4().hex}", "locale": "en",
+                             "title": "Generated", "team_ids": [workspace.teams["B"]]}
         response = case.call(headers=headers)
         statuses.append(response.status_code)
         case.validate_response(response, checks=CHECKS, headers=headers)
@@ -193,14 +225,18 @@ def _fuzz(operation: Any, url: str, workspace: Workspace, auth: dict[str, str],
 
 def test_generated_requests_get_documented_answers(live_server: LiveServer,
                                                    workspace: Workspace) -> None:
-    """Up to 25 generated requests per operation of auth, sync and channels (the event
-    stream never ends, so it is left out): no 5xx, every status code, content type and body
-    is what the OpenAPI document says, and each operation succeeds at least once."""
-    with Api(live_server.url) as alice:
+    """Up to 25 generated requests per operation of auth, sync, channels and articles (the
+    event stream never ends, so it is left out): no 5xx, every status code, content type and
+    body is what the OpenAPI document says, and each operation succeeds at least once."""
+    with Api(live_server.url) as alice, Api(live_server.url) as sam:
         alice.login(workspace.emails["alice"])
         auth = {"Authorization": f"Bearer {alice.token}"}
+        sam.login(workspace.emails["sam"])
+        r = sam.post("/articles", json={"key": "fuzzed", "locale": "en", "title": "Fuzzed"})
+        assert r.status_code == 201, r.text
+        article_id = r.json()["id"]
         schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
-        subset = schema.include(path_regex=rf"^{P}/(sync|auth|channels)/").exclude(
+        subset = schema.include(path_regex=rf"^{P}/(sync|auth|channels|articles)(/|$)").exclude(
             path_regex=r"/sync/events$")
         operations = [result.ok() for result in subset.get_all_operations()]
         labels = sorted(op.label for op in operations)
@@ -209,7 +245,8 @@ def test_generated_requests_get_documented_answers(live_server: LiveServer,
         answered: dict[str, list[int]] = {}
         for operation in operations:
             statuses = answered.setdefault(operation.label, [])
-            run = _fuzz(operation, live_server.url, workspace, auth, statuses)
+            run = _fuzz(operation, live_server.url, workspace, auth, statuses, sam.headers,
+                        article_id)
             try:
                 run()
             except (Exception, FailureGroup) as exc:  # collect every operation's failures
@@ -226,8 +263,9 @@ def test_hostile_values_get_client_errors_not_server_errors(live_server: LiveSer
     rejects them; integers beyond 64 bits) must never surface as 500s."""
     cid = workspace.channels["a_email"]
     channel = {"X-Relaydesk-Channel-Secret": workspace.secrets[cid]}
-    with Api(live_server.url) as alice:
+    with Api(live_server.url) as alice, Api(live_server.url) as sam:
         alice.login(workspace.emails["alice"])
+        sam.login(workspace.emails["sam"])
         requests: list[tuple[str, str, dict[str, Any]]] = [
             ("POST", f"{P}/auth/login", {"json": {"email": "a\x00b@example.com",
                                                    "password": "x\x00y"}}),
@@ -252,6 +290,17 @@ def test_hostile_values_get_client_errors_not_server_errors(live_server: LiveSer
             ("GET", f"{P}/channels/{cid}/outbound", {"headers": channel,
                                                      "params": {"after": 2**64}}),
             ("GET", f"{P}/channels/nul%00id/outbound", {"headers": channel}),
+            ("GET", f"{P}/articles/nul%00id", {"headers": sam.headers}),
+            ("POST", f"{P}/articles/nul%00id/publish", {"headers": sam.headers}),
+            ("GET", f"{P}/articles", {"headers": sam.headers,
+                                      "params": {"locale": "e\x00n", "after": "a\x00"}}),
+            ("GET", f"{P}/articles", {"headers": sam.headers, "params": {"limit": 2**70}}),
+            ("POST", f"{P}/articles", {"headers": sam.headers, "json": {
+                "key": "nul", "locale": "en", "title": "a\x00b", "tags": ["t\x00"],
+                "team_ids": ["x\x00"]}}),
+            ("PATCH", f"{P}/articles/nul%00id", {"headers": sam.headers,
+                                                 "json": {"team_ids": ["x\x00"]}}),
+            ("POST", f"{P}/articles/a/versions/{2**70}/restore", {"headers": sam.headers}),
         ]
         server_errors = []
         for method, url, kwargs in requests:
