@@ -733,3 +733,18 @@ def _decode(rows: dict[tuple[str, str], dict]) -> dict[tuple[str, str], dict]:
         out[key] = {k: (orjson.loads(v) if k in spec.json_empty and v is not None else v)
                     for k, v in row.items()}
     return out
+
+
+def test_verify_compares_only_the_kinds_this_desk_keeps() -> None:
+    """A newer server counts kinds an older desk does not know (its mirror skips their rows):
+    verify must not call that a mismatch that reset-cache would fix (it would not)."""
+    from sync.cli import compare_counts
+
+    comparison, not_kept = compare_counts(
+        {"conversation": 3, "message": 9},
+        {"conversation": 3, "message": 9, "guide_from_the_future": 4})
+    assert comparison == {"conversation": {"local": 3, "server": 3},
+                          "message": {"local": 9, "server": 9}}
+    assert not_kept == ["guide_from_the_future"]
+    comparison, _ = compare_counts({"conversation": 2}, {"conversation": 3})
+    assert comparison["conversation"] == {"local": 2, "server": 3}  # a real difference stays
