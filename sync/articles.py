@@ -34,7 +34,7 @@ from sync.store import Store
 
 __all__ = [
     "IMAGE_SCHEME", "LINK_SCHEMES", "PLAIN_TEXT_CHANNELS", "Article", "article",
-    "for_channel", "image_name", "in_language", "load_article", "load_in_language",
+    "for_channel", "image_name", "image_names", "in_language", "load_article", "load_in_language",
     "raw_html_text", "to_html", "to_plain_text",
 ]
 
@@ -157,6 +157,12 @@ def image_name(src: str) -> str | None:
     if scheme.lower() != IMAGE_SCHEME or _IMAGE_NAME.fullmatch(name) is None:
         return None
     return name
+
+
+def image_names(rendered: str) -> list[str]:
+    """The cached images ``to_html``'s output shows, by name, each once."""
+    names = (image_name(src) for src in re.findall(r'<img src="([^"]*)"', rendered))
+    return list(dict.fromkeys(name for name in names if name is not None))
 
 
 def _link_ok(href: str) -> bool:

@@ -61,6 +61,57 @@
     </message>
 </context>
 <context>
+    <name>ArticleViewer</name>
+    <message>
+        <source>Internal — never send to a customer</source>
+        <translation>社内用 — 顧客には送らないでください</translation>
+    </message>
+    <message>
+        <source>Article</source>
+        <translation>記事</translation>
+    </message>
+    <message>
+        <source>Insert into reply</source>
+        <translation>返信に挿入</translation>
+    </message>
+    <message>
+        <source>Article viewer</source>
+        <translation>記事ビューアー</translation>
+    </message>
+    <message>
+        <source>[Image not shown: %1]</source>
+        <translation>[画像は表示されません: %1]</translation>
+    </message>
+    <message>
+        <source>This article is not available</source>
+        <translation>この記事は表示できません</translation>
+    </message>
+    <message>
+        <source>It may have been archived, or it is not published for your teams.</source>
+        <translation>アーカイブされたか、あなたのチームには公開されていない可能性があります。</translation>
+    </message>
+    <message>
+        <source>Updated %1</source>
+        <translation>更新 %1</translation>
+    </message>
+    <message>
+        <source>Version %1</source>
+        <translation>バージョン %1</translation>
+    </message>
+    <message>
+        <source>Insert into note</source>
+        <translation>社内メモに挿入</translation>
+    </message>
+    <message>
+        <source>Open a conversation to insert this article</source>
+        <translation>この記事を挿入するには会話を開いてください</translation>
+    </message>
+    <message>
+        <source>Internal articles are for agents only: they can go into an internal note, never into a reply</source>
+        <translation>社内用の記事はエージェント専用です。社内メモには挿入できますが、返信には挿入できません</translation>
+    </message>
+</context>
+<context>
     <name>Composer</name>
     <message>
         <source>Composer</source>

@@ -1,0 +1,2 @@
+"""The knowledge base in the desk: the article viewer (more to come: suggestions, the
+editor)."""
