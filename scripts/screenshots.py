@@ -210,6 +210,31 @@ async def whatsapp_template(session: DeskSession, window: MainWindow) -> None:
     grab(window, "whatsapp-template.png")
 
 
+def _article_to_show(store: Any) -> str | None:
+    """An English article with some body to it, an internal one (its badge) if there is one."""
+    with store.read_db("mirror") as db:
+        row = db.execute("SELECT id FROM articles WHERE status = 'published' AND locale = 'en' "
+                         "ORDER BY visibility = 'internal' DESC, length(body) DESC LIMIT 1"
+                         ).fetchone()
+    return row[0] if row else None
+
+
+async def article_viewer(session: DeskSession) -> None:
+    from app.knowledge.viewer import open_article_window
+
+    article_id = await session.read(_article_to_show)
+    if article_id is None:
+        print("article-viewer.png: the demo has no articles yet, skipped", file=sys.stderr)
+        return
+    viewer = open_article_window(session, article_id, channel_type="sms")
+    try:
+        await until(lambda: viewer.article is not None, "the article")
+        await settle()
+        grab(viewer, "article-viewer.png")
+    finally:
+        viewer.close()
+
+
 async def japanese(demo: DemoServer, agent: DeskSession, base: Path) -> None:
     app = QApplication.instance()
     qm = "resources/translations/relaydesk_ja.qm"
@@ -340,6 +365,7 @@ async def render(base: Path) -> None:
         await small_details(session, cid, "en")
 
         await whatsapp_template(session, window)
+        await article_viewer(session)
 
         theme.apply_theme(app, "dark")  # as a desk started in the dark theme
         dark = await show_window(session)

@@ -67,6 +67,14 @@ class ArticleBrowser(QTextBrowser):
         self.setReadOnly(True)
         self.setUndoRedoEnabled(False)
         self.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        # Qt's rich text draws a table without lines or room: give it both, and make a
+        # marker for an image not shown look like a note, not like the article's words.
+        self.document().setDefaultStyleSheet(
+            "table { border-collapse: collapse; border: 1px solid #b8b8b8; "
+            "margin-top: 4px; margin-bottom: 8px; } "
+            "th, td { padding: 3px 8px; border: 1px solid #b8b8b8; } "
+            "h1, h2, h3 { margin-top: 12px; margin-bottom: 4px; } "
+            ".image-marker { color: #6b7280; font-style: italic; }")
 
     def loadResource(self, kind: int, name: QUrl) -> Any:
         if kind == QTextDocument.ResourceType.ImageResource.value:
