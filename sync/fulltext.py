@@ -48,12 +48,13 @@ read by rowid (not measured).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import re
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -76,6 +77,7 @@ _SPACE_SPLIT = re.compile(r"(\s+)")
 _GRAPHEME = re.compile("(?s).[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff"
                        "\u3099\u309a\uff9e\uff9f\ufe20-\ufe2f]*")
 _WORD = re.compile(r"[^\W_]")  # a character unicode61 keeps in a token (letters, digits)
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 @dataclass(frozen=True)
@@ -262,12 +264,57 @@ def match_expression(query: str) -> str | None:
     return " AND ".join(parts) if parts else None
 
 
+def match_any(text: str, skip: frozenset[str] = frozenset(), most: int = 64) -> str | None:
+    """An FTS5 expression matching rows with *any* of the words of ``text`` (what a customer
+    wrote, for suggestions: bm25 then ranks the rows sharing the most, and rarest, words):
+    each Latin word, and each bigram of a CJK run, is one term; the words in ``skip``
+    (lower case) are left out; at most ``most`` terms, the first ones. None: no term."""
+    terms: dict[str, None] = {}
+    for word in _normalized(text).split():
+        last = 0
+        for m in [*_CJK_RUN.finditer(word), None]:
+            for latin in _NOT_WORD.split(word[last:m.start() if m else len(word)]):
+                if latin and latin.lower() not in skip:
+                    terms['"' + latin + '"'] = None
+            if m is None:
+                break
+            run = m.group()
+            for gram in ([f'"{run}"*'] if len(run) == 1 else
+                         [f'"{run[i:i + 2]}"' for i in range(len(run) - 1)]):
+                if gram.strip('"*') not in skip:
+                    terms[gram] = None
+            last = m.end()
+    picked = list(terms)[:most]
+    return " OR ".join(picked) if picked else None
+
+
 # --------------------------------------------------------------------------- schema
 
 def register(conn: sqlite3.Connection) -> None:
-    """Give ``conn`` the SQL functions the index's views and triggers call."""
+    """Give ``conn`` the SQL functions the index's views and triggers call (once: SQLite
+    refuses to replace a function while a statement of the connection is running)."""
+    try:
+        conn.execute("SELECT rd_search_form(NULL), rd_json_words(NULL, '')").fetchone()
+        return
+    except sqlite3.OperationalError:
+        pass
     conn.create_function("rd_search_form", 1, search_form, deterministic=True)
     conn.create_function("rd_json_words", 2, json_words, deterministic=True)
+
+
+@contextlib.contextmanager
+def _atomic(conn: sqlite3.Connection) -> Iterator[None]:
+    """All or nothing, inside the caller's transaction when there is one (a bootstrap page's,
+    a migration's): a savepoint, never a COMMIT (``with conn:`` would commit the caller's
+    transaction half way, and a page's rows with it before its position)."""
+    conn.execute("SAVEPOINT rd_fulltext")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO rd_fulltext")
+        conn.execute("RELEASE rd_fulltext")
+        raise
+    conn.execute("RELEASE rd_fulltext")
 
 
 def _present(conn: sqlite3.Connection, kinds: Iterable[str] | None) -> list[Kind]:
@@ -304,7 +351,7 @@ def create(conn: sqlite3.Connection, kinds: Iterable[str] | None = None) -> list
         cols = ", ".join(c.name for c in kind.columns)
         named = ", ".join(f"rd_search_form({c.sql.format(row='')}) AS {c.name}"
                           for c in kind.columns)
-        with conn:
+        with _atomic(conn):
             conn.execute(f"CREATE VIEW IF NOT EXISTS {kind.fts}_src AS "
                          f"SELECT rowid AS doc, {named} FROM {kind.table}")
             conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {kind.fts} USING fts5({cols}, "
@@ -324,7 +371,7 @@ def _indexed(conn: sqlite3.Connection, kinds: Iterable[str] | None) -> list[Kind
 def suspend(conn: sqlite3.Connection, kinds: Iterable[str] | None = None) -> None:
     """Stop keeping the indexes up (a first bootstrap's rows then go in untokenized) and
     empty them; :func:`build` brings them back."""
-    with conn:
+    with _atomic(conn):
         for kind in _indexed(conn, kinds):
             for trigger in kind.triggers:
                 conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
@@ -339,7 +386,7 @@ def build(conn: sqlite3.Connection, kinds: Iterable[str] | None = None) -> dict[
     took = {}
     for kind in _indexed(conn, kinds):
         start = time.perf_counter()
-        with conn:
+        with _atomic(conn):
             for trigger in kind.triggers:
                 conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
             conn.execute(f"INSERT INTO {kind.fts} ({kind.fts}) VALUES ('rebuild')")
@@ -421,16 +468,27 @@ def search(conn: sqlite3.Connection, query: str, kinds: Sequence[str] | None = N
     match = match_expression(query)
     if match is None:
         return []
+    return search_expression(conn, match, kinds, limit, locale=locale, now_ms=now_ms)
+
+
+def search_expression(conn: sqlite3.Connection, match: str,
+                      kinds: Sequence[str] | None = None, limit: int = 20, *,
+                      locale: str | None = None, now_ms: int | None = None,
+                      published_only: bool = False) -> list[Hit]:
+    """:func:`search` for an FTS5 expression already made (:func:`match_expression`,
+    :func:`match_any`). ``published_only``: articles in another status (a supervisor's
+    mirror holds drafts) are left out."""
     register(conn)
     now = time.time() * 1000 if now_ms is None else now_ms
     hits: list[Hit] = []
     for kind in _indexed(conn, kinds):
-        hits += _search_kind(conn, kind, match, limit, locale, now)
+        hits += _search_kind(conn, kind, match, limit, locale, now,
+                             published_only and kind.name == "article")
     return hits
 
 
 def _search_kind(conn: sqlite3.Connection, kind: Kind, match: str, limit: int,
-                 locale: str | None, now: float) -> list[Hit]:
+                 locale: str | None, now: float, published_only: bool = False) -> list[Hit]:
     weights = ", ".join(str(c.weight) for c in kind.columns)
     score = f"-bm25({kind.fts}, {weights})"
     if kind.time_sql:
@@ -439,6 +497,8 @@ def _search_kind(conn: sqlite3.Connection, kind: Kind, match: str, limit: int,
     where = f"{kind.fts} MATCH :match"
     if locale is not None and kind.locale_sql:
         where += f" AND {kind.locale_sql} = :locale"
+    if published_only:
+        where += " AND src.status = 'published'"
     sql = (f"SELECT doc, id, score FROM (SELECT {kind.fts}.rowid AS doc, src.id AS id, "
            f"{score} AS score FROM {kind.fts} JOIN {kind.table} AS src "
            f"ON src.rowid = {kind.fts}.rowid WHERE {where} "

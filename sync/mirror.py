@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Connection, delete, func, select
 
 from protocol.entities import BOOTSTRAP_ORDER
-from sync import entities, outbox
+from sync import entities, fulltext, outbox
 from sync.models import BOOTSTRAP_DEFERRED_INDEXES
 from sync.schema import (  # noqa: F401  (sync_state keys: mirror.CURSOR…)
     AGENT_EMAIL,
@@ -28,7 +28,7 @@ from sync.schema import (  # noqa: F401  (sync_state keys: mirror.CURSOR…)
     LAST_SYNC_AT,
     SERVER_URL,
 )
-from sync.store import Store
+from sync.store import Store, dbapi
 
 
 class PageError(Exception):
@@ -190,15 +190,19 @@ def apply_pull_page(store: Store, raw: bytes, expected_cursor: int) -> PullResul
 
 
 def drop_deferred_indexes(conn: Connection) -> None:
-    """Before the first page of a bootstrap: the bulk tables fill without index upkeep."""
+    """Before the first page of a bootstrap: the bulk tables fill without index upkeep
+    (the inbox's indexes, the search indexes' triggers; the full-text index is emptied)."""
     for index in BOOTSTRAP_DEFERRED_INDEXES:
         index.drop(conn, checkfirst=True)
+    fulltext.suspend(dbapi(conn))
 
 
 def create_deferred_indexes(conn: Connection) -> None:
-    """With the last bootstrap page (same transaction), so a bootstrapped mirror has them."""
+    """With the last bootstrap page (same transaction), so a bootstrapped mirror has them:
+    the full-text index is built here once, from every row, and its triggers keep it."""
     for index in BOOTSTRAP_DEFERRED_INDEXES:
         index.create(conn, checkfirst=True)
+    fulltext.build(dbapi(conn))
 
 
 def get_cursor(store: Store) -> int:

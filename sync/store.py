@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sync import fulltext
 from sync.private_files import private_database, private_dir, side_files, tighten
 from sync.workers import Pool
 
@@ -58,8 +59,12 @@ READER_CACHE_KIB = 8192
 
 
 def _pragmas(wal_autocheckpoint: int, cache_kib: int) -> tuple[str, ...]:
+    # recursive_triggers: an INSERT OR REPLACE (the mirror's upsert of most kinds, messages
+    # and articles among them) deletes the row it replaces; only with this do the search
+    # index's delete triggers see that, and the old row's words leave the index.
     return ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA busy_timeout=30000",
-            "PRAGMA foreign_keys=OFF", f"PRAGMA cache_size=-{int(cache_kib)}",
+            "PRAGMA foreign_keys=OFF", "PRAGMA recursive_triggers=ON",
+            f"PRAGMA cache_size=-{int(cache_kib)}",
             f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
 
 
@@ -75,6 +80,7 @@ def _engine(path: Path, wal_autocheckpoint: int = 1000,
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None
+        fulltext.register(dbapi_conn)  # the search index's triggers call its functions
         cur = dbapi_conn.cursor()
         for pragma in pragmas:
             cur.execute(pragma)
@@ -112,6 +118,7 @@ class _ReadPool:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                              check_same_thread=False)
+        fulltext.register(db)  # searching reads the index's views, which call its functions
         for pragma in self._pragmas:
             db.execute(pragma)
         return db
@@ -159,6 +166,7 @@ def check_file(path: Path, full: bool) -> str | None:
         return None
     try:
         conn = sqlite3.connect(path, timeout=30)
+        fulltext.register(conn)  # (a later SQLite's check reads the search index's views)
         try:
             rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check"
                                 ).fetchall()

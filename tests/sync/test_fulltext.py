@@ -275,3 +275,124 @@ def test_empty_and_unsearchable_queries_find_nothing(mirror: Mirror) -> None:
     mirror.message("m1", "refund")
     for query in ("", "   ", "!!!", "- * -"):
         assert fulltext.search(mirror.db, query) == []
+
+
+def test_suspend_and_build_stay_inside_the_callers_transaction(mirror: Mirror) -> None:
+    """A bootstrap page applies its rows, the index upkeep and its position in one
+    transaction: neither suspend nor build may commit it half way."""
+    mirror.message("m1", "parcel lost")
+    mirror.db.execute("BEGIN IMMEDIATE")
+    fulltext.suspend(mirror.db)
+    assert mirror.db.in_transaction
+    mirror.message("m2", "parcel found")
+    fulltext.build(mirror.db)
+    assert mirror.db.in_transaction
+    mirror.db.execute("ROLLBACK")  # the page failed: everything it did goes
+    assert mirror.ids("parcel") == ["m1"]
+    fulltext.integrity_check(mirror.db)
+
+
+def test_pulls_that_update_delete_and_readd_keep_a_synced_desks_index_current(
+        server, ws, file_keyring, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A desk bootstrapped from the real server (the index built once at its end), then
+    pulls: an article edited (upserted: INSERT OR REPLACE, a new rowid), one archived (a
+    tombstone), one published again (a new row), new messages. After each, the index agrees
+    with the tables and search finds the new text, not the old."""
+    from sync import cli
+    from tests.server.harness import PREFIX, Api
+    from tests.sync.test_cli import login_in_process
+
+    sam = Api(server.url).login(ws.emails["sam"])
+
+    def article(**fields: object) -> str:
+        r = sam.post("/articles", json={"locale": "en", "status": "published", **fields})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def edit(article_id: str, **fields: object) -> None:
+        r = sam.http.patch(f"{PREFIX}/articles/{article_id}", headers=sam.headers, json=fields)
+        assert r.status_code == 200, r.text
+
+    def act(article_id: str, action: str) -> None:
+        r = sam.post(f"/articles/{article_id}/{action}")
+        assert r.status_code == 200, r.text
+
+    printer = article(key="printer", title="Printer prints blank pages", body="Clean the head.")
+    parcel = article(key="parcel", title="Lost parcel", body="We send a new one.")
+    refund = article(key="refund", title="Refunds", body="返金は5日以内です。")
+    api = Api(server.url)
+    api.inbound(ws, "a_email", "dora@example.com", "The kettle whistles")
+    data = tmp_path / "desk"
+    login_in_process(monkeypatch, data, server.url)
+
+    def sync_and_check() -> sqlite3.Connection:
+        assert cli.main(["--data-dir", str(data), "sync"]) == 0
+        db = sqlite3.connect(data / "mirror.sqlite3")
+        fulltext.register(db)
+        fulltext.integrity_check(db)
+        return db
+
+    def ids(db: sqlite3.Connection, query: str) -> set[str]:
+        return {h.id for h in fulltext.search(db, query)}
+
+    db = sync_and_check()  # the bootstrap
+    assert ids(db, "printing") == {printer} and ids(db, "返金") == {refund}
+    assert len(ids(db, "kettle")) == 1
+    db.close()
+
+    edit(printer, title="Scanner jams", body="Open the lid.")
+    act(parcel, "archive")
+    act(refund, "archive")
+    api.inbound(ws, "a_email", "dora@example.com", "Now the toaster smokes")
+    db = sync_and_check()
+    assert ids(db, "printing") == set() and ids(db, "scanner jam") == {printer}
+    assert ids(db, "parcel") == set() and ids(db, "返金") == set()
+    assert len(ids(db, "toaster")) == 1
+    db.close()
+
+    act(refund, "publish")  # back: a new row under the same id
+    edit(refund, body="返金は7日以内です。")
+    db = sync_and_check()
+    assert ids(db, "返金") == {refund} and ids(db, "7日") == {refund}
+    assert ids(db, "5日") == set()
+    db.close()
+    sam.close()
+    api.close()
+
+
+def test_upgrading_a_desk_indexes_the_rows_it_already_has(tmp_path: Path) -> None:
+    """m0005 on a desk at m0004: its messages and articles become searchable at once, and
+    the index is kept from then on (the Store's connections have the functions)."""
+    from alembic import command
+    from alembic.config import Config
+
+    from sync.store import MIGRATIONS
+
+    data = tmp_path / "old"
+    data.mkdir()
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS / "mirror"))
+    cfg.set_main_option("sqlalchemy.url", f"sqlite:///{data / 'mirror.sqlite3'}")
+    command.upgrade(cfg, "m0004")
+    old = Mirror(data / "mirror.sqlite3")
+    old.message("m1", "The parcel never came")
+    old.article("a1", "Lost parcels", "We send another one.")
+    old.db.close()
+
+    store = Store(data)
+    store.open()
+    try:
+        with store.read_db("mirror") as db:
+            assert {h.id for h in fulltext.search(db, "parcels")} == {"m1", "a1"}
+            fulltext.integrity_check(db)
+
+        def write() -> None:
+            with store.write_mirror() as conn:
+                conn.exec_driver_sql("UPDATE messages SET body = 'the parcel came' "
+                                     "WHERE id = 'm1'")
+        store.write_sync(write)
+        with store.read_db("mirror") as db:
+            assert {h.id for h in fulltext.search(db, "came")} == {"m1"}
+            fulltext.integrity_check(db)
+    finally:
+        store.close()
