@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sync import entities, mirror, outbox, workers
 from sync.client import ApiClient, ApiError, Refused, Unreachable
@@ -31,11 +31,13 @@ from sync.credentials import KEYRING, CredentialStore
 from sync.engine import EngineOptions, SignInRequired, SyncEngine
 from sync.mirror import PageError
 from sync.private_files import private_umask
-from sync.store import OutboxUnreadable, Store, check_file
+from sync.store import MIRROR_FILE, OutboxUnreadable, Store, check_file
 from sync.workspace import WorkspaceConfig, default_data_dir
 
+T = TypeVar("T")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGN_IN, EXIT_VERIFY = 0, 1, 2, 3, 4
 STATUSES = ("open", "pending", "snoozed", "resolved")
+SEARCH_KINDS = ("message", "conversation", "contact", "article")
 
 
 class CliError(Exception):
@@ -95,7 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
     add("reset-cache", "rebuild the mirror from the server (the outbox is kept)", json_out=True)
     add("verify", "integrity checks and per-entity counts compared with the server",
         json_out=True)
+    search = add("search", "search the mirror: messages, conversations, contacts and articles "
+                 "(offline: no server needed)", json_out=True)
+    search.add_argument("query", help="words, in any order (English or Japanese)")
+    search.add_argument("--type", choices=SEARCH_KINDS, action="append", dest="kinds",
+                        metavar="{" + ",".join(SEARCH_KINDS) + "}",
+                        help="only this kind of result (repeat for several)")
+    search.add_argument("--locale", help="only results in this language (e.g. en, ja)")
+    search.add_argument("--limit", type=_positive, default=10, metavar="N",
+                        help="at most N results of each kind (default 10)")
+    suggest = add("suggest", "the articles best suited to a conversation, in its language "
+                  "(offline)", json_out=True)
+    suggest.add_argument("conversation_id")
+    suggest.add_argument("--limit", type=_positive, default=5, metavar="N",
+                         help="at most N articles (default 5)")
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, not {value!r}")
+    return number
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -468,6 +494,97 @@ def compare_counts(local: dict[str, int], server: dict[str, int]
             sorted(set(server) - set(kept)))
 
 
+# --------------------------------------------------------------------------- search
+
+
+async def _read_mirror_offline(data_dir: Path, read: Callable[[Any], T]) -> T:
+    """``read(sqlite3 connection)`` in one read of the workspace's mirror, without the
+    server (nor signing in)."""
+    if not (data_dir / MIRROR_FILE).exists():
+        raise CliError(f"nothing synced in {data_dir} yet: run `relaydesk-sync login` and "
+                       "`relaydesk-sync sync` first")
+    store = Store(data_dir)
+    try:
+        await workers.run(store.open)
+    except OutboxUnreadable as exc:
+        raise CliError(str(exc), EXIT_VERIFY) from None
+    try:
+        def run() -> T:
+            with store.read_db("mirror") as db:
+                return read(db)
+        return await store.run_read(run)
+    finally:
+        await workers.run(store.close)
+
+
+def search_results(db: Any, query: str, kinds: list[str] | None, limit: int,
+                   locale: str | None) -> list[dict[str, Any]]:
+    """What ``search --json`` prints: each kind's best ``limit`` hits, kinds in order."""
+    from sync import fulltext
+
+    hits = fulltext.search(db, query, kinds or list(SEARCH_KINDS), limit, locale=locale)
+    # A message's title: its conversation's subject, else the contact's name.
+    msg_ids = [h.id for h in hits if h.kind == "message"]
+    of_message: dict[str, tuple[str, str | None]] = {}
+    for start in range(0, len(msg_ids), 500):
+        part = msg_ids[start:start + 500]
+        of_message.update((r[0], (r[1], r[2])) for r in db.execute(
+            "SELECT m.id, m.conversation_id, coalesce(c.subject, k.name) FROM messages m "
+            "LEFT JOIN conversations c ON c.id = m.conversation_id "
+            "LEFT JOIN contacts k ON k.id = c.contact_id "
+            f"WHERE m.id IN ({', '.join('?' * len(part))})", part))
+    conv_ids = [h.id for h in hits if h.kind == "conversation" and not (h.title and
+                                                                          h.title.text)]
+    contact_of = {r[0]: r[1] for r in db.execute(
+        "SELECT c.id, k.name FROM conversations c LEFT JOIN contacts k ON k.id = c.contact_id "
+        f"WHERE c.id IN ({', '.join('?' * len(conv_ids))})", conv_ids)} if conv_ids else {}
+    out = []
+    for hit in hits:
+        item: dict[str, Any] = {"kind": hit.kind, "id": hit.id}
+        if hit.kind == "message":
+            conversation_id, title = of_message.get(hit.id, (None, None))
+            item["title"] = title
+            item["conversation_id"] = conversation_id
+        elif hit.kind == "conversation" and not (hit.title and hit.title.text):
+            item["title"] = contact_of.get(hit.id)
+        else:
+            item["title"] = hit.title.text if hit.title else None
+        item["snippet"] = hit.snippet.text
+        item["score"] = round(hit.score, 4)
+        out.append(item)
+    return out
+
+
+async def cmd_search(args: argparse.Namespace, data_dir: Path) -> int:
+    results = await _read_mirror_offline(
+        data_dir, lambda db: search_results(db, args.query, args.kinds, args.limit,
+                                            args.locale))
+    text = "\n".join(f"{r['kind']:<12} {r['id']}  {r['title'] or ''}\n"
+                     f"{'':<12} {' '.join(r['snippet'].split())}" for r in results)
+    _emit(args, results, text or "No results.")
+    return EXIT_OK
+
+
+async def cmd_suggest(args: argparse.Namespace, data_dir: Path) -> int:
+    from sync import suggest
+
+    def read(db: Any) -> list[dict[str, Any]] | None:
+        try:
+            return [suggest.as_json(s) for s in suggest.suggest(db, args.conversation_id,
+                                                                args.limit)]
+        except suggest.UnknownConversation:
+            return None
+
+    found = await _read_mirror_offline(data_dir, read)
+    if found is None:
+        raise CliError(f"no conversation {args.conversation_id} in this workspace's mirror "
+                       "(sync first, or check the id)")
+    text = "\n".join(f"{s['title']}  [{s['locale']}{', translation' if s['translated'] else ''}]"
+                     f"  ({s['id']})" for s in found)
+    _emit(args, found, text or "No suggestions.")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[int]]] = {
     "login": cmd_login,
     "logout": cmd_logout,
@@ -476,6 +593,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[int]]] = {
     "outbox": cmd_outbox,
     "reset-cache": cmd_reset_cache,
     "verify": cmd_verify,
+    "search": cmd_search,
+    "suggest": cmd_suggest,
 }
 
 
