@@ -180,6 +180,28 @@ def build_parser() -> argparse.ArgumentParser:
     channel_add.add_argument("--name", required=True)
     channel_add.add_argument("--team", required=True, help="team name or id")
 
+    arts = sub.add_parser("articles", help="import or export the knowledge base as Markdown files")
+    arts_sub = arts.add_subparsers(dest="articles_cmd", required=True, metavar="ACTION")
+    arts_import = arts_sub.add_parser(
+        "import", help="create or update articles from a folder of Markdown files",
+        description="Create or update the articles in DIR's *.md files (KEY.LOCALE.md, YAML "
+                    "front matter: title, locale, category, tags, visibility, teams, status). "
+                    "An article with the same key and locale is updated in place, with a new "
+                    "version only when something differs. Bad files are listed with the "
+                    "reason and change nothing; the others import. Exit code 0 when every "
+                    "file imported, 2 when any failed.")
+    _add_db_options(arts_import)
+    arts_import.add_argument("dir", type=Path, metavar="DIR")
+    arts_import.add_argument("--as", dest="author", required=True, metavar="EMAIL",
+                             help="the supervisor the new versions are recorded under")
+    arts_export = arts_sub.add_parser(
+        "export", help="write every article to a folder as Markdown files",
+        description="Write every article (every status) to DIR as KEY.LOCALE.md, in one "
+                    "canonical form, so the folder can live in git: export, import and "
+                    "export again gives the same bytes. Other files in DIR are left alone.")
+    _add_db_options(arts_export)
+    arts_export.add_argument("dir", type=Path, metavar="DIR")
+
     prune = sub.add_parser("prune", help="drop feed changes older than the retention now")
     _add_db_options(prune)
     prune.add_argument("--change-retention", type=_duration, default="30d")
@@ -312,6 +334,24 @@ def _cmd_admin(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_articles(args: argparse.Namespace) -> int:
+    from server import article_files
+
+    _, db = _open_db(args)
+    if args.articles_cmd == "export":
+        exported = article_files.export_folder(db, args.dir)
+        print(f"Exported {len(exported.written) + len(exported.unchanged)} articles to "
+              f"{args.dir}: {len(exported.written)} written, {len(exported.unchanged)} "
+              "already up to date.")
+        return EXIT_OK
+    report = article_files.import_folder(db, args.dir, args.author)
+    for problem in report.failed:
+        print(f"relaydesk-server: {problem.name}: {problem.reason}", file=sys.stderr)
+    print(f"Imported from {args.dir}: {len(report.created)} created, {len(report.updated)} "
+          f"updated, {len(report.unchanged)} unchanged, {len(report.failed)} failed.")
+    return EXIT_OK if report.ok else EXIT_USAGE
+
+
 def _cmd_prune(args: argparse.Namespace) -> int:
     from server import maintenance
 
@@ -337,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_seed(args)
         if args.command == "prune":
             return _cmd_prune(args)
+        if args.command == "articles":
+            return _cmd_articles(args)
         return _cmd_admin(args)
     except ValueError as exc:
         print(f"relaydesk-server: {exc}", file=sys.stderr)

@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, ...]] = [
     (), ("serve",), ("migrate",), ("seed",), ("seed", "demo"), ("seed", "synthetic"),
     ("team",), ("team", "add"), ("agent",), ("agent", "add"), ("agent", "set-teams"),
     ("channel",), ("channel", "add"), ("prune",),
+    ("articles",), ("articles", "import"), ("articles", "export"),
 ]
 
 
