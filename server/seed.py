@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from protocol.rules import sla_due
-from server import admin, auth, serialize
+from server import admin, article_files, auth, serialize
 from server import models as m
 from server.db import Database
 from server.demo_data import DemoWorkspace, build_demo_workspace
@@ -129,7 +129,18 @@ def seed_demo(db: Database) -> DemoSeedResult:
         for contact in contacts.values():
             emit_contact(buf, contact.id)
         buf.flush()
+        _seed_demo_articles(s, ws, is_postgres=db.is_postgres)
     return DemoSeedResult(True, ws, secrets)
+
+
+def _seed_demo_articles(s: Session, ws: DemoWorkspace, *, is_postgres: bool) -> None:
+    """The demo's knowledge base (``server/demo_articles``), through the import's own code,
+    written by the demo supervisor."""
+    author = article_files.supervisor(s, next(a.email for a in ws.agents
+                                             if a.role == "supervisor"))
+    teams = article_files.team_ids_by_reference(s)
+    for article in article_files.demo_articles():
+        article_files.save_article(s, author, article, teams, is_postgres=is_postgres)
 
 
 def _trailing_inbound(msgs: tuple) -> list:

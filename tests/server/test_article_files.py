@@ -1,6 +1,7 @@
 """The knowledge base as Markdown files (``relaydesk-server articles import/export``) on a real
-database: a round trip gives the same bytes, a re-import changes in place, a bad file is named
-with its reason while the rest import."""
+database, and the demo's knowledge base seeded through the same code: a round trip gives the
+same bytes, a re-import changes in place, a bad file is named with its reason while the rest
+import, and a team-scoped demo article reaches only its team's agents."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from sqlalchemy import func, select
 from server import article_files
 from server import models as m
 from server.db import Database
-from tests.server.harness import Workspace
+from server.seed import seed_demo
+from tests.server.harness import Api, LiveServer, Mirror, Workspace
 from tests.server.test_cli import cli
 
 SAM = "sam@test.relaydesk"  # the harness workspace's supervisor
@@ -224,3 +226,57 @@ def test_a_missing_folder_is_a_usage_error(database_url: str, workspace: Workspa
     res = cli("articles", "import", str(tmp_path / "nope"), "--as", SAM,
               "--database-url", database_url)
     assert res.returncode == 2 and "is not a folder" in res.stderr, res.stderr
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+def test_the_demo_knowledge_base_is_seeded_and_exports_as_shipped(
+        db: Database, tmp_path: Path) -> None:
+    assert seed_demo(db).created
+    article_files.export_folder(db, tmp_path / "kb")
+    shipped = Path(article_files.__file__).parent / "demo_articles"
+    assert _files(tmp_path / "kb") == _files(shipped)  # the shipped files are canonical
+    with db.read() as s:
+        rows = s.execute(select(m.Article.key, m.Article.locale, m.Article.status,
+                                m.Article.visibility, m.Agent.email)
+                         .join(m.Agent, m.Agent.id == m.Article.updated_by)).all()
+    keys = {loc: {k for k, locale, *_ in rows if locale == loc} for loc in ("en", "ja")}
+    assert len(rows) >= 40 and len(keys["en"] & keys["ja"]) >= 20
+    assert keys["en"] - keys["ja"] and keys["ja"] - keys["en"]  # a few in one language only
+    assert {r.email for r in rows} == {"supervisor@demo.relaydesk.test"}
+    assert {"draft", "published"} <= {r.status for r in rows}
+    assert {"internal", "public"} <= {r.visibility for r in rows}
+
+
+def test_a_demo_agent_receives_only_the_articles_of_their_teams(
+        db: Database, tmp_path: Path) -> None:
+    seed_demo(db)
+    with db.read() as s:
+        team_names = {t.id: t.name for t in s.scalars(select(m.Team))}
+        scopes: dict[str, set[str]] = {}
+        for article_id, team_id in s.execute(select(m.ArticleTeam.article_id,
+                                                    m.ArticleTeam.team_id)):
+            scopes.setdefault(article_id, set()).add(team_names[team_id])
+        drafts = set(s.scalars(select(m.Article.id).where(m.Article.status == "draft")))
+        everyone = {a for a in s.scalars(select(m.Article.id)) if a not in scopes} - drafts
+    assert {"Billing", "Customer Support", "日本サポート"} <= set().union(*scopes.values())
+
+    server = LiveServer(db.url.render_as_string(hide_password=False), tmp_path)
+    server.start()
+    try:
+        # Kenji Sato is in 日本サポート only; Emily Carter in Customer Support only.
+        for email, password, team in (("kenji.sato@demo.relaydesk.test", "demo-kenji",
+                                       "日本サポート"),
+                                      ("emily.carter@demo.relaydesk.test", "demo-emily",
+                                       "Customer Support")):
+            with Api(server.url) as api:
+                api.login(email, password)
+                seen = set(Mirror().sync(api).of("article"))
+                fed = {c.id for c in api.pull_all(0)[0] if c.entity.value == "article"}
+            mine = {a for a, teams in scopes.items() if team in teams} - drafts
+            assert seen == fed == everyone | mine, email
+            assert mine  # the team has articles of its own, and gets them
+            assert not seen & drafts
+    finally:
+        server.stop()

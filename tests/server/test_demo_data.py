@@ -295,3 +295,54 @@ def test_system_messages_are_the_declared_sentences() -> None:
     """The desk shows them translated: each is one of ``protocol.events``' sentences."""
     system = [m.body for c in WS.conversations for m in c.messages if m.direction == "system"]
     assert system and all(events.recognise(body) is not None for body in system)
+
+
+# --------------------------------------------------------------------------- knowledge base
+
+
+def test_demo_articles_parse_and_cover_both_languages() -> None:
+    from server.article_files import demo_articles
+
+    kb = demo_articles()
+    assert len(kb) >= 40
+    by_locale: dict[str, set[str]] = {}
+    for a in kb:
+        by_locale.setdefault(a.locale, set()).add(a.key)
+        assert a.name == f"{a.key}.{a.locale}.md"
+    assert set(by_locale) == {"en", "ja"}
+    assert len(by_locale["en"] & by_locale["ja"]) >= 20  # translations share the key
+    for a in kb:
+        if a.locale == "ja":
+            assert JAPANESE.search(a.title) and JAPANESE.search(a.body), a.name
+    team_names = {t.name for t in WS.teams}
+    assert {t for a in kb for t in a.teams} <= team_names
+    assert {t for a in kb for t in a.teams} == team_names  # each team has its own
+    assert any(a.visibility == "internal" for a in kb)
+    assert sum(a.status == "draft" for a in kb) >= 2
+
+
+def test_demo_articles_have_no_images_or_dangling_links() -> None:
+    from server.article_files import demo_articles
+
+    for a in demo_articles():
+        assert "![" not in a.body and "<img" not in a.body, a.name  # pictures: later work
+        assert not re.search(r"\]\((?!https?://)", a.body), a.name  # no relative links
+
+
+def test_demo_articles_answer_what_the_conversations_are_about() -> None:
+    """Each tag the demo's conversations carry (but vip) is a topic some article covers,
+    in English and in Japanese."""
+    from server.article_files import demo_articles
+
+    text = {loc: " ".join(f"{a.title} {' '.join(a.tags)} {a.body}" for a in demo_articles()
+                          if a.locale == loc).lower() for loc in ("en", "ja")}
+    topics = {"shipping": ("deliver", "配送"), "refund": ("refund", "返金"),
+              "billing": ("invoice", "請求"), "warranty": ("warranty", "保証"),
+              "installation": ("installation", "設置"), "bug": ("update", "アプリ"),
+              "返品": ("return", "返品"), "至急": ("priority", "優先"),
+              "feedback": ("technician", "技術員")}
+    tags = {t for c in WS.conversations for t in c.tags} - {"vip"}
+    assert tags <= set(topics)
+    for tag in tags:
+        en, ja = topics[tag]
+        assert en in text["en"] and ja in text["ja"], tag
