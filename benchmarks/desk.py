@@ -144,8 +144,11 @@ async def bootstrap(url: str, data_dir: Path, timeout: float) -> float:
 
 def lay_fixture(mirror: Path, big_messages: int) -> dict[str, Any]:
     """Deterministic changes to a copy of the mirror (see the module docstring)."""
+    from sync import fulltext
+
     rng = random.Random(4)
     conn = sqlite3.connect(mirror)
+    fulltext.register(conn)  # the search index's triggers call its functions
     try:
         with conn:
             me = conn.execute("SELECT value FROM sync_state WHERE key = 'agent_id'").fetchone()

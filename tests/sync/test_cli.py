@@ -96,7 +96,11 @@ def keyring_entries(path: Path) -> dict[str, str]:
 
 
 def mirror_db(data_dir: Path) -> sqlite3.Connection:
-    return sqlite3.connect(data_dir / "mirror.sqlite3", timeout=30)
+    from sync import fulltext
+
+    conn = sqlite3.connect(data_dir / "mirror.sqlite3", timeout=30)
+    fulltext.register(conn)  # the search index's triggers call its functions
+    return conn
 
 
 def mirror_counts(data_dir: Path) -> dict[str, int]:
