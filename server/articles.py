@@ -49,8 +49,9 @@ class Refused(Exception):
 
 def _require_supervisor(viewer: Viewer) -> None:
     if not viewer.is_supervisor:
-        raise Refused(403, "not_permitted", "Only supervisors may write articles; agents "
-                                            "and trainees may read them.")
+        raise Refused(403, "not_permitted", "Only supervisors may change articles or see "
+                                            "their version history; agents and trainees "
+                                            "may read the published ones.")
 
 
 def _visible(q: Any, viewer: Viewer) -> Any:
@@ -259,7 +260,7 @@ class Wiring:
 RAW_BODIES: tuple[type[BaseModel], ...] = (p.ArticleCreate, p.ArticleEdit)
 
 _WRITE_ERRORS = {
-    "e403": "Only supervisors may write articles (not_permitted)",
+    "e403": "Only supervisors may change articles or see their history (not_permitted)",
     "e404": "No such article (article_not_found)",
     "e409": "Another article has this key in this locale (article_key_taken), or the "
             "article moved on from base_version (version_conflict)",
